@@ -1,0 +1,312 @@
+"""The one input step every loss shares, written once.
+
+Every built-in loss is a *term*: a function ``term(z, y, pooled, **hparams) -> Tensor`` of the
+lesion logit ``z`` and the float target ``y`` (both shaped (B, *spatial)) that returns one loss
+value per *unit*: shape (1,) when region sums are pooled over the batch, (B,) otherwise.
+:func:`loss_function` turns a term into the public functional (validation of inputs and
+hyper-parameters, activation, target shape, reduction), and :class:`Loss` into an ``nn.Module``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import math
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "SMOOTH",
+    "Fraction",
+    "Interval",
+    "Loss",
+    "NonNegative",
+    "Reduction",
+    "lesion_input",
+    "loss_function",
+    "overlap_sums",
+    "safe_pow",
+    "unit_mean",
+    "unit_sum",
+]
+
+SMOOTH = 1e-5
+"""Default smoothing added to numerator and denominator of every region ratio."""
+
+Reduction = Literal["mean", "none"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Closed range ``[low, high]`` that a float hyper-parameter must lie in."""
+
+    low: float
+    high: float = math.inf
+
+    def describe(self) -> str:
+        """Human-readable form used in error messages, e.g. ``'in [0, 1]'``."""
+        if math.isinf(self.high):
+            return f">= {self.low:g}"
+        return f"in [{self.low:g}, {self.high:g}]"
+
+
+Fraction = Annotated[float, Interval(0.0, 1.0)]
+NonNegative = Annotated[float, Interval(0.0)]
+
+_COMMON = (
+    inspect.Parameter("batch", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=bool),
+    inspect.Parameter(
+        "reduction", inspect.Parameter.KEYWORD_ONLY, default="mean", annotation=Reduction
+    ),
+)
+
+
+def suggest(value: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""`` if none is close.
+
+    Example:
+        >>> suggest("tverski", ["dice", "tversky"])
+        "; did you mean 'tversky'?"
+    """
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_value(owner: str, name: str, value: Any, hint: Any) -> None:
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *meta = typing.get_args(hint)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{owner}: `{name}` must be a real number, got {value!r}")
+        for m in meta:
+            if isinstance(m, Interval) and not (m.low <= value <= m.high):
+                raise ValueError(f"{owner}: `{name}` must be {m.describe()}, got {value!r}")
+    elif origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            hint_text = suggest(value, allowed) if isinstance(value, str) else ""
+            raise ValueError(
+                f"{owner}: `{name}` must be one of {list(allowed)}, got {value!r}{hint_text}"
+            )
+    elif hint is bool and not isinstance(value, bool):
+        raise TypeError(f"{owner}: `{name}` must be True or False, got {value!r}")
+
+
+def check_params(owner: str, signature: inspect.Signature, params: Mapping[str, Any]) -> dict:
+    """Validate keyword hyper-parameters against ``signature``; return them with defaults filled.
+
+    Unknown names raise ``TypeError`` with the closest valid name; values outside their annotated
+    range (``Fraction``, ``NonNegative``, ``Literal``, ``bool``) raise ``ValueError``/``TypeError``
+    naming the parameter and the value.
+
+    Example:
+        >>> from lossbench.losses import tversky_loss
+        >>> sig = inspect.signature(tversky_loss)
+        >>> check_params("tversky", sig, {"fp_weight": 0.5})["fn_weight"]
+        0.7
+    """
+    known = {n: p for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY}
+    for name in params:
+        if name not in known:
+            raise TypeError(
+                f"{owner}: unknown parameter {name!r}{suggest(name, known)} "
+                f"(valid: {', '.join(known)})"
+            )
+    bound = {n: params.get(n, p.default) for n, p in known.items()}
+    for name, value in bound.items():
+        _check_value(owner, name, value, known[name].annotation)
+    return bound
+
+
+def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Validate a (logits, target) pair and return the lesion logit and the float target.
+
+    Args:
+        logits: float tensor (B, C, *spatial) of raw network outputs, C = 1 (sigmoid) or C = 2
+            (softmax, channel 1 is the lesion).
+        target: (B, 1, *spatial) or (B, *spatial), bool, integer or float with values in [0, 1].
+
+    Returns:
+        ``(z, y)``, both (B, *spatial) in the dtype of ``logits``: ``z`` is the lesion logit, so
+        that ``sigmoid(z)`` is the lesion probability. For C = 2, ``z = logits[:, 1] - logits[:, 0]``
+        (the softmax of two channels is the sigmoid of their difference), so ``[0, z]`` gives
+        exactly the C = 1 result for ``z``.
+
+    Example:
+        >>> z, y = lesion_input(torch.zeros(2, 2, 4, 4, 4), torch.ones(2, 4, 4, 4, dtype=torch.bool))
+        >>> tuple(z.shape), y.dtype
+        ((2, 4, 4, 4), torch.float32)
+    """
+    if not isinstance(logits, Tensor) or not isinstance(target, Tensor):
+        raise TypeError(
+            "`logits` and `target` must be torch tensors, got "
+            f"{type(logits).__name__} and {type(target).__name__}"
+        )
+    if not logits.is_floating_point():
+        raise TypeError(f"`logits` must be a floating-point tensor of raw network outputs, "
+                        f"got dtype {logits.dtype}")
+    if logits.ndim < 3 or logits.shape[1] not in (1, 2):
+        raise ValueError(
+            "`logits` must have shape (B, C, *spatial) with C = 1 (sigmoid) or C = 2 (softmax, "
+            f"channel 1 = lesion), got {tuple(logits.shape)}"
+        )
+    batch, spatial = logits.shape[0], logits.shape[2:]
+    if target.shape == (batch, 1, *spatial):
+        y = target[:, 0]
+    elif target.shape == (batch, *spatial):
+        y = target
+    else:
+        raise ValueError(
+            f"`target` must have shape {(batch, 1, *spatial)} or {(batch, *spatial)} to match "
+            f"`logits` {tuple(logits.shape)}, got {tuple(target.shape)}"
+        )
+    if target.is_complex():
+        raise TypeError(f"`target` must be bool, integer or float, got dtype {target.dtype}")
+    if target.dtype is not torch.bool and y.numel() > 0:
+        low, high = torch.aminmax(y)
+        low_v, high_v = float(low), float(high)
+        if not (low_v >= 0.0 and high_v <= 1.0):
+            raise ValueError(
+                f"`target` values must lie in [0, 1], got min {low_v:g} and max {high_v:g}"
+            )
+    z = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+    return z, y.to(logits.dtype)
+
+
+def unit_sum(x: Tensor, pooled: bool) -> Tensor:
+    """Sum ``x`` (B, *spatial) per unit: shape (1,) when ``pooled``, else (B,).
+
+    Example:
+        >>> unit_sum(torch.ones(2, 3), pooled=True), unit_sum(torch.ones(2, 3), pooled=False)
+        (tensor([6.]), tensor([3., 3.]))
+    """
+    return x.sum().reshape(1) if pooled else x.flatten(1).sum(1)
+
+
+def unit_mean(x: Tensor, pooled: bool) -> Tensor:
+    """Mean of ``x`` (B, *spatial) per unit: shape (1,) when ``pooled``, else (B,).
+
+    Example:
+        >>> unit_mean(torch.tensor([[1.0, 3.0], [5.0, 7.0]]), pooled=True)
+        tensor([4.])
+    """
+    return x.mean().reshape(1) if pooled else x.flatten(1).mean(1)
+
+
+def overlap_sums(p: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Soft overlap sums per unit: ``(TP, sum p, sum y)``, each (1,) or (B,).
+
+    ``FP = sum p - TP`` and ``FN = sum y - TP``, so three reductions give all four counts.
+
+    Example:
+        >>> overlap_sums(torch.tensor([[0.5, 1.0]]), torch.tensor([[1.0, 0.0]]), pooled=True)
+        (tensor([0.5000]), tensor([1.5000]), tensor([1.]))
+    """
+    return unit_sum(p * y, pooled), unit_sum(p, pooled), unit_sum(y, pooled)
+
+
+def safe_pow(x: Tensor, exponent: float) -> Tensor:
+    """``x ** exponent`` for ``x >= 0`` whose gradient stays finite at ``x = 0`` (it is 0 there).
+
+    Plain ``x ** 0.5`` has an infinite derivative at 0, which turns a perfect prediction into a
+    NaN gradient.
+
+    Example:
+        >>> x = torch.tensor([0.0, 4.0], requires_grad=True)
+        >>> safe_pow(x, 0.5).sum().backward()
+        >>> x.grad
+        tensor([0.0000, 0.2500])
+    """
+    if exponent == 1:
+        return x
+    tiny = torch.finfo(x.dtype).tiny
+    return torch.where(x > 0, x.clamp_min(tiny) ** exponent, torch.zeros_like(x))
+
+
+Term = Callable[..., Tensor]
+
+
+def _apply(term: Term, logits: Tensor, target: Tensor, params: Mapping[str, Any]) -> Tensor:
+    hparams = dict(params)
+    batch, reduction = hparams.pop("batch"), hparams.pop("reduction")
+    z, y = lesion_input(logits, target)
+    per_unit = term(z, y, batch and reduction == "mean", **hparams)
+    return per_unit.mean() if reduction == "mean" else per_unit
+
+
+def loss_function(term: Term) -> Callable[..., Tensor]:
+    """Make a public loss function from a per-unit term.
+
+    The term has the signature ``term(z, y, pooled, *, <hyper-parameters>) -> Tensor`` with
+    annotated keyword-only hyper-parameters. The result has the signature
+    ``loss(logits, target, *, <hyper-parameters>, batch=True, reduction="mean")``: it validates
+    both tensors and every hyper-parameter, calls the term with ``pooled = batch and
+    reduction == "mean"`` and returns a scalar (``"mean"``) or per-case losses of shape (B,)
+    (``"none"``, region terms computed per case). ``loss.term`` is the raw term, for reuse in
+    compound losses.
+
+    Example:
+        >>> @loss_function
+        ... def mean_prob(z, y, pooled):
+        ...     return unit_mean(torch.sigmoid(z), pooled)
+        >>> mean_prob(torch.zeros(2, 1, 3, 3, 3), torch.zeros(2, 3, 3, 3), reduction="none")
+        tensor([0.5000, 0.5000])
+    """
+    hints = typing.get_type_hints(term, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(term).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    tensors = [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Tensor)
+        for n in ("logits", "target")
+    ]
+    signature = inspect.Signature([*tensors, *own, *_COMMON], return_annotation=Tensor)
+    name = term.__name__
+
+    @functools.wraps(term)
+    def loss(logits: Tensor, target: Tensor, **params: Any) -> Tensor:
+        return _apply(term, logits, target, check_params(name, signature, params))
+
+    loss.__signature__ = signature  # type: ignore[attr-defined]
+    loss.term = term  # type: ignore[attr-defined]
+    del loss.__wrapped__  # the public signature is the one above, not the term's
+    return loss
+
+
+class Loss(nn.Module):
+    """Base of the built-in losses: an ``nn.Module`` holding validated hyper-parameters.
+
+    Subclasses set ``function`` (made by :func:`loss_function`), ``family`` and ``citation``;
+    their constructor takes the function's keyword hyper-parameters, validated at construction.
+    """
+
+    function: ClassVar[Callable[..., Tensor]]
+    family: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fn_sig = inspect.signature(cls.function)
+        cls.__signature__ = fn_sig.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in fn_sig.parameters.values() if p.kind is p.KEYWORD_ONLY],
+            return_annotation=inspect.Signature.empty,
+        )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__()
+        self.params = check_params(type(self).__name__, inspect.signature(self.function), params)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """Loss of ``logits`` (B, C, *spatial) against ``target``; scalar or (B,)."""
+        return _apply(self.function.term, logits, target, self.params)  # type: ignore[attr-defined]
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.params.items())

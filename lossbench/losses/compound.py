@@ -1,0 +1,340 @@
+"""Compound losses: a region term plus a distribution term.
+
+Notation as in :mod:`lossbench.losses.region`; ``wCE_beta = mean(-[beta y log p +
+(1-beta)(1-y) log(1-p)])`` is the modified cross-entropy of Combo and HyTver.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lossbench.losses._core import (
+    SMOOTH,
+    Fraction,
+    Loss,
+    NonNegative,
+    loss_function,
+    overlap_sums,
+    safe_pow,
+    unit_mean,
+)
+from lossbench.losses.distribution import ce_loss, focal_loss, focal_voxels, weighted_ce_voxels
+from lossbench.losses.region import dice_loss, tversky_index
+from lossbench.losses.registry import register_loss
+
+__all__ = [
+    "AsymmetricUnifiedFocalLoss",
+    "ComboLoss",
+    "DiceCELoss",
+    "FocalDiceLoss",
+    "HyTverLoss",
+    "SymmetricUnifiedFocalLoss",
+    "asymmetric_unified_focal_loss",
+    "combo_loss",
+    "dice_ce_loss",
+    "focal_dice_loss",
+    "hytver_loss",
+    "symmetric_unified_focal_loss",
+]
+
+
+@loss_function
+def dice_ce_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    lambda_dice: NonNegative = 1.0,
+    lambda_ce: NonNegative = 1.0,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Dice + cross-entropy: ``lambda_dice * dice + lambda_ce * ce``.
+
+    Args:
+        logits: (B, C, *spatial) raw outputs, C = 1 (sigmoid) or 2 (softmax).
+        target: (B, 1, *spatial) or (B, *spatial) in [0, 1].
+        lambda_dice, lambda_ce: weights of the two terms.
+        smooth, batch, reduction: as :func:`lossbench.losses.dice_loss`.
+
+    Returns:
+        Scalar (``reduction="mean"``) or (B,) per-case losses.
+
+    Example:
+        >>> dice_ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(1.0265)
+    """
+    dice = dice_loss.term(z, y, pooled, smooth=smooth)
+    return lambda_dice * dice + lambda_ce * ce_loss.term(z, y, pooled)
+
+
+@loss_function
+def focal_dice_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    lambda_dice: NonNegative = 1.0,
+    lambda_focal: NonNegative = 1.0,
+    alpha: Fraction = 0.25,
+    gamma: NonNegative = 2.0,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Dice + focal: ``lambda_dice * dice + lambda_focal * focal(alpha, gamma)``.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_ce_loss`.
+        lambda_dice, lambda_focal: weights of the two terms.
+        alpha, gamma: as :func:`lossbench.losses.focal_loss`.
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> focal_dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.3767)
+    """
+    dice = dice_loss.term(z, y, pooled, smooth=smooth)
+    return lambda_dice * dice + lambda_focal * focal_loss.term(z, y, pooled, alpha=alpha, gamma=gamma)
+
+
+@loss_function
+def combo_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    alpha: Fraction = 0.5,
+    beta: Fraction = 0.5,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Combo loss: ``alpha * wCE_beta + (1 - alpha) * dice``.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_ce_loss`.
+        alpha: weight of the cross-entropy term.
+        beta: weight of lesion voxels in the cross-entropy (background: ``1 - beta``); above 0.5
+            penalises false negatives more than false positives.
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> combo_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.3400)
+    """
+    wce = unit_mean(weighted_ce_voxels(z, y, beta), pooled)
+    return alpha * wce + (1 - alpha) * dice_loss.term(z, y, pooled, smooth=smooth)
+
+
+@loss_function
+def hytver_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    alpha: Fraction = 0.7,
+    beta: Fraction = 0.7,
+    gamma: Fraction = 0.5,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """HyTver loss: ``gamma * wCE_beta + (1 - gamma) * (1 - TI)``.
+
+    ``TI = (TP + s) / (TP + alpha FN + (1 - alpha) FP + s)``: ``alpha`` is the false-negative
+    weight of the Tversky term, ``beta`` the lesion weight of the modified cross-entropy,
+    ``gamma`` the mix. This is the published formula (the authors' released code passes the
+    prediction as the target, which swaps the FP/FN weights and takes the log of the label).
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_ce_loss`.
+        alpha, beta, gamma: as above.
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> hytver_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.4485)
+    """
+    wce = unit_mean(weighted_ce_voxels(z, y, beta), pooled)
+    tversky = 1 - tversky_index(z, y, pooled, 1 - alpha, alpha, smooth)
+    return gamma * wce + (1 - gamma) * tversky
+
+
+def _modified_tversky_terms(
+    z: Tensor, y: Tensor, pooled: bool, delta: float, smooth: float
+) -> tuple[Tensor, Tensor]:
+    """``(1 - mTI_0, 1 - mTI_1)`` of background and lesion, each (1,) or (B,).
+
+    ``mTI_c = (TP_c + s) / (TP_c + delta FN_c + (1-delta) FP_c + s)``; the background counts
+    follow from the lesion ones (``FN_0 = FP_1``, ``FP_0 = FN_1``).
+    """
+    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    n = float(y.numel() if pooled else y[0].numel())
+    fp, fn = sum_p - tp, sum_y - tp
+    tp0 = n - sum_p - sum_y + tp
+    mti0 = (tp0 + smooth) / (tp0 + delta * fp + (1 - delta) * fn + smooth)
+    mti1 = (tp + smooth) / (tp + delta * fn + (1 - delta) * fp + smooth)
+    return 1 - mti0, 1 - mti1
+
+
+@loss_function
+def symmetric_unified_focal_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    weight: Fraction = 0.5,
+    delta: Fraction = 0.6,
+    gamma: Fraction = 0.5,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Symmetric unified focal loss over background (c=0) and lesion (c=1).
+
+    ``weight * mean_c (1 - mTI_c)^(1-gamma) + (1 - weight) * mean(-(1-delta) (1-p0)^gamma y0
+    log p0 - delta (1-p1)^gamma y1 log p1)`` with ``p1 = p, y1 = y, p0 = 1-p, y0 = 1-y`` and
+    ``mTI_c = (TP_c + s) / (TP_c + delta FN_c + (1-delta) FP_c + s)``.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_ce_loss`.
+        weight: mix of the Tversky (region) and focal (distribution) parts.
+        delta: false-negative weight of the Tversky part and lesion weight of the focal part.
+        gamma: focal exponent (region part: ``1 - gamma``).
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> x, t = torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)
+        >>> symmetric_unified_focal_loss(x, t, smooth=0.0)
+        tensor(0.5501)
+    """
+    background, lesion = _modified_tversky_terms(z, y, pooled, delta, smooth)
+    region = (safe_pow(background, 1 - gamma) + safe_pow(lesion, 1 - gamma)) / 2
+    focal = unit_mean(focal_voxels(z, y, delta, gamma, gamma), pooled)
+    return weight * region + (1 - weight) * focal
+
+
+@loss_function
+def asymmetric_unified_focal_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    weight: Fraction = 0.5,
+    delta: Fraction = 0.6,
+    gamma: Fraction = 0.5,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Asymmetric unified focal loss: focal suppression for the background class only.
+
+    ``weight * mean{1 - mTI_0, (1 - mTI_1)^(1-gamma)} + (1 - weight) * mean(-(1-delta)
+    (1-p0)^gamma y0 log p0 - delta y1 log p1)``, notation as
+    :func:`symmetric_unified_focal_loss`.
+
+    Args:
+        logits, target, weight, delta, gamma, smooth, batch, reduction: as
+            :func:`symmetric_unified_focal_loss`.
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> x, t = torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)
+        >>> asymmetric_unified_focal_loss(x, t, smooth=0.0)
+        tensor(0.6110)
+    """
+    background, lesion = _modified_tversky_terms(z, y, pooled, delta, smooth)
+    region = (background + safe_pow(lesion, 1 - gamma)) / 2
+    focal = unit_mean(focal_voxels(z, y, delta, 0.0, gamma), pooled)
+    return weight * region + (1 - weight) * focal
+
+
+_CITE_UNIFIED = (
+    "Yeung, Sala, Schonlieb, Rundo. Unified focal loss: generalising Dice and cross entropy-based "
+    "losses to handle class imbalanced medical image segmentation. CMIG 2022"
+)
+
+
+@register_loss("dice_ce")
+class DiceCELoss(Loss):
+    """``lambda_dice * dice + lambda_ce * ce``; see :func:`dice_ce_loss`.
+
+    Example:
+        >>> DiceCELoss(lambda_ce=0.5).params["lambda_ce"]
+        0.5
+    """
+
+    function = dice_ce_loss
+    family = "compound"
+    citation = "Isensee et al. nnU-Net: a self-configuring method for deep learning-based biomedical image segmentation. Nat Methods 2021"
+
+
+@register_loss("focal_dice")
+class FocalDiceLoss(Loss):
+    """``lambda_dice * dice + lambda_focal * focal``; see :func:`focal_dice_loss`.
+
+    Example:
+        >>> FocalDiceLoss().params["alpha"]
+        0.25
+    """
+
+    function = focal_dice_loss
+    family = "compound"
+    citation = "Zhu et al. AnatomyNet: deep learning for fast and fully automated whole-volume segmentation of head and neck anatomy. Med Phys 2019"
+
+
+@register_loss("combo")
+class ComboLoss(Loss):
+    """Combo loss ``alpha * wCE_beta + (1 - alpha) * dice``; see :func:`combo_loss`.
+
+    Example:
+        >>> ComboLoss(alpha=0.5, beta=0.5).params["beta"]
+        0.5
+    """
+
+    function = combo_loss
+    family = "compound"
+    citation = "Taghanaki et al. Combo loss: handling input and output imbalance in multi-organ segmentation. CMIG 2019"
+
+
+@register_loss("hytver")
+class HyTverLoss(Loss):
+    """HyTver ``gamma * wCE_beta + (1 - gamma) * (1 - TI_alpha)``; see :func:`hytver_loss`.
+
+    Example:
+        >>> HyTverLoss().params
+        {'alpha': 0.7, 'beta': 0.7, 'gamma': 0.5, 'smooth': 1e-05, 'batch': True, 'reduction': 'mean'}
+    """
+
+    function = hytver_loss
+    family = "compound"
+    citation = "Perera, Fung, Baskaran. HyTver: a novel loss function for longitudinal multiple sclerosis lesion segmentation. 2025"
+
+
+@register_loss("symmetric_unified_focal")
+class SymmetricUnifiedFocalLoss(Loss):
+    """Symmetric unified focal loss; see :func:`symmetric_unified_focal_loss`.
+
+    Example:
+        >>> SymmetricUnifiedFocalLoss().params["delta"]
+        0.6
+    """
+
+    function = symmetric_unified_focal_loss
+    family = "compound"
+    citation = _CITE_UNIFIED
+
+
+@register_loss("asymmetric_unified_focal")
+class AsymmetricUnifiedFocalLoss(Loss):
+    """Asymmetric unified focal loss; see :func:`asymmetric_unified_focal_loss`.
+
+    Example:
+        >>> AsymmetricUnifiedFocalLoss().params["weight"]
+        0.5
+    """
+
+    function = asymmetric_unified_focal_loss
+    family = "compound"
+    citation = _CITE_UNIFIED

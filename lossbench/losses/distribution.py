@@ -1,0 +1,175 @@
+"""Distribution-based losses: voxel-wise cross-entropy and its weighted and focal forms.
+
+Notation: p = sigmoid(z) is the lesion probability, y the target, means run over every voxel of
+a unit (the whole batch, or one case with ``reduction="none"``). Log-probabilities come from
+``logsigmoid``, so every loss here is finite for any finite logit.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lossbench.losses._core import Fraction, Loss, NonNegative, loss_function, unit_mean, unit_sum
+from lossbench.losses.registry import register_loss
+
+__all__ = [
+    "CELoss",
+    "FocalLoss",
+    "WeightedCELoss",
+    "ce_loss",
+    "focal_loss",
+    "focal_voxels",
+    "weighted_ce_loss",
+]
+
+
+def focal_voxels(z: Tensor, y: Tensor, alpha: float, gamma_pos: float, gamma_neg: float) -> Tensor:
+    """Voxel-wise ``-alpha y (1-p)^gamma_pos log p - (1-alpha) (1-y) p^gamma_neg log(1-p)``.
+
+    One formula for the focal loss (``gamma_pos = gamma_neg``), the unified focal losses and the
+    beta-weighted cross-entropy of Combo and HyTver (both exponents 0). ``(1-p)^g`` is computed as
+    ``exp(g logsigmoid(-z))``, whose gradient stays finite where p saturates at 0 or 1.
+
+    Args:
+        z: lesion logits (B, *spatial).
+        y: target (B, *spatial), values in [0, 1].
+        alpha: weight of the lesion term; the background term gets ``1 - alpha``.
+        gamma_pos, gamma_neg: focusing exponents of the lesion and background terms.
+
+    Returns:
+        Tensor (B, *spatial) of non-negative voxel losses (nats).
+
+    Example:
+        >>> v = focal_voxels(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), 0.5, 0.0, 0.0)
+        >>> v
+        tensor([[0.3466, 0.3466]])
+    """
+    log_p = F.logsigmoid(z)
+    log_q = log_p - z  # log(1 - p) = logsigmoid(-z)
+    pos = log_p if gamma_pos == 0 else torch.exp(gamma_pos * log_q) * log_p
+    neg = log_q if gamma_neg == 0 else torch.exp(gamma_neg * log_p) * log_q
+    return -(alpha * y * pos + (1 - alpha) * (1 - y) * neg)
+
+
+def weighted_ce_voxels(z: Tensor, y: Tensor, beta: float) -> Tensor:
+    """Voxel-wise ``-[beta y log p + (1-beta)(1-y) log(1-p)]`` (Combo's wCE_beta, unnormalised).
+
+    Example:
+        >>> weighted_ce_voxels(torch.zeros(1, 1), torch.ones(1, 1), 1.0)
+        tensor([[0.6931]])
+    """
+    return focal_voxels(z, y, beta, 0.0, 0.0)
+
+
+@loss_function
+def ce_loss(z: Tensor, y: Tensor, pooled: bool) -> Tensor:
+    """Binary cross-entropy: ``mean(-[y log p + (1-y) log(1-p)])``.
+
+    Args:
+        logits: (B, C, *spatial) raw outputs, C = 1 (sigmoid) or 2 (softmax).
+        target: (B, 1, *spatial) or (B, *spatial) in [0, 1].
+        batch, reduction: see :func:`lossbench.losses.create_loss`.
+
+    Returns:
+        Scalar (``reduction="mean"``) or (B,) per-case losses, in nats.
+
+    Example:
+        >>> ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))  # log 2
+        tensor(0.6931)
+    """
+    return unit_mean(F.binary_cross_entropy_with_logits(z, y, reduction="none"), pooled)
+
+
+@loss_function
+def weighted_ce_loss(z: Tensor, y: Tensor, pooled: bool, *, pos_weight: Fraction = 0.9) -> Tensor:
+    """Class-weighted cross-entropy normalised by the total weight, as torch's weighted CE.
+
+    ``sum(w_i l_i) / sum(w_i)`` with ``l_i`` the voxel cross-entropy and
+    ``w_i = pos_weight y_i + (1 - pos_weight)(1 - y_i)``.
+
+    Args:
+        logits, target, batch, reduction: as :func:`ce_loss`.
+        pos_weight: weight of lesion voxels; background voxels get ``1 - pos_weight``.
+
+    Returns:
+        Scalar or (B,) per-case losses, in nats.
+
+    Example:
+        >>> weighted_ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
+        tensor(0.6931)
+    """
+    numerator = unit_sum(weighted_ce_voxels(z, y, pos_weight), pooled)
+    weights = unit_sum(pos_weight * y + (1 - pos_weight) * (1 - y), pooled)
+    return numerator / weights.clamp_min(torch.finfo(z.dtype).tiny)
+
+
+@loss_function
+def focal_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, alpha: Fraction = 0.25, gamma: NonNegative = 2.0
+) -> Tensor:
+    """Alpha-balanced focal loss: ``mean(-a_t (1 - p_t)^gamma log p_t)``.
+
+    ``p_t = p, a_t = alpha`` where y = 1 and ``p_t = 1 - p, a_t = 1 - alpha`` where y = 0; soft
+    labels mix both terms linearly.
+
+    Args:
+        logits, target, batch, reduction: as :func:`ce_loss`.
+        alpha: weight of lesion voxels.
+        gamma: focusing exponent; 0 gives the alpha-weighted cross-entropy.
+
+    Returns:
+        Scalar or (B,) per-case losses, in nats.
+
+    Example:
+        >>> round(focal_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)).item(), 6)
+        0.043322
+    """
+    return unit_mean(focal_voxels(z, y, alpha, gamma, gamma), pooled)
+
+
+@register_loss("ce")
+class CELoss(Loss):
+    """Binary cross-entropy ``mean(-[y log p + (1-y) log(1-p)])``; see :func:`ce_loss`.
+
+    Example:
+        >>> CELoss()(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
+        tensor(0.6931)
+    """
+
+    function = ce_loss
+    family = "distribution"
+    citation = "Cross-entropy; e.g. Ma et al., Loss odyssey in medical image segmentation, MedIA 2021"
+
+
+@register_loss("weighted_ce")
+class WeightedCELoss(Loss):
+    """Class-weighted cross-entropy ``sum(w l) / sum(w)``, w = pos_weight on lesion voxels.
+
+    The HyTver paper's "Weighteddice" row is this loss with ``pos_weight=0.9``: that is what its
+    authors' released code trains under that name (it contains no weighted Dice). See
+    :func:`weighted_ce_loss`.
+
+    Example:
+        >>> WeightedCELoss(pos_weight=0.9)
+        WeightedCELoss(pos_weight=0.9, batch=True, reduction='mean')
+    """
+
+    function = weighted_ce_loss
+    family = "distribution"
+    citation = "Class-weighted cross-entropy, as run for 'Weighteddice' in Perera et al., HyTver, 2025"
+
+
+@register_loss("focal")
+class FocalLoss(Loss):
+    """Focal loss ``mean(-a_t (1-p_t)^gamma log p_t)``; see :func:`focal_loss`.
+
+    Example:
+        >>> FocalLoss(alpha=0.25, gamma=2.0).params["gamma"]
+        2.0
+    """
+
+    function = focal_loss
+    family = "distribution"
+    citation = "Lin, Goyal, Girshick, He, Dollar. Focal loss for dense object detection. ICCV 2017"

@@ -1,0 +1,313 @@
+"""Region-based losses: Dice, Tversky and their variants.
+
+Notation: p = sigmoid(z), TP = sum p y, FP = sum p (1-y), FN = sum (1-p) y, sums per unit (the
+whole batch with ``batch=True``, else per case), s = ``smooth`` added to numerator and denominator.
+Losses written in the literature as "- index" are "1 - index" here (same gradient, 0 at best).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lossbench.losses._core import (
+    SMOOTH,
+    Loss,
+    NonNegative,
+    loss_function,
+    overlap_sums,
+    safe_pow,
+    unit_sum,
+)
+from lossbench.losses.registry import register_loss
+
+__all__ = [
+    "DiceLoss",
+    "DicePPLoss",
+    "FocalTverskyLoss",
+    "GeneralizedDiceLoss",
+    "LogCoshDiceLoss",
+    "TverskyLoss",
+    "dice_loss",
+    "dice_pp_loss",
+    "focal_tversky_loss",
+    "generalized_dice_loss",
+    "logcosh_dice_loss",
+    "tversky_loss",
+]
+
+
+@loss_function
+def dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH) -> Tensor:
+    """Soft Dice loss: ``1 - (2TP + s) / (2TP + FP + FN + s)``.
+
+    Args:
+        logits: (B, C, *spatial) raw outputs, C = 1 (sigmoid) or 2 (softmax).
+        target: (B, 1, *spatial) or (B, *spatial) in [0, 1].
+        smooth: added to numerator and denominator.
+        batch, reduction: see :func:`lossbench.losses.create_loss`.
+
+    Returns:
+        Scalar (``reduction="mean"``) or (B,) per-case losses, unitless in [0, 1].
+
+    Example:
+        >>> dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.3333)
+    """
+    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    return 1 - (2 * tp + smooth) / (sum_p + sum_y + smooth)
+
+
+def tversky_index(
+    z: Tensor, y: Tensor, pooled: bool, fp_weight: float, fn_weight: float, smooth: float
+) -> Tensor:
+    """Tversky index ``(TP + s) / (TP + fp_weight FP + fn_weight FN + s)`` per unit, (1,) or (B,).
+
+    Example:
+        >>> tversky_index(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), True, 0.5, 0.5, 0.0)
+        tensor([0.5000])
+    """
+    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    return (tp + smooth) / (tp + fp_weight * (sum_p - tp) + fn_weight * (sum_y - tp) + smooth)
+
+
+@loss_function
+def tversky_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    fp_weight: NonNegative = 0.3,
+    fn_weight: NonNegative = 0.7,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Tversky loss: ``1 - (TP + s) / (TP + fp_weight FP + fn_weight FN + s)``.
+
+    ``fp_weight = fn_weight = 0.5`` is the Dice loss.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_loss`.
+        fp_weight, fn_weight: weights of false positives and false negatives.
+
+    Returns:
+        Scalar or (B,) per-case losses, unitless in [0, 1].
+
+    Example:
+        >>> tversky_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.4118)
+    """
+    return 1 - tversky_index(z, y, pooled, fp_weight, fn_weight, smooth)
+
+
+@loss_function
+def focal_tversky_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    fp_weight: NonNegative = 0.3,
+    fn_weight: NonNegative = 0.7,
+    gamma: NonNegative = 0.75,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Focal Tversky loss: ``(1 - TI)^gamma`` with TI the Tversky index.
+
+    Args:
+        logits, target, fp_weight, fn_weight, smooth, batch, reduction: as :func:`tversky_loss`.
+        gamma: exponent; values below 1 emphasise hard (low-index) cases.
+
+    Returns:
+        Scalar or (B,) per-case losses, unitless in [0, 1].
+
+    Example:
+        >>> x, t = torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)
+        >>> focal_tversky_loss(x, t, gamma=1.0, smooth=0.0) == tversky_loss(x, t, smooth=0.0)
+        tensor(True)
+    """
+    return safe_pow(1 - tversky_index(z, y, pooled, fp_weight, fn_weight, smooth), gamma)
+
+
+@loss_function
+def logcosh_dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH) -> Tensor:
+    """Log-cosh Dice loss: ``log(cosh(dice loss))``.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_loss`.
+
+    Returns:
+        Scalar or (B,) per-case losses, unitless in [0, log cosh 1].
+
+    Example:
+        >>> logcosh_dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.0546)
+    """
+    return torch.log(torch.cosh(dice_loss.term(z, y, pooled, smooth=smooth)))
+
+
+@loss_function
+def generalized_dice_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH
+) -> Tensor:
+    """Generalised Dice loss over both classes (background and lesion).
+
+    ``1 - (2 sum_c w_c TP_c + s) / (sum_c w_c (sum p_c + sum y_c) + s)`` with
+    ``w_c = 1 / (sum y_c)^2``; a class absent from the reference gets the largest finite weight of
+    the unit (as MONAI's ``GeneralizedDiceLoss``). The background sums are derived from the lesion
+    ones (``TP_0 = N - sum p - sum y + TP``), so no second pass over the volume is needed.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_loss`.
+
+    Returns:
+        Scalar or (B,) per-case losses, unitless in [0, 1].
+
+    Example:
+        >>> generalized_dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
+        tensor(0.5000)
+    """
+    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    n = float(y.numel() if pooled else y[0].numel())
+    intersection = torch.stack([n - sum_p - sum_y + tp, tp])  # (2 classes, units)
+    size = torch.stack([2 * n - sum_p - sum_y, sum_p + sum_y])
+    weight = 1 / torch.stack([n - sum_y, sum_y]).detach() ** 2
+    finite = torch.isfinite(weight)
+    weight = torch.where(finite, weight, torch.zeros_like(weight))
+    weight = torch.where(finite, weight, weight.amax(dim=0, keepdim=True))
+    return 1 - (2 * (weight * intersection).sum(0) + smooth) / ((weight * size).sum(0) + smooth)
+
+
+@loss_function
+def dice_pp_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, gamma: NonNegative = 2.0, smooth: NonNegative = SMOOTH
+) -> Tensor:
+    """DSC++ loss: ``1 - (2TP + s) / (2TP + sum (p(1-y))^gamma + sum ((1-p)y)^gamma + s)``.
+
+    Raising the voxel-wise false positives and negatives to ``gamma`` penalises confident errors
+    more than uncertain ones (better calibration); ``gamma = 1`` is the Dice loss.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_loss`.
+        gamma: exponent of the voxel-wise error terms.
+
+    Returns:
+        Scalar or (B,) per-case losses, unitless in [0, 1].
+
+    Example:
+        >>> dice_pp_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
+        tensor(0.2000)
+    """
+    p = torch.sigmoid(z)
+    q = torch.sigmoid(-z)  # 1 - p without cancellation
+    tp = unit_sum(p * y, pooled)
+    fp = unit_sum(safe_pow(p * (1 - y), gamma), pooled)
+    fn = unit_sum(safe_pow(q * y, gamma), pooled)
+    return 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
+
+
+_CITE_TVERSKY = (
+    "Salehi, Erdogmus, Gholipour. Tversky loss function for image segmentation using 3D fully "
+    "convolutional deep networks. MLMI 2017"
+)
+
+
+@register_loss("dice")
+class DiceLoss(Loss):
+    """Soft Dice loss ``1 - (2TP + s) / (2TP + FP + FN + s)``; see :func:`dice_loss`.
+
+    Example:
+        >>> DiceLoss(smooth=0.0)(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
+        tensor(0.3333)
+    """
+
+    function = dice_loss
+    family = "region"
+    citation = (
+        "Milletari, Navab, Ahmadi. V-Net: fully convolutional neural networks for volumetric "
+        "medical image segmentation. 3DV 2016"
+    )
+
+
+@register_loss("tversky")
+class TverskyLoss(Loss):
+    """Tversky loss ``1 - (TP + s) / (TP + fp_weight FP + fn_weight FN + s)``.
+
+    See :func:`tversky_loss`.
+
+    Example:
+        >>> TverskyLoss().params["fn_weight"]
+        0.7
+    """
+
+    function = tversky_loss
+    family = "region"
+    citation = _CITE_TVERSKY
+
+
+@register_loss("focal_tversky")
+class FocalTverskyLoss(Loss):
+    """Focal Tversky loss ``(1 - TI)^gamma``; see :func:`focal_tversky_loss`.
+
+    Example:
+        >>> FocalTverskyLoss(gamma=0.75).params["gamma"]
+        0.75
+    """
+
+    function = focal_tversky_loss
+    family = "region"
+    citation = (
+        "Abraham, Khan. A novel focal Tversky loss function with improved attention U-Net for "
+        "lesion segmentation. ISBI 2019"
+    )
+
+
+@register_loss("logcosh_dice")
+class LogCoshDiceLoss(Loss):
+    """Log-cosh Dice loss ``log(cosh(1 - Dice))``; see :func:`logcosh_dice_loss`.
+
+    Example:
+        >>> LogCoshDiceLoss().params["smooth"]
+        1e-05
+    """
+
+    function = logcosh_dice_loss
+    family = "region"
+    citation = "Jadon. A survey of loss functions for semantic segmentation. CIBCB 2020"
+
+
+@register_loss("generalized_dice")
+class GeneralizedDiceLoss(Loss):
+    """Generalised Dice loss over background and lesion, ``w_c = 1/(sum y_c)^2``.
+
+    See :func:`generalized_dice_loss`.
+
+    Example:
+        >>> GeneralizedDiceLoss(batch=False).params["batch"]
+        False
+    """
+
+    function = generalized_dice_loss
+    family = "region"
+    citation = (
+        "Sudre, Li, Vercauteren, Ourselin, Cardoso. Generalised Dice overlap as a deep learning "
+        "loss function for highly unbalanced segmentations. DLMIA 2017"
+    )
+
+
+@register_loss("dice_pp")
+class DicePPLoss(Loss):
+    """DSC++ ``1 - (2TP + s) / (2TP + sum (p(1-y))^gamma + sum ((1-p)y)^gamma + s)``.
+
+    See :func:`dice_pp_loss`.
+
+    Example:
+        >>> DicePPLoss().params["gamma"]
+        2.0
+    """
+
+    function = dice_pp_loss
+    family = "region"
+    citation = (
+        "Yeung, Rundo, Nan, Sala, Schonlieb, Yang. Calibrating the Dice loss to handle neural "
+        "network overconfidence for biomedical image segmentation. J Digit Imaging 2023"
+    )
+

@@ -1,0 +1,181 @@
+"""One registry of losses: built-ins register by decorator, plugins through entry points.
+
+A third-party package makes its loss available to ``lossbench run --losses all`` by declaring, in
+its ``pyproject.toml``::
+
+    [project.entry-points."lossbench.losses"]
+    my_loss = "my_package.losses:MyLoss"
+
+``MyLoss`` is any ``nn.Module`` class (or factory) called as ``MyLoss(**params)`` and then as
+``loss(logits, target)``; optional class attributes ``family`` and ``citation`` are shown by
+``lossbench losses``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import inspect
+import re
+import warnings
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from torch import nn
+
+from lossbench.losses._core import suggest
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "create_loss",
+    "get_loss_class",
+    "list_losses",
+    "loss_defaults",
+    "register_loss",
+]
+
+ENTRY_POINT_GROUP = "lossbench.losses"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+T = TypeVar("T", bound=Callable[..., nn.Module])
+
+
+def _add(name: str, obj: Callable[..., nn.Module], origin: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"loss name must be lower-case letters, digits and '_' starting with a letter, "
+            f"got {name!r} ({origin})"
+        )
+    if not callable(obj):
+        raise TypeError(f"loss {name!r} ({origin}) must be a class or callable, got {obj!r}")
+    existing = _REGISTRY.get(name)
+    if existing is not None and existing is not obj:
+        raise ValueError(
+            f"loss name {name!r} is already registered by {_qualname(existing)}; "
+            f"{_qualname(obj)} ({origin}) cannot take it"
+        )
+    _REGISTRY[name] = obj
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def register_loss(name: str) -> Callable[[T], T]:
+    """Class decorator that registers a loss under ``name``.
+
+    Raises:
+        ValueError: if ``name`` is not a lower-case identifier or is already taken by another
+            object.
+
+    Example:
+        >>> import torch
+        >>> @register_loss("doc_example_l1")
+        ... class L1(torch.nn.Module):
+        ...     family, citation = "example", "none"
+        ...     def forward(self, logits, target):
+        ...         return (torch.sigmoid(logits[:, 0]) - target).abs().mean()
+        >>> "doc_example_l1" in list_losses()
+        True
+        >>> _ = _REGISTRY.pop("doc_example_l1")  # keep the registry clean for other examples
+    """
+
+    def decorate(obj: T) -> T:
+        _add(name, obj, f"registered by {_qualname(obj)}")
+        return obj
+
+    return decorate
+
+
+@functools.lru_cache(maxsize=None)
+def _load_plugins() -> None:
+    """Import every entry point of the group once; a broken plugin warns and is skipped."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin must not break the built-ins
+            warnings.warn(
+                f"lossbench: could not load loss plugin {ep.name!r} = {ep.value!r}: "
+                f"{type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            continue
+        _add(ep.name, obj, f"entry point {ep.value!r}")
+
+
+def list_losses(pattern: str = "*") -> list[str]:
+    """Names of the registered losses (built-in and plugins) matching a shell-style ``pattern``.
+
+    Example:
+        >>> list_losses("*tversky")
+        ['focal_tversky', 'tversky']
+    """
+    _load_plugins()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_loss_class(name: str) -> Callable[..., nn.Module]:
+    """The class (or factory) registered under ``name``.
+
+    Raises:
+        ValueError: for an unknown name, with the closest valid name.
+
+    Example:
+        >>> get_loss_class("dice").__name__
+        'DiceLoss'
+    """
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"unknown loss {name!r}{suggest(str(name), _REGISTRY)} "
+            f"(registered: {', '.join(sorted(_REGISTRY))})"
+        )
+    return _REGISTRY[name]
+
+
+def create_loss(name: str, **params: Any) -> nn.Module:
+    """Build the loss registered under ``name`` with keyword hyper-parameters.
+
+    Every built-in also takes ``batch`` (pool region sums over the batch, default True) and
+    ``reduction`` (``"mean"``: a scalar; ``"none"``: per-case losses (B,), region terms per case).
+
+    Raises:
+        ValueError: unknown name, or a hyper-parameter out of range.
+        TypeError: unknown parameter name (with the closest valid one) or wrong type.
+
+    Example:
+        >>> create_loss("tversky", fp_weight=0.5, fn_weight=0.5)
+        TverskyLoss(fp_weight=0.5, fn_weight=0.5, smooth=1e-05, batch=True, reduction='mean')
+    """
+    cls = get_loss_class(name)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # some callables have no introspectable signature
+        signature = None
+    if signature is not None and not any(
+        p.kind is p.VAR_KEYWORD for p in signature.parameters.values()
+    ):
+        for key in params:
+            if key not in signature.parameters:
+                raise TypeError(
+                    f"{name}: unknown parameter {key!r}{suggest(key, signature.parameters)} "
+                    f"(valid: {', '.join(signature.parameters) or 'none'})"
+                )
+    return cls(**params)
+
+
+def loss_defaults(name: str) -> dict[str, Any]:
+    """Default hyper-parameters of a registered loss, from its signature.
+
+    Example:
+        >>> loss_defaults("focal")["gamma"]
+        2.0
+    """
+    try:
+        params = inspect.signature(get_loss_class(name)).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
