@@ -32,7 +32,9 @@ __all__ = [
     "loss_function",
     "overlap_sums",
     "safe_pow",
+    "unit_dot",
     "unit_mean",
+    "unit_size",
     "unit_sum",
 ]
 
@@ -199,16 +201,58 @@ def unit_mean(x: Tensor, pooled: bool) -> Tensor:
     return x.mean().reshape(1) if pooled else x.flatten(1).mean(1)
 
 
-def overlap_sums(p: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """Soft overlap sums per unit: ``(TP, sum p, sum y)``, each (1,) or (B,).
-
-    ``FP = sum p - TP`` and ``FN = sum y - TP``, so three reductions give all four counts.
+def unit_dot(a: Tensor, b: Tensor, pooled: bool) -> Tensor:
+    """``unit_sum(a * b)`` without materialising the product: (1,) or (B,).
 
     Example:
-        >>> overlap_sums(torch.tensor([[0.5, 1.0]]), torch.tensor([[1.0, 0.0]]), pooled=True)
-        (tensor([0.5000]), tensor([1.5000]), tensor([1.]))
+        >>> unit_dot(torch.ones(2, 3), torch.full((2, 3), 2.0), pooled=False)
+        tensor([6., 6.])
     """
-    return unit_sum(p * y, pooled), unit_sum(p, pooled), unit_sum(y, pooled)
+    if pooled:
+        return torch.dot(a.reshape(-1), b.reshape(-1)).reshape(1)
+    return torch.linalg.vecdot(a.flatten(1), b.flatten(1))
+
+
+def unit_size(x: Tensor, pooled: bool) -> float:
+    """Number of voxels in one unit of ``x`` (B, *spatial): all of them, or one case's.
+
+    Example:
+        >>> unit_size(torch.ones(2, 3, 4), pooled=True), unit_size(torch.ones(2, 3, 4), pooled=False)
+        (24.0, 12.0)
+    """
+    return float(x.numel() if pooled else x[0].numel())
+
+
+class _SoftOverlap(torch.autograd.Function):
+    """``(sum sigmoid(z) y, sum sigmoid(z))`` per unit with a two-kernel backward."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        p = torch.sigmoid(z)
+        ctx.save_for_backward(p, y)
+        ctx.pooled = pooled
+        return unit_dot(p, y, pooled), unit_sum(p, pooled)
+
+    @staticmethod
+    def backward(ctx: Any, grad_tp: Tensor, grad_sp: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        p, y = ctx.saved_tensors
+        shape = (1,) * p.ndim if ctx.pooled else (-1,) + (1,) * (p.ndim - 1)
+        grad_p = torch.addcmul(grad_sp.reshape(shape), y, grad_tp.reshape(shape))
+        return torch.ops.aten.sigmoid_backward(grad_p, p), None, None
+
+
+def overlap_sums(z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Soft overlap sums of ``p = sigmoid(z)`` per unit: ``(TP, sum p, sum y)``, each (1,) or (B,).
+
+    ``FP = sum p - TP`` and ``FN = sum y - TP``, so three reductions give all four counts. The
+    gradient flows to ``z`` only (the target is a label).
+
+    Example:
+        >>> overlap_sums(torch.tensor([[0.0, 9.0]]), torch.tensor([[1.0, 0.0]]), pooled=True)
+        (tensor([0.5000]), tensor([1.4999]), tensor([1.]))
+    """
+    tp, sum_p = _SoftOverlap.apply(z, y, pooled)
+    return tp, sum_p, unit_sum(y, pooled)
 
 
 def safe_pow(x: Tensor, exponent: float) -> Tensor:

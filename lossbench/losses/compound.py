@@ -17,9 +17,9 @@ from lossbench.losses._core import (
     loss_function,
     overlap_sums,
     safe_pow,
-    unit_mean,
+    unit_size,
 )
-from lossbench.losses.distribution import ce_loss, focal_loss, focal_voxels, weighted_ce_voxels
+from lossbench.losses.distribution import ce_loss, focal_loss, focal_sums
 from lossbench.losses.region import dice_loss, tversky_index
 from lossbench.losses.registry import register_loss
 
@@ -123,7 +123,7 @@ def combo_loss(
         >>> combo_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.3400)
     """
-    wce = unit_mean(weighted_ce_voxels(z, y, beta), pooled)
+    wce = focal_sums(z, y, beta, 0.0, 0.0, pooled) / unit_size(y, pooled)
     return alpha * wce + (1 - alpha) * dice_loss.term(z, y, pooled, smooth=smooth)
 
 
@@ -156,7 +156,7 @@ def hytver_loss(
         >>> hytver_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.4485)
     """
-    wce = unit_mean(weighted_ce_voxels(z, y, beta), pooled)
+    wce = focal_sums(z, y, beta, 0.0, 0.0, pooled) / unit_size(y, pooled)
     tversky = 1 - tversky_index(z, y, pooled, 1 - alpha, alpha, smooth)
     return gamma * wce + (1 - gamma) * tversky
 
@@ -169,8 +169,8 @@ def _modified_tversky_terms(
     ``mTI_c = (TP_c + s) / (TP_c + delta FN_c + (1-delta) FP_c + s)``; the background counts
     follow from the lesion ones (``FN_0 = FP_1``, ``FP_0 = FN_1``).
     """
-    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
-    n = float(y.numel() if pooled else y[0].numel())
+    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
+    n = unit_size(y, pooled)
     fp, fn = sum_p - tp, sum_y - tp
     tp0 = n - sum_p - sum_y + tp
     mti0 = (tp0 + smooth) / (tp0 + delta * fp + (1 - delta) * fn + smooth)
@@ -211,7 +211,7 @@ def symmetric_unified_focal_loss(
     """
     background, lesion = _modified_tversky_terms(z, y, pooled, delta, smooth)
     region = (safe_pow(background, 1 - gamma) + safe_pow(lesion, 1 - gamma)) / 2
-    focal = unit_mean(focal_voxels(z, y, delta, gamma, gamma), pooled)
+    focal = focal_sums(z, y, delta, gamma, gamma, pooled) / unit_size(y, pooled)
     return weight * region + (1 - weight) * focal
 
 
@@ -246,7 +246,7 @@ def asymmetric_unified_focal_loss(
     """
     background, lesion = _modified_tversky_terms(z, y, pooled, delta, smooth)
     region = (background + safe_pow(lesion, 1 - gamma)) / 2
-    focal = unit_mean(focal_voxels(z, y, delta, 0.0, gamma), pooled)
+    focal = focal_sums(z, y, delta, 0.0, gamma, pooled) / unit_size(y, pooled)
     return weight * region + (1 - weight) * focal
 
 

@@ -17,6 +17,8 @@ from lossbench.losses._core import (
     loss_function,
     overlap_sums,
     safe_pow,
+    unit_dot,
+    unit_size,
     unit_sum,
 )
 from lossbench.losses.registry import register_loss
@@ -54,7 +56,7 @@ def dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOT
         >>> dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.3333)
     """
-    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
     return 1 - (2 * tp + smooth) / (sum_p + sum_y + smooth)
 
 
@@ -67,7 +69,7 @@ def tversky_index(
         >>> tversky_index(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), True, 0.5, 0.5, 0.0)
         tensor([0.5000])
     """
-    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
+    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
     return (tp + smooth) / (tp + fp_weight * (sum_p - tp) + fn_weight * (sum_y - tp) + smooth)
 
 
@@ -165,8 +167,8 @@ def generalized_dice_loss(
         >>> generalized_dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
         tensor(0.5000)
     """
-    tp, sum_p, sum_y = overlap_sums(torch.sigmoid(z), y, pooled)
-    n = float(y.numel() if pooled else y[0].numel())
+    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
+    n = unit_size(y, pooled)
     intersection = torch.stack([n - sum_p - sum_y + tp, tp])  # (2 classes, units)
     size = torch.stack([2 * n - sum_p - sum_y, sum_p + sum_y])
     weight = 1 / torch.stack([n - sum_y, sum_y]).detach() ** 2
@@ -198,7 +200,7 @@ def dice_pp_loss(
     """
     p = torch.sigmoid(z)
     q = torch.sigmoid(-z)  # 1 - p without cancellation
-    tp = unit_sum(p * y, pooled)
+    tp = unit_dot(p, y, pooled)
     fp = unit_sum(safe_pow(p * (1 - y), gamma), pooled)
     fn = unit_sum(safe_pow(q * y, gamma), pooled)
     return 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
