@@ -160,7 +160,7 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         )
     batch, spatial = logits.shape[0], logits.shape[2:]
     if target.shape == (batch, 1, *spatial):
-        y = target[:, 0]
+        y = target.squeeze(1)
     elif target.shape == (batch, *spatial):
         y = target
     else:
@@ -177,7 +177,13 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
             raise ValueError(
                 f"`target` values must lie in [0, 1], got min {low_v:g} and max {high_v:g}"
             )
-    z = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+    # squeeze/unbind rather than indexing: the backward of logits[:, 0] zero-fills and copies a
+    # full-size tensor, which cost a third of the Dice loss's time
+    if logits.shape[1] == 1:
+        z = logits.squeeze(1)
+    else:
+        background, lesion = logits.unbind(1)
+        z = lesion - background
     return z, y.to(logits.dtype)
 
 

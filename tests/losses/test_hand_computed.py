@@ -1,0 +1,98 @@
+"""Every loss on a 2x2x2 volume whose answer can be checked on paper.
+
+p = [3/4, 1/4, 1/2, 1/2, 1/4, 1/4, 1/4, 1/4] (logits ln 3, -ln 3, 0, ...), y = [1, 1, 0, ..., 0]:
+TP = 1, sum p = 3, sum y = 2, FP = 2, FN = 1, N = 8; smoothing 0 unless stated.
+Voxel flat order is (d, h, w) row-major; voxels 0 and 1 are (0,0,0) and (0,0,1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lossbench.losses import create_loss
+
+L3, L4, L2 = math.log(4 / 3), math.log(4), math.log(2)  # -log(3/4), -log(1/4), -log(1/2)
+P = torch.tensor([0.75, 0.25, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25], dtype=torch.float64)
+LOGITS = torch.log(P / (1 - P)).reshape(1, 1, 2, 2, 2)
+TARGET = torch.tensor([1, 1, 0, 0, 0, 0, 0, 0], dtype=torch.float64).reshape(1, 1, 2, 2, 2)
+
+CE = (5 * L3 + L4 + 2 * L2) / 8  # y=1: -ln .75, -ln .25; y=0: -ln .5 (x2), -ln .75 (x4)
+FOCAL = (0.25 * 0.0625 * L3 + 0.25 * 0.5625 * L4 + 0.75 * 0.25 * L2 * 2 + 0.75 * 0.0625 * L3 * 4) / 8
+WCE_07 = (0.7 * (L3 + L4) + 0.3 * (2 * L2 + 4 * L3)) / 8
+TVERSKY_37 = 1 - 1 / (1 + 0.3 * 2 + 0.7 * 1)
+MTI1, MTI0 = 1 / (1 + 0.6 * 1 + 0.4 * 2), 4 / (4 + 0.6 * 2 + 0.4 * 1)  # delta = 0.6
+UF_BG = 0.4 * (math.sqrt(0.5) * L2 * 2 + math.sqrt(0.25) * L3 * 4)  # background focal terms
+SUF_FOCAL = (0.6 * math.sqrt(0.25) * L3 + 0.6 * math.sqrt(0.75) * L4 + UF_BG) / 8
+AUF_FOCAL = (0.6 * L3 + 0.6 * L4 + UF_BG) / 8
+# distance maps (voxels): to the other class of the target / of the prediction p > 0.5 (voxel 0)
+D_Y = [1, 1, 1, 1, 1, 1, math.sqrt(2), math.sqrt(2)]
+D_P = [1, 1, 1, math.sqrt(2), 1, math.sqrt(2), math.sqrt(2), math.sqrt(3)]
+ERR = [(p - y) ** 2 for p, y in zip(P.tolist(), TARGET.flatten().tolist())]
+HAUSDORFF = sum(e * (a**2 + b**2) for e, a, b in zip(ERR, D_Y, D_P)) / 8
+BOUNDARY_TERM = (0.25 + 0.75 + 0.5 + 0.5 + 0.25 + 0.25 + 2 * 0.25 * math.sqrt(2)) / 8
+
+CASES = [
+    ("dice", {}, 1 - 2 / 5),
+    ("ce", {}, CE),
+    ("focal", {}, FOCAL),
+    ("tversky", {}, TVERSKY_37),
+    ("tversky", {"fp_weight": 0.5, "fn_weight": 0.5}, 1 - 2 / 5),
+    ("focal_tversky", {}, TVERSKY_37**0.75),
+    ("logcosh_dice", {}, math.log(math.cosh(0.6))),
+    ("dice_ce", {}, 0.6 + CE),
+    ("dice_ce", {"lambda_dice": 2.0, "lambda_ce": 0.5}, 1.2 + CE / 2),
+    ("focal_dice", {}, 0.6 + FOCAL),
+    ("combo", {}, 0.5 * CE / 2 + 0.5 * 0.6),
+    ("weighted_ce", {}, (0.9 * (L3 + L4) + 0.1 * (2 * L2 + 4 * L3)) / (0.9 * 2 + 0.1 * 6)),
+    ("hytver", {}, 0.5 * WCE_07 + 0.5 * TVERSKY_37),
+    ("generalized_dice", {}, 1 - 2 * (4 / 36 + 1 / 4) / (11 / 36 + 5 / 4)),
+    ("dice_pp", {}, 1 - 2 / (2 + 0.75 + 0.625)),
+    (
+        "symmetric_unified_focal",
+        {},
+        0.5 * (math.sqrt(1 - MTI0) + math.sqrt(1 - MTI1)) / 2 + 0.5 * SUF_FOCAL,
+    ),
+    (
+        "asymmetric_unified_focal",
+        {},
+        0.5 * ((1 - MTI0) + math.sqrt(1 - MTI1)) / 2 + 0.5 * AUF_FOCAL,
+    ),
+    ("hausdorff_dt", {}, HAUSDORFF),
+    ("boundary", {}, 0.6 + 0.01 * BOUNDARY_TERM),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), CASES)
+def test_hand_computed(name: str, params: dict, expected: float) -> None:
+    if "smooth" in create_loss(name).params:
+        params = {"smooth": 0.0, **params}
+    value = create_loss(name, **params)(LOGITS, TARGET)
+    assert value.item() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_every_loss_has_a_hand_computed_case() -> None:
+    from lossbench.losses import list_losses
+
+    builtin = {n for n in list_losses() if create_loss(n).__module__.startswith("lossbench.")}
+    assert builtin <= {name for name, _, _ in CASES}
+
+
+def test_smoothing_enters_numerator_and_denominator() -> None:
+    value = create_loss("dice", smooth=0.5)(LOGITS, TARGET)
+    assert value.item() == pytest.approx(1 - (2 + 0.5) / (5 + 0.5), rel=1e-12)
+
+
+def test_batch_pooling_versus_per_case() -> None:
+    # case 2 is case 1 with the prediction made perfect on the lesion: pooled != mean per case
+    logits = torch.cat([LOGITS, torch.where(TARGET > 0, 50.0, -50.0).to(LOGITS)])
+    target = torch.cat([TARGET, TARGET])
+    pooled = create_loss("dice", smooth=0.0)(logits, target)
+    per_case = create_loss("dice", smooth=0.0, reduction="none")(logits, target)
+    assert pooled.item() == pytest.approx(1 - (2 + 4) / (5 + 4), rel=1e-9)
+    assert per_case.tolist() == pytest.approx([0.6, 0.0], abs=1e-9)
+    assert create_loss("dice", smooth=0.0, batch=False)(logits, target).item() == pytest.approx(
+        0.3, abs=1e-9
+    )

@@ -1,0 +1,143 @@
+"""Invariants every registered loss must keep, parametrised over the registry.
+
+A loss added to the registry (built-in or plugin) is covered without writing a test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from lossbench.losses import create_loss, get_loss_class, list_losses
+from tests._helpers import perfect_logits
+
+ALL = list_losses()
+# boundary losses read the spatial layout, so permuting voxels changes them by design
+VOXELWISE = [n for n in ALL if getattr(get_loss_class(n), "family", "") != "boundary"]
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)
+
+
+@st.composite
+def cases(draw, extreme: bool = True):  # type: ignore[no-untyped-def]
+    """(logits float32 (B,1,D,H,W), binary target float32) with small random shapes."""
+    batch = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.lists(st.integers(1, 5), min_size=3, max_size=3)))
+    shape = (batch, 1, *spatial)
+    bound = 1e4 if extreme else 20.0
+    elements = st.floats(-bound, bound, allow_nan=False, width=32)
+    if extreme:
+        elements = st.one_of(elements, st.sampled_from([-1e4, 1e4, 0.0]))
+    logits = draw(arrays(np.float32, shape, elements=elements))
+    target = draw(arrays(np.bool_, shape))
+    return torch.from_numpy(logits), torch.from_numpy(target.astype(np.float32))
+
+
+def _value_and_grad(name: str, logits: torch.Tensor, target: torch.Tensor, **params):  # type: ignore[no-untyped-def]
+    logits = logits.clone().requires_grad_(True)
+    value = create_loss(name, **params)(logits, target)
+    value.sum().backward()
+    return value.detach(), logits.grad
+
+
+@pytest.mark.parametrize("name", ALL)
+@SETTINGS
+@given(case=cases())
+def test_finite_non_negative_with_finite_gradients(name: str, case) -> None:  # type: ignore[no-untyped-def]
+    value, grad = _value_and_grad(name, *case)
+    assert torch.isfinite(value).all() and (value >= 0).all(), value
+    assert grad is not None and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("name", ALL)
+@SETTINGS
+@given(case=cases())
+def test_perfect_confident_prediction_is_near_zero(name: str, case) -> None:  # type: ignore[no-untyped-def]
+    _, target = case
+    for reduction in ("mean", "none"):
+        value = create_loss(name, reduction=reduction)(perfect_logits(target), target)
+        assert (value.abs() < 1e-4).all(), (reduction, value)
+
+
+@pytest.mark.parametrize("name", VOXELWISE)
+@SETTINGS
+@given(case=cases(extreme=False), seed=st.integers(0, 2**31 - 1))
+def test_invariant_to_permuting_voxels_jointly(name: str, case, seed: int) -> None:  # type: ignore[no-untyped-def]
+    logits, target = (t.double() for t in case)
+    batch = logits.shape[0]
+    perm = torch.randperm(logits[0].numel(), generator=torch.Generator().manual_seed(seed))
+    shuffled = [t.reshape(batch, -1)[:, perm].reshape(t.shape) for t in (logits, target)]
+    loss = create_loss(name, reduction="none")
+    torch.testing.assert_close(loss(*shuffled), loss(logits, target), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ALL)
+@SETTINGS
+@given(case=cases())
+def test_two_channel_softmax_equals_one_channel_sigmoid(name: str, case) -> None:  # type: ignore[no-untyped-def]
+    logits, target = case
+    two = torch.cat([torch.zeros_like(logits), logits], dim=1)
+    loss = create_loss(name, reduction="none")
+    assert torch.equal(loss(two, target), loss(logits, target))
+
+
+@pytest.mark.parametrize("name", ALL)
+@SETTINGS
+@given(case=cases(extreme=False))
+def test_float32_close_to_float64(name: str, case) -> None:  # type: ignore[no-untyped-def]
+    logits, target = case
+    loss = create_loss(name, reduction="none")
+    single, double = loss(logits, target), loss(logits.double(), target.double())
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    torch.testing.assert_close(single.double(), double, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+@SETTINGS
+@given(case=cases(extreme=False))
+def test_reduction_none_is_per_case(name: str, case) -> None:  # type: ignore[no-untyped-def]
+    logits, target = (t.double() for t in case)
+    per_case = create_loss(name, reduction="none")(logits, target)
+    assert per_case.shape == (logits.shape[0],)
+    # per case == each case alone; the mean of them == batch=False
+    alone = torch.stack([create_loss(name)(logits[i : i + 1], target[i : i + 1]) for i in range(len(logits))])
+    torch.testing.assert_close(per_case, alone, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(per_case.mean(), create_loss(name, batch=False)(logits, target))
+
+
+IDENTITIES = [
+    # with smoothing s, Tversky(0.5, 0.5) has 2s where Dice has s: the identity needs s = 0
+    (("tversky", {"fp_weight": 0.5, "fn_weight": 0.5, "smooth": 0.0}), ("dice", {"smooth": 0.0})),
+    (("hytver", {"gamma": 0.0, "alpha": 0.8}), ("tversky", {"fp_weight": 0.2, "fn_weight": 0.8})),
+    (("hytver", {"gamma": 1.0, "beta": 0.3}), ("combo", {"alpha": 1.0, "beta": 0.3})),
+    (("focal_tversky", {"gamma": 1.0}), ("tversky", {})),
+    (("dice_pp", {"gamma": 1.0}), ("dice", {})),
+    (("weighted_ce", {"pos_weight": 0.5}), ("ce", {})),
+    (("combo", {"alpha": 0.0}), ("dice", {})),
+    (("boundary", {"lambda_boundary": 0.0}), ("dice", {})),
+]
+
+
+@pytest.mark.parametrize(("left", "right"), IDENTITIES, ids=lambda x: x[0])
+@SETTINGS
+@given(case=cases(extreme=False))
+def test_identities(left, right, case) -> None:  # type: ignore[no-untyped-def]
+    logits, target = (t.double() for t in case)
+    for batch in (True, False):
+        a = create_loss(left[0], batch=batch, **left[1])(logits, target)
+        b = create_loss(right[0], batch=batch, **right[1])(logits, target)
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@SETTINGS
+@given(case=cases(extreme=False))
+def test_sums_of_terms(case) -> None:  # type: ignore[no-untyped-def]
+    logits, target = (t.double() for t in case)
+    dice, ce, focal = (create_loss(n)(logits, target) for n in ("dice", "ce", "focal"))
+    torch.testing.assert_close(create_loss("dice_ce")(logits, target), dice + ce)
+    torch.testing.assert_close(create_loss("focal_dice")(logits, target), dice + focal)
+    half_ce = create_loss("focal", alpha=0.5, gamma=0.0)(logits, target)
+    torch.testing.assert_close(half_ce, ce / 2)

@@ -1,0 +1,110 @@
+"""The registry: listing, creating, duplicate names and plugins found through entry points."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from lossbench.losses import create_loss, list_losses, register_loss
+from lossbench.losses import registry as reg
+
+PAPER = [
+    "dice", "ce", "focal", "tversky", "symmetric_unified_focal", "asymmetric_unified_focal",
+    "logcosh_dice", "dice_ce", "focal_dice", "focal_tversky", "combo", "weighted_ce", "hytver",
+]  # fmt: skip
+EXTRA = ["generalized_dice", "dice_pp", "hausdorff_dt", "boundary"]
+
+
+def test_builtins_are_the_paper_thirteen_and_four_more() -> None:
+    assert list_losses() == sorted(PAPER + EXTRA)
+
+
+def test_pattern() -> None:
+    assert list_losses("dice*") == ["dice", "dice_ce", "dice_pp"]
+    assert list_losses("nothing*") == []
+
+
+@pytest.mark.parametrize("name", PAPER + EXTRA)
+def test_every_builtin_states_family_and_citation(name: str) -> None:
+    cls = reg.get_loss_class(name)
+    assert cls.family in {"region", "distribution", "compound", "boundary"}
+    assert len(cls.citation) > 20 and cls.__doc__
+
+
+def test_duplicate_name_raises() -> None:
+    with pytest.raises(ValueError, match="'dice' is already registered by lossbench"):
+
+        @register_loss("dice")
+        class Other(torch.nn.Module):
+            pass
+
+
+def test_bad_name_raises() -> None:
+    with pytest.raises(ValueError, match="lower-case"):
+        register_loss("Bad-Name")(torch.nn.Module)
+
+
+def _write_plugin(root: Path, dist: str, module: str, entries: dict[str, str], code: str) -> None:
+    (root / f"{module}.py").write_text(textwrap.dedent(code))
+    info = root / f"{dist}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "\n".join(f"{k} = {v}" for k, v in entries.items())
+    (info / "entry_points.txt").write_text(f"[{reg.ENTRY_POINT_GROUP}]\n{lines}\n")
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder on sys.path for fake installed distributions; registry restored afterwards."""
+    before = dict(reg._REGISTRY)
+    sys.path.insert(0, str(tmp_path))
+    reg._load_plugins.cache_clear()
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    reg._REGISTRY.clear()
+    reg._REGISTRY.update(before)
+    reg._load_plugins.cache_clear()
+
+
+PLUGIN = """
+    import torch
+
+    class L1Loss(torch.nn.Module):
+        family = "distribution"
+        citation = "a test plugin"
+
+        def __init__(self, scale: float = 1.0):
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, logits, target):
+            return self.scale * (torch.sigmoid(logits[:, 0]) - target.reshape(logits[:, 0].shape)).abs().mean()
+"""
+
+
+def test_entry_point_plugin_shows_up_and_runs(plugin_dir: Path) -> None:
+    _write_plugin(plugin_dir, "lb_plugin_ok", "lb_plugin_ok", {"l1_test": "lb_plugin_ok:L1Loss"}, PLUGIN)
+    assert "l1_test" in list_losses()
+    loss = create_loss("l1_test", scale=2.0)
+    assert loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)).item() == pytest.approx(1.0)
+    with pytest.raises(TypeError, match=r"unknown parameter 'scal'; did you mean 'scale'"):
+        create_loss("l1_test", scal=2.0)
+
+
+def test_broken_plugin_warns_and_is_skipped(plugin_dir: Path) -> None:
+    _write_plugin(plugin_dir, "lb_plugin_bad", "lb_plugin_bad", {"bad_test": "lb_plugin_bad:Nope"}, "x = 1\n")
+    with pytest.warns(RuntimeWarning, match="could not load loss plugin 'bad_test'"):
+        names = list_losses()
+    assert "bad_test" not in names and "dice" in names
+
+
+def test_plugin_cannot_take_a_builtin_name(plugin_dir: Path) -> None:
+    _write_plugin(plugin_dir, "lb_plugin_dup", "lb_plugin_dup", {"dice": "lb_plugin_dup:L1Loss"}, PLUGIN)
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="'dice' is already registered"):
+        list_losses()
