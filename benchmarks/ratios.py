@@ -19,7 +19,7 @@ def ratio_table(report: dict) -> str:
         name, group = bench["name"], bench["group"]
         side = "monai" if name.startswith("test_monai") else "ours"
         if not name.startswith(("test_monai", "test_lossbench")):
-            group = f"{group}: {bench['params'] and next(iter(bench['params'].values()))}"
+            group = name.removeprefix("test_")
         medians.setdefault(group, {})[side] = bench["stats"]["median"] * 1e3
     rows = []
     for group, m in sorted(medians.items()):

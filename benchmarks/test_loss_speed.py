@@ -53,7 +53,9 @@ def test_monai(benchmark, batch, name: str) -> None:  # type: ignore[no-untyped-
     benchmark(_forward_backward(_monai_counterparts()[name](), *batch))
 
 
-@pytest.mark.parametrize("transform", [distance_to_boundary, signed_distance])
+@pytest.mark.parametrize(
+    "transform", [distance_to_boundary, signed_distance], ids=["to_boundary", "signed"]
+)
 def test_distance_maps(benchmark, batch, transform) -> None:  # type: ignore[no-untyped-def]
     """The scipy distance transforms that hausdorff_dt (two maps) and boundary (one) pay."""
     benchmark.group = "distance maps"

@@ -1,4 +1,4 @@
-"""lossbench: a benchmark suite for segmentation losses on longitudinal MS new-lesion segmentation."""
+"""lossbench: benchmark segmentation losses on longitudinal MS new-lesion segmentation."""
 
 from __future__ import annotations
 

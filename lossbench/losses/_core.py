@@ -16,7 +16,7 @@ import math
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol, cast
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,7 @@ __all__ = [
     "Fraction",
     "Interval",
     "Loss",
+    "LossFunction",
     "NonNegative",
     "Reduction",
     "lesion_input",
@@ -83,7 +84,7 @@ def suggest(value: str, choices: Iterable[str]) -> str:
 def _check_value(owner: str, name: str, value: Any, hint: Any) -> None:
     origin = typing.get_origin(hint)
     if origin is Annotated:
-        base, *meta = typing.get_args(hint)
+        _, *meta = typing.get_args(hint)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{owner}: `{name}` must be a real number, got {value!r}")
         for m in meta:
@@ -135,13 +136,14 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         target: (B, 1, *spatial) or (B, *spatial), bool, integer or float with values in [0, 1].
 
     Returns:
-        ``(z, y)``, both (B, *spatial) in the dtype of ``logits``: ``z`` is the lesion logit, so
-        that ``sigmoid(z)`` is the lesion probability. For C = 2, ``z = logits[:, 1] - logits[:, 0]``
-        (the softmax of two channels is the sigmoid of their difference), so ``[0, z]`` gives
-        exactly the C = 1 result for ``z``.
+        ``(z, y)``, both (B, *spatial) in the dtype of ``logits``: ``z`` is the lesion logit,
+        so that ``sigmoid(z)`` is the lesion probability. For C = 2,
+        ``z = logits[:, 1] - logits[:, 0]`` (the softmax of two channels is the sigmoid of their
+        difference), so ``[0, z]`` gives exactly the C = 1 result for ``z``.
 
     Example:
-        >>> z, y = lesion_input(torch.zeros(2, 2, 4, 4, 4), torch.ones(2, 4, 4, 4, dtype=torch.bool))
+        >>> mask = torch.ones(2, 4, 4, 4, dtype=torch.bool)
+        >>> z, y = lesion_input(torch.zeros(2, 2, 4, 4, 4), mask)
         >>> tuple(z.shape), y.dtype
         ((2, 4, 4, 4), torch.float32)
     """
@@ -151,8 +153,10 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
             f"{type(logits).__name__} and {type(target).__name__}"
         )
     if not logits.is_floating_point():
-        raise TypeError(f"`logits` must be a floating-point tensor of raw network outputs, "
-                        f"got dtype {logits.dtype}")
+        raise TypeError(
+            f"`logits` must be a floating-point tensor of raw network outputs, "
+            f"got dtype {logits.dtype}"
+        )
     if logits.ndim < 3 or logits.shape[1] not in (1, 2):
         raise ValueError(
             "`logits` must have shape (B, C, *spatial) with C = 1 (sigmoid) or C = 2 (softmax, "
@@ -223,7 +227,8 @@ def unit_size(x: Tensor, pooled: bool) -> float:
     """Number of voxels in one unit of ``x`` (B, *spatial): all of them, or one case's.
 
     Example:
-        >>> unit_size(torch.ones(2, 3, 4), pooled=True), unit_size(torch.ones(2, 3, 4), pooled=False)
+        >>> x = torch.ones(2, 3, 4)
+        >>> unit_size(x, pooled=True), unit_size(x, pooled=False)
         (24.0, 12.0)
     """
     return float(x.numel() if pooled else x[0].numel())
@@ -282,6 +287,15 @@ def safe_pow(x: Tensor, exponent: float) -> Tensor:
 Term = Callable[..., Tensor]
 
 
+class LossFunction(Protocol):
+    """A public loss function made by :func:`loss_function`; ``term`` is the per-unit term."""
+
+    term: Term
+    __signature__: inspect.Signature
+
+    def __call__(self, logits: Tensor, target: Tensor, **params: Any) -> Tensor: ...
+
+
 def _apply(term: Term, logits: Tensor, target: Tensor, params: Mapping[str, Any]) -> Tensor:
     hparams = dict(params)
     batch, reduction = hparams.pop("batch"), hparams.pop("reduction")
@@ -290,7 +304,7 @@ def _apply(term: Term, logits: Tensor, target: Tensor, params: Mapping[str, Any]
     return per_unit.mean() if reduction == "mean" else per_unit
 
 
-def loss_function(term: Term) -> Callable[..., Tensor]:
+def loss_function(term: Term) -> LossFunction:
     """Make a public loss function from a per-unit term.
 
     The term has the signature ``term(z, y, pooled, *, <hyper-parameters>) -> Tensor`` with
@@ -325,10 +339,11 @@ def loss_function(term: Term) -> Callable[..., Tensor]:
     def loss(logits: Tensor, target: Tensor, **params: Any) -> Tensor:
         return _apply(term, logits, target, check_params(name, signature, params))
 
-    loss.__signature__ = signature  # type: ignore[attr-defined]
-    loss.term = term  # type: ignore[attr-defined]
-    del loss.__wrapped__  # the public signature is the one above, not the term's
-    return loss
+    public = cast(LossFunction, loss)
+    public.__signature__ = signature
+    public.term = term
+    del loss.__wrapped__  # type: ignore[attr-defined]  # the public signature is the one above
+    return public
 
 
 class Loss(nn.Module):
@@ -338,7 +353,7 @@ class Loss(nn.Module):
     their constructor takes the function's keyword hyper-parameters, validated at construction.
     """
 
-    function: ClassVar[Callable[..., Tensor]]
+    function: ClassVar[LossFunction]
     family: ClassVar[str] = ""
     citation: ClassVar[str] = ""
 
@@ -356,7 +371,7 @@ class Loss(nn.Module):
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """Loss of ``logits`` (B, C, *spatial) against ``target``; scalar or (B,)."""
-        return _apply(self.function.term, logits, target, self.params)  # type: ignore[attr-defined]
+        return _apply(self.function.term, logits, target, self.params)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.params.items())

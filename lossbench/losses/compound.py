@@ -6,7 +6,6 @@ Notation as in :mod:`lossbench.losses.region`; ``wCE_beta = mean(-[beta y log p 
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from lossbench.losses._core import (
@@ -95,7 +94,9 @@ def focal_dice_loss(
         tensor(0.3767)
     """
     dice = dice_loss.term(z, y, pooled, smooth=smooth)
-    return lambda_dice * dice + lambda_focal * focal_loss.term(z, y, pooled, alpha=alpha, gamma=gamma)
+    return lambda_dice * dice + lambda_focal * focal_loss.term(
+        z, y, pooled, alpha=alpha, gamma=gamma
+    )
 
 
 @loss_function
@@ -267,7 +268,10 @@ class DiceCELoss(Loss):
 
     function = dice_ce_loss
     family = "compound"
-    citation = "Isensee et al. nnU-Net: a self-configuring method for deep learning-based biomedical image segmentation. Nat Methods 2021"
+    citation = (
+        "Isensee, Jaeger, Kohl, Petersen, Maier-Hein. nnU-Net: a self-configuring method for "
+        "deep learning-based biomedical image segmentation. Nat Methods 2021"
+    )
 
 
 @register_loss("focal_dice")
@@ -281,7 +285,10 @@ class FocalDiceLoss(Loss):
 
     function = focal_dice_loss
     family = "compound"
-    citation = "Zhu et al. AnatomyNet: deep learning for fast and fully automated whole-volume segmentation of head and neck anatomy. Med Phys 2019"
+    citation = (
+        "Zhu et al. AnatomyNet: deep learning for fast and fully automated whole-volume "
+        "segmentation of head and neck anatomy. Med Phys 2019"
+    )
 
 
 @register_loss("combo")
@@ -295,7 +302,10 @@ class ComboLoss(Loss):
 
     function = combo_loss
     family = "compound"
-    citation = "Taghanaki et al. Combo loss: handling input and output imbalance in multi-organ segmentation. CMIG 2019"
+    citation = (
+        "Taghanaki, Zheng, Zhou, Georgescu, Sharma, Xu, Comaniciu, Hamarneh. Combo loss: "
+        "handling input and output imbalance in multi-organ segmentation. CMIG 2019"
+    )
 
 
 @register_loss("hytver")
@@ -303,13 +313,17 @@ class HyTverLoss(Loss):
     """HyTver ``gamma * wCE_beta + (1 - gamma) * (1 - TI_alpha)``; see :func:`hytver_loss`.
 
     Example:
-        >>> HyTverLoss().params
-        {'alpha': 0.7, 'beta': 0.7, 'gamma': 0.5, 'smooth': 1e-05, 'batch': True, 'reduction': 'mean'}
+        >>> HyTverLoss().params  # doctest: +NORMALIZE_WHITESPACE
+        {'alpha': 0.7, 'beta': 0.7, 'gamma': 0.5, 'smooth': 1e-05, 'batch': True,
+         'reduction': 'mean'}
     """
 
     function = hytver_loss
     family = "compound"
-    citation = "Perera, Fung, Baskaran. HyTver: a novel loss function for longitudinal multiple sclerosis lesion segmentation. 2025"
+    citation = (
+        "Perera, Fung, Baskaran. HyTver: a novel loss function for longitudinal multiple "
+        "sclerosis lesion segmentation. 2025"
+    )
 
 
 @register_loss("symmetric_unified_focal")

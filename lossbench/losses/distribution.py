@@ -44,7 +44,12 @@ class _FocalSums(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, z: Tensor, y: Tensor, alpha: float, gamma_pos: float, gamma_neg: float,
+        ctx: Any,
+        z: Tensor,
+        y: Tensor,
+        alpha: float,
+        gamma_pos: float,
+        gamma_neg: float,
         pooled: bool,
     ) -> Tensor:
         log_p = F.logsigmoid(z)
@@ -63,7 +68,8 @@ class _FocalSums(torch.autograd.Function):
         y, log_p, log_q = ctx.saved_tensors
         alpha, gamma_pos, gamma_neg, pooled = ctx.constants
         p, q = log_p.exp(), log_q.exp()
-        # d/dz of -y q^a log p = y q^a (a p log p - q); of -(1-y) p^b log q = (1-y) p^b (p - b q log q)
+        # d/dz of -y q^a log p is y q^a (a p log p - q);
+        # d/dz of -(1-y) p^b log q is (1-y) p^b (p - b q log q)
         d_pos = (p * gamma_pos).mul_(log_p).sub_(q) if gamma_pos else q.neg()
         if gamma_pos:
             d_pos.mul_(torch.exp(log_q * gamma_pos))
@@ -180,7 +186,9 @@ class CELoss(Loss):
 
     function = ce_loss
     family = "distribution"
-    citation = "Cross-entropy; e.g. Ma et al., Loss odyssey in medical image segmentation, MedIA 2021"
+    citation = (
+        "Cross-entropy; e.g. Ma et al., Loss odyssey in medical image segmentation, MedIA 2021"
+    )
 
 
 @register_loss("weighted_ce")
@@ -198,7 +206,9 @@ class WeightedCELoss(Loss):
 
     function = weighted_ce_loss
     family = "distribution"
-    citation = "Class-weighted cross-entropy, as run for 'Weighteddice' in Perera et al., HyTver, 2025"
+    citation = (
+        "Class-weighted cross-entropy, as run for 'Weighteddice' in Perera et al., HyTver, 2025"
+    )
 
 
 @register_loss("focal")

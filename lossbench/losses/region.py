@@ -130,7 +130,9 @@ def focal_tversky_loss(
 
 
 @loss_function
-def logcosh_dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH) -> Tensor:
+def logcosh_dice_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH
+) -> Tensor:
     """Log-cosh Dice loss: ``log(cosh(dice loss))``.
 
     Args:
@@ -312,4 +314,3 @@ class DicePPLoss(Loss):
         "Yeung, Rundo, Nan, Sala, Schonlieb, Yang. Calibrating the Dice loss to handle neural "
         "network overconfidence for biomedical image segmentation. J Digit Imaging 2023"
     )
-

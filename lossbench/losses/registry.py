@@ -89,7 +89,7 @@ def register_loss(name: str) -> Callable[[T], T]:
     return decorate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_plugins() -> None:
     """Import every entry point of the group once; a broken plugin warns and is skipped."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):

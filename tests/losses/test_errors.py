@@ -78,8 +78,13 @@ def test_unknown_parameter_suggests() -> None:
         ("weighted_ce", {"pos_weight": "0.9"}, TypeError, r"`pos_weight` must be a real number"),
         ("dice", {"smooth": True}, TypeError, r"`smooth` must be a real number, got True"),
         ("dice", {"batch": 1}, TypeError, r"`batch` must be True or False, got 1"),
-        ("dice", {"reduction": "sum"}, ValueError, r"`reduction` must be one of \['mean', 'none'\]"),
-        ("dice", {"reduction": "nonе"}, ValueError, r"did you mean 'none'"),
+        (
+            "dice",
+            {"reduction": "sum"},
+            ValueError,
+            r"`reduction` must be one of \['mean', 'none'\]",
+        ),
+        ("dice", {"reduction": "nnone"}, ValueError, r"did you mean 'none'"),
         ("combo", {"beta": float("nan")}, ValueError, r"`beta` must be in \[0, 1\], got nan"),
     ],
 )

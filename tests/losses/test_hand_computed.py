@@ -20,7 +20,9 @@ LOGITS = torch.log(P / (1 - P)).reshape(1, 1, 2, 2, 2)
 TARGET = torch.tensor([1, 1, 0, 0, 0, 0, 0, 0], dtype=torch.float64).reshape(1, 1, 2, 2, 2)
 
 CE = (5 * L3 + L4 + 2 * L2) / 8  # y=1: -ln .75, -ln .25; y=0: -ln .5 (x2), -ln .75 (x4)
-FOCAL = (0.25 * 0.0625 * L3 + 0.25 * 0.5625 * L4 + 0.75 * 0.25 * L2 * 2 + 0.75 * 0.0625 * L3 * 4) / 8
+FOCAL = (
+    0.25 * 0.0625 * L3 + 0.25 * 0.5625 * L4 + 0.75 * 0.25 * L2 * 2 + 0.75 * 0.0625 * L3 * 4
+) / 8
 WCE_07 = (0.7 * (L3 + L4) + 0.3 * (2 * L2 + 4 * L3)) / 8
 TVERSKY_37 = 1 - 1 / (1 + 0.3 * 2 + 0.7 * 1)
 MTI1, MTI0 = 1 / (1 + 0.6 * 1 + 0.4 * 2), 4 / (4 + 0.6 * 2 + 0.4 * 1)  # delta = 0.6
@@ -30,8 +32,8 @@ AUF_FOCAL = (0.6 * L3 + 0.6 * L4 + UF_BG) / 8
 # distance maps (voxels): to the other class of the target / of the prediction p > 0.5 (voxel 0)
 D_Y = [1, 1, 1, 1, 1, 1, math.sqrt(2), math.sqrt(2)]
 D_P = [1, 1, 1, math.sqrt(2), 1, math.sqrt(2), math.sqrt(2), math.sqrt(3)]
-ERR = [(p - y) ** 2 for p, y in zip(P.tolist(), TARGET.flatten().tolist())]
-HAUSDORFF = sum(e * (a**2 + b**2) for e, a, b in zip(ERR, D_Y, D_P)) / 8
+ERR = [(p - y) ** 2 for p, y in zip(P.tolist(), TARGET.flatten().tolist(), strict=True)]
+HAUSDORFF = sum(e * (a**2 + b**2) for e, a, b in zip(ERR, D_Y, D_P, strict=True)) / 8
 BOUNDARY_TERM = (0.25 + 0.75 + 0.5 + 0.5 + 0.25 + 0.25 + 2 * 0.25 * math.sqrt(2)) / 8
 
 CASES = [

@@ -84,12 +84,15 @@ PLUGIN = """
             self.scale = scale
 
         def forward(self, logits, target):
-            return self.scale * (torch.sigmoid(logits[:, 0]) - target.reshape(logits[:, 0].shape)).abs().mean()
+            error = torch.sigmoid(logits[:, 0]) - target.reshape(logits[:, 0].shape)
+            return self.scale * error.abs().mean()
 """
 
 
 def test_entry_point_plugin_shows_up_and_runs(plugin_dir: Path) -> None:
-    _write_plugin(plugin_dir, "lb_plugin_ok", "lb_plugin_ok", {"l1_test": "lb_plugin_ok:L1Loss"}, PLUGIN)
+    _write_plugin(
+        plugin_dir, "lb_plugin_ok", "lb_plugin_ok", {"l1_test": "lb_plugin_ok:L1Loss"}, PLUGIN
+    )
     assert "l1_test" in list_losses()
     loss = create_loss("l1_test", scale=2.0)
     assert loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)).item() == pytest.approx(1.0)
@@ -98,13 +101,17 @@ def test_entry_point_plugin_shows_up_and_runs(plugin_dir: Path) -> None:
 
 
 def test_broken_plugin_warns_and_is_skipped(plugin_dir: Path) -> None:
-    _write_plugin(plugin_dir, "lb_plugin_bad", "lb_plugin_bad", {"bad_test": "lb_plugin_bad:Nope"}, "x = 1\n")
+    _write_plugin(
+        plugin_dir, "lb_plugin_bad", "lb_plugin_bad", {"bad_test": "lb_plugin_bad:Nope"}, "x = 1\n"
+    )
     with pytest.warns(RuntimeWarning, match="could not load loss plugin 'bad_test'"):
         names = list_losses()
     assert "bad_test" not in names and "dice" in names
 
 
 def test_plugin_cannot_take_a_builtin_name(plugin_dir: Path) -> None:
-    _write_plugin(plugin_dir, "lb_plugin_dup", "lb_plugin_dup", {"dice": "lb_plugin_dup:L1Loss"}, PLUGIN)
+    _write_plugin(
+        plugin_dir, "lb_plugin_dup", "lb_plugin_dup", {"dice": "lb_plugin_dup:L1Loss"}, PLUGIN
+    )
     with warnings.catch_warnings(), pytest.raises(ValueError, match="'dice' is already registered"):
         list_losses()
