@@ -13,7 +13,16 @@ from tabulate import tabulate
 
 
 def ratio_table(report: dict) -> str:
-    """Markdown table: group, lossbench median (ms), MONAI median (ms), ratio (ours / MONAI)."""
+    """Markdown table: group, lossbench median (ms), MONAI median (ms), ratio (ours / MONAI).
+
+    Example:
+        >>> stats = {"stats": {"median": 0.002}}
+        >>> report = {"benchmarks": [
+        ...     {"name": "test_lossbench[dice]", "group": "dice", **stats},
+        ...     {"name": "test_monai[dice]", "group": "dice", "stats": {"median": 0.004}}]}
+        >>> print(ratio_table(report).splitlines()[-1])
+        | dice   |                       2 |                   4 |     0.5 |
+    """
     medians: dict[str, dict[str, float]] = {}
     for bench in report["benchmarks"]:
         name, group = bench["name"], bench["group"]

@@ -53,7 +53,12 @@ class Interval:
     high: float = math.inf
 
     def describe(self) -> str:
-        """Human-readable form used in error messages, e.g. ``'in [0, 1]'``."""
+        """Human-readable form used in error messages.
+
+        Example:
+            >>> Interval(0.0, 1.0).describe(), Interval(0.0).describe()
+            ('in [0, 1]', '>= 0')
+        """
         if math.isinf(self.high):
             return f">= {self.low:g}"
         return f"in [{self.low:g}, {self.high:g}]"
@@ -171,6 +176,11 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         raise ValueError(
             f"`target` must have shape {(batch, 1, *spatial)} or {(batch, *spatial)} to match "
             f"`logits` {tuple(logits.shape)}, got {tuple(target.shape)}"
+        )
+    if target.device != logits.device:
+        raise ValueError(
+            f"`target` is on {target.device} but `logits` on {logits.device}; "
+            "move both to one device"
         )
     if target.is_complex():
         raise TypeError(f"`target` must be bool, integer or float, got dtype {target.dtype}")

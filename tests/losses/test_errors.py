@@ -39,6 +39,11 @@ def test_non_tensor_input() -> None:
         create_loss("dice")(X, Y.numpy())
 
 
+def test_target_on_another_device() -> None:
+    with pytest.raises(ValueError, match="`target` is on meta but `logits` on cpu"):
+        create_loss("dice")(X, Y.to("meta"))
+
+
 @pytest.mark.parametrize("bad", [2.0, -0.5, float("nan")])
 def test_target_out_of_range(bad: float) -> None:
     target = Y.clone()
