@@ -31,7 +31,7 @@ def _monai(name: str, batch: bool, reduction: str):  # type: ignore[no-untyped-d
         )
     if name == "hausdorff_dt":
         return monai_losses.HausdorffDTLoss(
-            alpha=2.0, sigmoid=True, batch=batch, reduction=reduction
+            alpha=2.0, sigmoid=True, include_background=True, batch=batch, reduction=reduction
         )
     raise KeyError(name)
 
