@@ -58,6 +58,6 @@ def test_monai(benchmark, batch, name: str) -> None:  # type: ignore[no-untyped-
 )
 def test_distance_maps(benchmark, batch, transform) -> None:  # type: ignore[no-untyped-def]
     """The scipy distance transforms that hausdorff_dt (two maps) and boundary (one) pay."""
-    benchmark.group = "distance maps"
+    benchmark.group = f"distance map: {transform.__name__}"
     masks = batch[1][:, 0] > 0.5
     benchmark(transform, masks)
