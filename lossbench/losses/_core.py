@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Protocol, cast
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Reduction",
     "lesion_input",
     "loss_function",
+    "overlap_and_wce",
     "overlap_sums",
     "safe_pow",
     "unit_dot",
@@ -245,21 +247,47 @@ def unit_size(x: Tensor, pooled: bool) -> float:
 
 
 class _SoftOverlap(torch.autograd.Function):
-    """``(sum sigmoid(z) y, sum sigmoid(z))`` per unit with a two-kernel backward."""
+    """Per-unit ``(TP, sum p, wCE_beta sum)`` of ``p = sigmoid(z)``, with a fused backward.
+
+    The beta-weighted cross-entropy ``-[beta y log p + (1-beta)(1-y) log(1-p)]`` is summed as
+    ``(1-beta) sum softplus(z) + (2 beta - 1) sum y softplus(z) - beta sum y z`` and its gradient
+    ``(1-beta) p + (2 beta - 1) p y - beta y`` is added in place to the region gradient, so a
+    compound loss (Dice + CE, Combo, HyTver) costs one gradient tensor, not one per term.
+    """
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: Any, z: Tensor, y: Tensor, pooled: bool, beta: float | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         p = torch.sigmoid(z)
         ctx.save_for_backward(p, y)
-        ctx.pooled = pooled
-        return unit_dot(p, y, pooled), unit_sum(p, pooled)
+        ctx.pooled, ctx.beta = pooled, beta
+        tp, sum_p = unit_dot(p, y, pooled), unit_sum(p, pooled)
+        if beta is None:
+            return tp, sum_p, torch.zeros_like(tp)
+        soft = F.softplus(z)  # -log(1 - p); -log p = softplus(z) - z
+        wce = (1 - beta) * unit_sum(soft, pooled) - beta * unit_dot(y, z, pooled)
+        if beta != 0.5:
+            wce = wce + (2 * beta - 1) * unit_dot(y, soft, pooled)
+        return tp, sum_p, wce
 
     @staticmethod
-    def backward(ctx: Any, grad_tp: Tensor, grad_sp: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(  # type: ignore[override]
+        ctx: Any, grad_tp: Tensor, grad_sp: Tensor, grad_wce: Tensor
+    ) -> tuple[Tensor | None, ...]:
         p, y = ctx.saved_tensors
         shape = (1,) * p.ndim if ctx.pooled else (-1,) + (1,) * (p.ndim - 1)
         grad_p = torch.addcmul(grad_sp.reshape(shape), y, grad_tp.reshape(shape))
-        return torch.ops.aten.sigmoid_backward(grad_p, p), None, None
+        grad_z = torch.ops.aten.sigmoid_backward(grad_p, p)
+        beta = ctx.beta
+        if beta is not None:
+            scale = grad_wce.reshape(shape)
+            if beta == 0.5:  # plain cross-entropy: (p - y) / 2
+                grad_z.addcmul_(p, scale, value=0.5).addcmul_(y, scale, value=-0.5)
+            else:  # p ((1-beta) + (2 beta - 1) y) - beta y
+                weight = torch.addcmul((1 - beta) * scale, y, (2 * beta - 1) * scale)
+                grad_z.addcmul_(p, weight).addcmul_(y, scale, value=-beta)
+        return grad_z, None, None, None
 
 
 def overlap_sums(z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -272,8 +300,25 @@ def overlap_sums(z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Te
         >>> overlap_sums(torch.tensor([[0.0, 9.0]]), torch.tensor([[1.0, 0.0]]), pooled=True)
         (tensor([0.5000]), tensor([1.4999]), tensor([1.]))
     """
-    tp, sum_p = _SoftOverlap.apply(z, y, pooled)
+    tp, sum_p, _ = _SoftOverlap.apply(z, y, pooled, None)
     return tp, sum_p, unit_sum(y, pooled)
+
+
+def overlap_and_wce(
+    z: Tensor, y: Tensor, pooled: bool, beta: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`overlap_sums` plus the per-unit *sum* of the beta-weighted cross-entropy
+    ``-[beta y log p + (1-beta)(1-y) log(1-p)]`` (nats), computed in the same pass.
+
+    ``beta = 0.5`` gives half the plain cross-entropy.
+
+    Example:
+        >>> tp, sp, sy, wce = overlap_and_wce(torch.zeros(1, 2), torch.ones(1, 2), True, 0.5)
+        >>> wce  # 2 voxels x 0.5 log 2
+        tensor([0.6931])
+    """
+    tp, sum_p, wce = _SoftOverlap.apply(z, y, pooled, beta)
+    return tp, sum_p, unit_sum(y, pooled), wce
 
 
 def safe_pow(x: Tensor, exponent: float) -> Tensor:

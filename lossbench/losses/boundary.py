@@ -80,7 +80,8 @@ def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative 
     """Distance-transform Hausdorff loss: ``mean((p - y)^2 (d_y^alpha + d_p^alpha))``.
 
     ``d_y`` and ``d_p`` are :func:`distance_to_boundary` of the target and of the thresholded
-    prediction (p > 0.5), without gradient.
+    prediction (p > 0.5, tested as z > 0 so that float32 and float64 agree where sigmoid rounds
+    to 0.5), without gradient.
 
     Args:
         logits: (B, C, *spatial) raw outputs, C = 1 (sigmoid) or 2 (softmax).
@@ -98,7 +99,7 @@ def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative 
     """
     p = torch.sigmoid(z)
     with torch.no_grad():
-        field = distance_to_boundary(y > 0.5) ** alpha + distance_to_boundary(p > 0.5) ** alpha
+        field = distance_to_boundary(y > 0.5) ** alpha + distance_to_boundary(z > 0) ** alpha
     return unit_mean((p - y) ** 2 * field.to(z), pooled)
 
 

@@ -14,12 +14,13 @@ from lossbench.losses._core import (
     Loss,
     NonNegative,
     loss_function,
+    overlap_and_wce,
     overlap_sums,
     safe_pow,
     unit_size,
 )
-from lossbench.losses.distribution import ce_loss, focal_loss, focal_sums
-from lossbench.losses.region import dice_loss, tversky_index
+from lossbench.losses.distribution import focal_loss, focal_sums
+from lossbench.losses.region import dice_index, dice_loss, tversky_index
 from lossbench.losses.registry import register_loss
 
 __all__ = [
@@ -63,8 +64,9 @@ def dice_ce_loss(
         >>> dice_ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(1.0265)
     """
-    dice = dice_loss.term(z, y, pooled, smooth=smooth)
-    return lambda_dice * dice + lambda_ce * ce_loss.term(z, y, pooled)
+    tp, sum_p, sum_y, half_ce = overlap_and_wce(z, y, pooled, 0.5)
+    dice = 1 - dice_index(tp, sum_p, sum_y, smooth)
+    return lambda_dice * dice + lambda_ce * 2 * half_ce / unit_size(y, pooled)
 
 
 @loss_function
@@ -124,8 +126,9 @@ def combo_loss(
         >>> combo_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.3400)
     """
-    wce = focal_sums(z, y, beta, 0.0, 0.0, pooled) / unit_size(y, pooled)
-    return alpha * wce + (1 - alpha) * dice_loss.term(z, y, pooled, smooth=smooth)
+    tp, sum_p, sum_y, wce = overlap_and_wce(z, y, pooled, beta)
+    dice = 1 - dice_index(tp, sum_p, sum_y, smooth)
+    return alpha * wce / unit_size(y, pooled) + (1 - alpha) * dice
 
 
 @loss_function
@@ -157,9 +160,9 @@ def hytver_loss(
         >>> hytver_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.4485)
     """
-    wce = focal_sums(z, y, beta, 0.0, 0.0, pooled) / unit_size(y, pooled)
-    tversky = 1 - tversky_index(z, y, pooled, 1 - alpha, alpha, smooth)
-    return gamma * wce + (1 - gamma) * tversky
+    tp, sum_p, sum_y, wce = overlap_and_wce(z, y, pooled, beta)
+    tversky = 1 - tversky_index(tp, sum_p, sum_y, 1 - alpha, alpha, smooth)
+    return gamma * wce / unit_size(y, pooled) + (1 - gamma) * tversky
 
 
 def _modified_tversky_terms(

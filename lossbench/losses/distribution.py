@@ -18,6 +18,7 @@ from lossbench.losses._core import (
     Loss,
     NonNegative,
     loss_function,
+    overlap_and_wce,
     unit_dot,
     unit_size,
     unit_sum,
@@ -146,8 +147,8 @@ def weighted_ce_loss(z: Tensor, y: Tensor, pooled: bool, *, pos_weight: Fraction
         >>> weighted_ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
         tensor(0.6931)
     """
-    numerator = focal_sums(z, y, pos_weight, 0.0, 0.0, pooled)
-    weights = unit_sum(pos_weight * y + (1 - pos_weight) * (1 - y), pooled)
+    _, _, sum_y, numerator = overlap_and_wce(z, y, pooled, pos_weight)
+    weights = (1 - pos_weight) * unit_size(y, pooled) + (2 * pos_weight - 1) * sum_y
     return numerator / weights.clamp_min(torch.finfo(z.dtype).tiny)
 
 

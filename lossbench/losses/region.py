@@ -56,20 +56,29 @@ def dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOT
         >>> dice_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.3333)
     """
-    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
-    return 1 - (2 * tp + smooth) / (sum_p + sum_y + smooth)
+    return 1 - dice_index(*overlap_sums(z, y, pooled), smooth)
+
+
+def dice_index(tp: Tensor, sum_p: Tensor, sum_y: Tensor, smooth: float) -> Tensor:
+    """Soft Dice ``(2TP + s) / (2TP + FP + FN + s)`` from :func:`overlap_sums`' per-unit sums.
+
+    Example:
+        >>> dice_index(torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([2.0]), 0.0)
+        tensor([0.5000])
+    """
+    return (2 * tp + smooth) / (sum_p + sum_y + smooth)
 
 
 def tversky_index(
-    z: Tensor, y: Tensor, pooled: bool, fp_weight: float, fn_weight: float, smooth: float
+    tp: Tensor, sum_p: Tensor, sum_y: Tensor, fp_weight: float, fn_weight: float, smooth: float
 ) -> Tensor:
-    """Tversky index ``(TP + s) / (TP + fp_weight FP + fn_weight FN + s)`` per unit, (1,) or (B,).
+    """Tversky index ``(TP + s) / (TP + fp_weight FP + fn_weight FN + s)`` from per-unit sums.
 
     Example:
-        >>> tversky_index(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), True, 0.5, 0.5, 0.0)
-        tensor([0.5000])
+        >>> tp, sum_p, sum_y = torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([1.0])
+        >>> tversky_index(tp, sum_p, sum_y, 0.5, 0.5, 0.0)
+        tensor([0.6667])
     """
-    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
     return (tp + smooth) / (tp + fp_weight * (sum_p - tp) + fn_weight * (sum_y - tp) + smooth)
 
 
@@ -98,7 +107,7 @@ def tversky_loss(
         >>> tversky_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
         tensor(0.4118)
     """
-    return 1 - tversky_index(z, y, pooled, fp_weight, fn_weight, smooth)
+    return 1 - tversky_index(*overlap_sums(z, y, pooled), fp_weight, fn_weight, smooth)
 
 
 @loss_function
@@ -126,7 +135,8 @@ def focal_tversky_loss(
         >>> focal_tversky_loss(x, t, gamma=1.0, smooth=0.0) == tversky_loss(x, t, smooth=0.0)
         tensor(True)
     """
-    return safe_pow(1 - tversky_index(z, y, pooled, fp_weight, fn_weight, smooth), gamma)
+    index = tversky_index(*overlap_sums(z, y, pooled), fp_weight, fn_weight, smooth)
+    return safe_pow(1 - index, gamma)
 
 
 @loss_function

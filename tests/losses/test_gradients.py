@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lossbench.losses import create_loss, list_losses
-from lossbench.losses._core import overlap_sums
+from lossbench.losses._core import overlap_and_wce, overlap_sums
 from lossbench.losses.distribution import focal_sums
 from tests._helpers import random_case
 
@@ -52,4 +53,22 @@ def test_gradcheck_overlap_sums_soft_labels(pooled: bool) -> None:
     # weigh the two outputs differently so both gradient paths are exercised
     assert torch.autograd.gradcheck(
         lambda z: (lambda tp, sp, _: 2 * tp + 3 * sp)(*overlap_sums(z, y, pooled)), (z,)
+    )
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.5, 1.0])
+def test_overlap_and_weighted_ce_soft_labels(pooled: bool, beta: float) -> None:
+    gen = torch.Generator().manual_seed(2)
+    z = (torch.randn(2, 3, 4, generator=gen, dtype=torch.float64) * 3).requires_grad_(True)
+    y = torch.rand(2, 3, 4, generator=gen, dtype=torch.float64)
+    wce = overlap_and_wce(z, y, pooled, beta)[3]
+    voxels = -(beta * y * F.logsigmoid(z) + (1 - beta) * (1 - y) * F.logsigmoid(-z))
+    expected = voxels.sum().reshape(1) if pooled else voxels.flatten(1).sum(1)
+    torch.testing.assert_close(wce, expected)
+    assert torch.autograd.gradcheck(
+        lambda z: (lambda tp, sp, _, w: 2 * tp + 3 * sp + 5 * w)(
+            *overlap_and_wce(z, y, pooled, beta)
+        ),
+        (z,),
     )
