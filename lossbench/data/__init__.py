@@ -1,0 +1,26 @@
+"""Data: the synthetic longitudinal phantom, the MSSEG-2 loader, preprocessing and patches."""
+
+from __future__ import annotations
+
+from lossbench.data.msseg2 import FILES, Case, Dataset, check_dataset, load_case, load_dataset
+from lossbench.data.synthetic import (
+    PhantomSettings,
+    SyntheticCase,
+    generate_case,
+    synthesize,
+    write_case,
+)
+
+__all__ = [
+    "FILES",
+    "Case",
+    "Dataset",
+    "PhantomSettings",
+    "SyntheticCase",
+    "check_dataset",
+    "generate_case",
+    "load_case",
+    "load_dataset",
+    "synthesize",
+    "write_case",
+]

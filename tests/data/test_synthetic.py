@@ -1,0 +1,87 @@
+"""The phantom: round trip, determinism, where the label lies, and the statistics of a set."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from lossbench.data import generate_case, load_case, load_dataset, synthesize
+from lossbench.data.preprocess import zscore
+
+SMALL = (40, 48, 40)
+
+
+def test_round_trip_synth_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folders = synthesize(tmp_path, 2, seed=5, shape=SMALL, spacing=(0.9, 1.0, 1.1))
+    seeds = np.random.SeedSequence(5).spawn(2)
+    for folder, seq in zip(folders, seeds, strict=True):
+        case = load_case(folder)
+        expected = generate_case(int(seq.generate_state(1)[0]), SMALL, (0.9, 1.0, 1.1))
+        for name in ("baseline", "followup", "label", "brain_mask"):
+            np.testing.assert_array_equal(getattr(case, name), getattr(expected, name))
+        assert case.spacing == pytest.approx((0.9, 1.0, 1.1))
+        np.testing.assert_allclose(case.affine, expected.affine)
+
+
+def test_same_seed_same_voxels_other_seed_other_voxels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = generate_case(11, SMALL), generate_case(11, SMALL), generate_case(12, SMALL)
+    for name in ("baseline", "followup", "label"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.baseline, c.baseline)
+    one = load_dataset(synthesize(tmp_path / "one", 2, seed=3, shape=SMALL)[0].parent)
+    two = load_dataset(synthesize(tmp_path / "two", 2, seed=3, shape=SMALL)[0].parent)
+    for x, y in zip(one, two, strict=True):
+        assert x.followup.tobytes() == y.followup.tobytes()
+
+
+def test_interrupted_synth_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    synthesize(tmp_path, 3, seed=1, shape=SMALL)
+    first = load_case(tmp_path / "case_001").followup
+    (tmp_path / "case_001" / "ground_truth.nii.gz").unlink()  # as if stopped mid-case
+    synthesize(tmp_path, 3, seed=1, shape=SMALL)
+    assert np.array_equal(load_case(tmp_path / "case_001").followup, first)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_label_marks_new_signal_in_the_brain(seed: int) -> None:
+    case = generate_case(seed, SMALL)
+    label = case.label.astype(bool)
+    if not label.any():
+        return
+    brain = case.brain_mask.astype(bool)
+    assert (label & ~brain).sum() == 0
+    change = zscore(case.followup, brain) - zscore(case.baseline, brain)
+    # every labelled lesion is brighter at follow-up than the brain's typical change
+    labels, n = ndimage.label(label)
+    spread = np.std(change[brain & ~label])
+    for i in range(1, n + 1):
+        assert change[labels == i].mean() > 1.0 * spread
+    assert len(case.new_lesion_centres) == n or n <= len(case.new_lesion_centres)
+
+
+def test_statistics_of_a_generated_set() -> None:
+    n_cases = 40
+    spacing = (1.0, 1.0, 1.0)
+    counts, volumes, fractions = [], [], []
+    for seed in range(n_cases):
+        case = generate_case(1000 + seed, SMALL, spacing)
+        labels, n = ndimage.label(case.label, structure=ndimage.generate_binary_structure(3, 1))
+        counts.append(n)
+        volumes += (np.bincount(labels.ravel())[1:] * math.prod(spacing)).tolist()
+        fractions.append(case.label.mean())
+    empty = np.mean(np.array(counts) == 0)
+    assert 0.08 <= empty <= 0.45, empty  # about a quarter have no new lesion
+    assert min(volumes) > 3.0  # no labelled lesion falls below MSSEG-2's 3 mm^3 limit
+    assert max(volumes) < 1000.0 and np.median(volumes) < 120.0
+    # new lesions are rare: well under 1% of the voxels of the set (even at this small shape)
+    assert np.mean(fractions) < 0.004, np.mean(fractions)
+
+
+def test_bad_generation_arguments() -> None:
+    with pytest.raises(ValueError, match="at least 24"):
+        generate_case(0, (10, 40, 40))
+    with pytest.raises(ValueError, match="`spacing` must be 3 positive"):
+        generate_case(0, SMALL, (1.0, 0.0, 1.0))
