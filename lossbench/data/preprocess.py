@@ -151,9 +151,13 @@ class PreparedCase:
 
 
 def prepare_case(
-    case: Case, target_spacing: Sequence[float] | None = None, margin: int = 4
+    case: Case,
+    target_spacing: Sequence[float] | None = None,
+    margin: int = 4,
+    image_order: int = 1,
 ) -> PreparedCase:
-    """Resample (linear for images, nearest for masks), mask the brain (the case's own mask, or
+    """Resample (images with spline order ``image_order``: 1 linear, 3 B-spline; masks
+    nearest), mask the brain (the case's own mask, or
     :func:`threshold_brain_mask` of the follow-up), crop to the brain plus ``margin`` voxels,
     z-score both time points inside the brain and stack the network input.
 
@@ -169,8 +173,10 @@ def prepare_case(
     target = spacing if target_spacing is None else tuple(float(t) for t in target_spacing)
     if len(target) != 3 or min(target) <= 0:
         raise ValueError(f"`target_spacing` must be 3 positive sizes (mm), got {target_spacing}")
-    baseline = resample(case.baseline, spacing, target, order=1)
-    followup = resample(case.followup, spacing, target, order=1)
+    if image_order not in (1, 3):
+        raise ValueError(f"`image_order` must be 1 (linear) or 3 (B-spline), got {image_order}")
+    baseline = resample(case.baseline, spacing, target, order=image_order)
+    followup = resample(case.followup, spacing, target, order=image_order)
     label = resample(case.label, spacing, target, order=0)
     if case.brain_mask is not None:
         brain = resample(case.brain_mask, spacing, target, order=0).astype(bool)

@@ -21,10 +21,10 @@ def _lesion_seed() -> int:
     return next(s for s in range(50) if generate_case(s, (48, 56, 48)).label.sum() > 60)
 
 
-@pytest.mark.parametrize("target", [(0.5, 0.75, 0.75), (2.0, 1.5, 1.0)])
-def test_resampling_keeps_lesions_at_their_centres(target) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("target", "order"), [((0.5, 0.75, 0.75), 1), ((2.0, 1.5, 1.0), 3)])
+def test_resampling_keeps_lesions_at_their_centres(target, order: int) -> None:  # type: ignore[no-untyped-def]
     case, centres = _case(_lesion_seed(), spacing=(1.0, 1.0, 1.0))
-    prepared = prepare_case(case, target_spacing=target, margin=3)
+    prepared = prepare_case(case, target_spacing=target, margin=3, image_order=order)
     labels, n = ndimage.label(prepared.label)
     found = ndimage.center_of_mass(prepared.label, labels, range(1, n + 1))
     offset = np.array([b.start for b in prepared.box])
