@@ -1,9 +1,10 @@
-"""Command line: ``lossbench losses [PATTERN]``, ``lossbench data synth|check``."""
+"""Command line: ``lossbench run``, ``lossbench losses``, ``lossbench data synth|check``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 from tabulate import tabulate
@@ -51,6 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"lossbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train and evaluate every loss (the main job)")
+    run.add_argument("--losses", default="all", help="comma-separated loss names, or 'all'")
+    run.add_argument("--preset", default="quick", help="quick (default), standard or paper")
+    run.add_argument("--data", default=None, help="'synthetic' (default) or an MSSEG-2 folder")
+    run.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
+    run.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
+    run.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.iterations=100 (repeatable)",
+    )  # fmt: skip
+    run.add_argument("--dry-run", action="store_true", help="print the plan and estimated time")
+    run.add_argument("--resume", action="store_true", help="continue a run with its own config")
+    run.add_argument("--force", action="store_true", help="delete the run folder and start over")
     losses = commands.add_parser("losses", help="list the registered losses")
     losses.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*dice*'")
     data = commands.add_parser("data", help="generate or check a dataset")
@@ -72,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("root", help="dataset folder (one sub-folder per case)")
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        return _run(args)
     if args.command == "losses":
         if not list_losses(args.pattern):
             print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
@@ -89,9 +106,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _synth(args: argparse.Namespace) -> int:
-    import time
+def _run(args: argparse.Namespace) -> int:
+    from lossbench.config import apply_overrides, preset
+    from lossbench.results import summary
+    from lossbench.run import plan, resolve_losses, run
 
+    try:
+        config = preset(args.preset)
+        config.losses = [n.strip() for n in args.losses.split(",") if n.strip()]
+        if args.data is not None:
+            config.data.source = args.data
+        if args.seeds is not None:
+            config.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        if args.device is not None:
+            config.device = args.device
+        apply_overrides(config, args.overrides)
+        names = resolve_losses(config.losses)
+        if args.dry_run:
+            print(plan(config, names))
+            return 0
+        out = args.out or f"runs/{config.preset}"
+        start = time.perf_counter()
+        table_path = run(config, out, resume=args.resume, force=args.force)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench run: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
+    import pandas as pd
+
+    table = pd.read_csv(table_path, dtype={"case_id": str})
+    print(f"\n{len(table)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
+    if len(table):
+        print(summary(table).round(3).to_string())
+    if len(config.seeds) == 1:
+        print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
+              "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
     from lossbench.data.preview import save_preview
 
     start = time.perf_counter()

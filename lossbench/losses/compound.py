@@ -176,7 +176,7 @@ def _modified_tversky_terms(
     tp, sum_p, sum_y = overlap_sums(z, y, pooled)
     n = unit_size(y, pooled)
     fp, fn = sum_p - tp, sum_y - tp
-    tp0 = n - sum_p - sum_y + tp
+    tp0 = (n - sum_y) - fp  # in this order: exact when there is no background left
     mti0 = (tp0 + smooth) / (tp0 + delta * fp + (1 - delta) * fn + smooth)
     mti1 = (tp + smooth) / (tp + delta * fn + (1 - delta) * fp + smooth)
     return 1 - mti0, 1 - mti1

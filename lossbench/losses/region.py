@@ -181,8 +181,10 @@ def generalized_dice_loss(
     """
     tp, sum_p, sum_y = overlap_sums(z, y, pooled)
     n = unit_size(y, pooled)
-    intersection = torch.stack([n - sum_p - sum_y + tp, tp])  # (2 classes, units)
-    size = torch.stack([2 * n - sum_p - sum_y, sum_p + sum_y])
+    # background sums from the lesion ones, ordered so that float32 loses nothing when either
+    # class is (nearly) absent: TP_0 = N_0 - FP, sizes N - sum p and N - sum y
+    intersection = torch.stack([(n - sum_y) - (sum_p - tp), tp])  # (2 classes, units)
+    size = torch.stack([(n - sum_p) + (n - sum_y), sum_p + sum_y])
     weight = 1 / torch.stack([n - sum_y, sum_y]).detach() ** 2
     finite = torch.isfinite(weight)
     weight = torch.where(finite, weight, torch.zeros_like(weight))

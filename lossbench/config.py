@@ -1,0 +1,239 @@
+"""Run configuration: dataclasses, presets (``quick``, ``standard``, ``paper``), ``--set k=v``
+overrides and a TOML round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lossbench.losses._core import suggest
+
+__all__ = ["PRESETS", "Config", "apply_overrides", "from_toml", "preset", "to_toml"]
+
+
+@dataclass
+class DataConfig:
+    """Where the cases come from and how they are prepared.
+
+    Attributes:
+        source: ``"synthetic"`` (generated into the run folder) or an MSSEG-2 folder.
+        cases: training cases (synthetic).
+        test_cases: test cases (synthetic; at least 24 for the quick preset).
+        shape: synthetic volume size (voxels).
+        spacing: synthetic voxel size (mm).
+        seed: seed of the synthetic set and of the split of a real folder.
+        target_spacing: resampling target (mm); empty keeps each case's spacing.
+        test_fraction: share of a real folder used for testing when the study's split does not
+            apply.
+    """
+
+    source: str = "synthetic"
+    cases: int = 24
+    test_cases: int = 24
+    shape: list[int] = field(default_factory=lambda: [48, 56, 48])
+    spacing: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    seed: int = 0
+    target_spacing: list[float] = field(default_factory=list)
+    test_fraction: float = 0.2
+
+
+@dataclass
+class ModelConfig:
+    """The shared V-Net: channels of the first level and number of levels."""
+
+    width: int = 8
+    levels: int = 3
+
+
+@dataclass
+class TrainConfig:
+    """One trial's training.
+
+    Attributes:
+        iterations: optimiser steps per trial.
+        batch_size: patches per step.
+        lr: Adam learning rate.
+        patch_size: cubic patch edge (voxels); also the inference window.
+        max_shift: lesion-centred patch shift (voxels).
+        augment: random 90-degree rotations, flips and small rotations.
+        init: ``"pretrain"`` (one shared pretraining per run), ``"scratch"`` or a state-dict path.
+        pretrain_loss: loss of the pretraining stage.
+        pretrain_iterations: its steps.
+        pretrain_lr: its learning rate.
+        freeze_encoder: keep the encoder fixed while fine-tuning.
+        checkpoint_every: iterations between checkpoints (resume points).
+    """
+
+    iterations: int = 250
+    batch_size: int = 4
+    lr: float = 3e-4
+    patch_size: int = 24
+    max_shift: int = 6
+    augment: bool = True
+    init: str = "pretrain"
+    pretrain_loss: str = "dice_ce"
+    pretrain_iterations: int = 600
+    pretrain_lr: float = 1e-3
+    freeze_encoder: bool = False
+    checkpoint_every: int = 50
+
+
+@dataclass
+class EvalConfig:
+    """Sliding-window inference and scoring."""
+
+    overlap: float = 0.5
+    save_predictions: bool = True
+    threshold: float = 0.5
+
+
+@dataclass
+class Config:
+    """A whole run: which losses and seeds, on which data, with which protocol."""
+
+    preset: str = "quick"
+    losses: list[str] = field(default_factory=lambda: ["all"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _quick() -> Config:
+    return Config()
+
+
+def _standard() -> Config:
+    config = Config(preset="standard", seeds=[0, 1, 2])
+    config.data.test_cases = 48
+    return config
+
+
+def _paper() -> Config:
+    config = Config(preset="paper")
+    config.data.target_spacing = [0.5, 0.75, 0.75]
+    config.model = ModelConfig(width=16, levels=5)
+    config.train = TrainConfig(
+        iterations=250, batch_size=4, lr=1e-3, patch_size=80, max_shift=10,
+        init="pretrain", pretrain_iterations=2000, pretrain_lr=1e-3,
+    )  # fmt: skip
+    return config
+
+
+PRESETS = {"quick": _quick, "standard": _standard, "paper": _paper}
+
+
+def preset(name: str) -> Config:
+    """A fresh configuration of a named preset.
+
+    Example:
+        >>> preset("paper").train.patch_size
+        80
+    """
+    if name not in PRESETS:
+        raise ValueError(
+            f"unknown preset {name!r}{suggest(name, PRESETS)} (valid: {', '.join(PRESETS)})"
+        )
+    return PRESETS[name]()
+
+
+def _coerce(key: str, current: Any, text: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, list):
+            items = [t for t in text.replace(",", " ").split() if t]
+            kind = type(current[0]) if current else float
+            return [kind(t) for t in items]
+    except ValueError:
+        raise ValueError(
+            f"--set {key}={text}: expected a {type(current).__name__}, got {text!r}"
+        ) from None
+    return text
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` strings (``--set``), converting to the field's type.
+
+    Example:
+        >>> c = apply_overrides(preset("quick"), ["train.iterations=10", "model.width=4"])
+        >>> c.train.iterations, c.model.width
+        (10, 4)
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        target: Any = config
+        for part in parts[:-1]:
+            names = [f.name for f in dataclasses.fields(target)]
+            if part not in names or not dataclasses.is_dataclass(getattr(target, part)):
+                raise ValueError(
+                    f"--set: unknown section {part!r} in {key!r}{suggest(part, names)}"
+                )
+            target = getattr(target, part)
+        names = [f.name for f in dataclasses.fields(target)]
+        if parts[-1] not in names:
+            raise ValueError(f"--set: unknown key {key!r}{suggest(parts[-1], names)}")
+        setattr(target, parts[-1], _coerce(key, getattr(target, parts[-1]), text.strip()))
+    return config
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def to_toml(config: Config, extra: dict[str, dict[str, Any]] | None = None) -> str:
+    """TOML text of a configuration, plus optional extra tables (versions, device, ...).
+
+    Example:
+        >>> "[train]" in to_toml(preset("quick"))
+        True
+    """
+    top = {k: v for k, v in dataclasses.asdict(config).items() if not isinstance(v, dict)}
+    lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    tables = {k: v for k, v in dataclasses.asdict(config).items() if isinstance(v, dict)}
+    for name, table in {**tables, **(extra or {})}.items():
+        lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def from_toml(path: str | Path) -> Config:
+    """Read a configuration written by :func:`to_toml` (extra tables are ignored)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    raw = tomllib.loads(Path(path).read_text())
+    config = Config()
+    for f in dataclasses.fields(Config):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if isinstance(value, dict):
+            section = getattr(config, f.name)
+            for key, item in value.items():
+                if hasattr(section, key):
+                    setattr(section, key, item)
+        else:
+            setattr(config, f.name, value)
+    return config
