@@ -1,4 +1,4 @@
-"""Command line: ``lossbench run``, ``lossbench losses``, ``lossbench data synth|check``."""
+"""Command line: ``lossbench run | report | losses | data``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tabulate import tabulate
 
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--dry-run", action="store_true", help="print the plan and estimated time")
     run.add_argument("--resume", action="store_true", help="continue a run with its own config")
     run.add_argument("--force", action="store_true", help="delete the run folder and start over")
+    report = commands.add_parser("report", help="tables, figures and HTML from a run's results")
+    report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
+    report.add_argument("--baseline", default="dice", help="reference loss of the paired tests")
     losses = commands.add_parser("losses", help="list the registered losses")
     losses.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*dice*'")
     data = commands.add_parser("data", help="generate or check a dataset")
@@ -89,6 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "run":
         return _run(args)
+    if args.command == "report":
+        from lossbench.report import build_report
+
+        try:
+            paths = build_report(args.run_dir, baseline=args.baseline)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"lossbench report: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(str(p) for p in paths))
+        return 0
     if args.command == "losses":
         if not list_losses(args.pattern):
             print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
@@ -143,6 +157,11 @@ def _run(args: argparse.Namespace) -> int:
     if len(config.seeds) == 1:
         print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
               "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
+    if len(table):
+        from lossbench.report import build_report
+
+        markdown, page = build_report(Path(table_path).parent)
+        print(f"report: {markdown} and {page}")
     return 0
 
 
