@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lossbench._geometry import bounding_box
 from lossbench.data.msseg2 import Case
 
 __all__ = [
@@ -86,15 +87,10 @@ def crop_box(mask: np.ndarray, margin: int = 4) -> tuple[slice, slice, slice]:
         >>> crop_box(m, margin=1)
         (slice(3, 7, None), slice(3, 7, None), slice(3, 7, None))
     """
-    if not mask.any():
-        return tuple(slice(0, s) for s in mask.shape)  # type: ignore[return-value]
-    box = []
-    for axis in range(3):
-        hits = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        box.append(
-            slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + 1 + margin, mask.shape[axis]))
-        )
-    return tuple(box)  # type: ignore[return-value]
+    box = bounding_box(mask, margin)
+    if box is None:
+        return (slice(0, mask.shape[0]), slice(0, mask.shape[1]), slice(0, mask.shape[2]))
+    return box  # type: ignore[return-value]
 
 
 def zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from lossbench._geometry import bounding_box
+
 __all__ = ["check_masks", "metric", "union_box"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,14 +105,4 @@ def union_box(pred: np.ndarray, ref: np.ndarray, margin: int = 1) -> tuple[slice
         >>> union_box(m, m)
         (slice(1, 4, None), slice(1, 4, None), slice(1, 4, None))
     """
-    union = pred | ref
-    box = []
-    for axis in range(union.ndim):
-        other = tuple(a for a in range(union.ndim) if a != axis)
-        hits = np.flatnonzero(union.any(axis=other))
-        if hits.size == 0:
-            return None
-        box.append(
-            slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + 1 + margin, union.shape[axis]))
-        )
-    return tuple(box)
+    return bounding_box(pred | ref, margin)
