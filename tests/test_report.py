@@ -53,6 +53,8 @@ def test_report_has_every_table_and_figure(tmp_path: Path) -> None:
     assert (tmp_path / "figures" / "boxplots.png").stat().st_size > 10_000
     assert "seed SD" in text  # two seeds: the spread column is there
     html = page.read_text()
+    assert re.search(r"<td><b>0\.\d{3}</b> \[0\.\d{3}, 0\.\d{3}\]</td>", html)  # bold best
+    assert "**" not in html
     assert html.count("<table") == text.count("\n|--") and "data:image/png;base64," in html
     assert (
         not re.search(r"(src|href)=\"https?:", html)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +76,7 @@ def _html_table(frame: pd.DataFrame) -> str:
     for index, row in frame.iterrows():
         cells = [f"<td>{html.escape(str(index))}</td>"]
         for value in row:
-            text = html.escape(str(value))
-            if text.startswith("**"):
-                text = (
-                    f"<b>{text.strip('*')}</b>"
-                    if text.endswith("**")
-                    else "<b>" + text.replace("**", "</b>", 2)[2:]
-                )
+            text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(str(value)))
             cells.append(f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     body = "".join(rows)
