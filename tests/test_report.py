@@ -73,3 +73,11 @@ def test_report_command_and_errors(tmp_path: Path, capsys) -> None:  # type: ign
     assert "results.csv: missing column(s) hd95" in capsys.readouterr().err
     with pytest.raises(ValueError, match="missing column"):
         build_report(run)
+
+
+def test_report_elsewhere(tmp_path: Path) -> None:
+    run = fabricated_run(tmp_path / "run", seeds=1)
+    assert main(["report", str(run), "--out", str(tmp_path / "published")]) == 0
+    assert (tmp_path / "published" / "report.html").exists()
+    assert (tmp_path / "published" / "figures" / "boxplots.png").exists()
+    assert not (run / "report.md").exists()

@@ -83,9 +83,9 @@ def _html_table(frame: pd.DataFrame) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _figures(run_dir: Path, results: pd.DataFrame, baseline: str) -> dict[str, Path]:
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
+def _figures(run_dir: Path, results: pd.DataFrame, baseline: str, out_dir: Path) -> dict[str, Path]:
+    out = out_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
     made = {"Per-case metrics": figures.boxplots(results, out / "boxplots.png")}
     seed = int(results["seed"].min())
     histories = {}
@@ -138,7 +138,10 @@ def _read(path: Path) -> np.ndarray:
 
 
 def build_report(
-    run_dir: str | Path, baseline: str = "dice", n_resamples: int = 10_000
+    run_dir: str | Path,
+    baseline: str = "dice",
+    n_resamples: int = 10_000,
+    out_dir: str | Path | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and ``figures/`` for a finished (or partial) run.
 
@@ -146,6 +149,8 @@ def build_report(
         run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
         baseline: the reference loss of the paired tests (Table 3).
         n_resamples: bootstrap resamples of Table 1.
+        out_dir: where to write (default ``run_dir``); figures that need the run's images
+            still read them from ``run_dir``.
 
     Returns:
         ``(markdown path, html path)``.
@@ -155,6 +160,7 @@ def build_report(
         ValueError: the table lacks a required column (file and column named) or has no rows.
     """
     run_dir = Path(run_dir)
+    out_dir = run_dir if out_dir is None else Path(out_dir)
     results = load(run_dir)
     _check(
         results,
@@ -185,7 +191,7 @@ def build_report(
     if results["ref_empty"].astype(bool).any():
         sections.append(("Table 4: false positives on lesion-free cases", "", fp_table(results)))
     sections.append(("Table 5: cost", "", cost_table(results)))
-    made = _figures(run_dir, results, baseline)
+    made = _figures(run_dir, results, baseline, out_dir)
     intro = (f"{len(losses)} losses, {len(seeds)} seed(s), {n_cases} test cases ({n_lesion} with "
              f"new lesions).")  # fmt: skip
     if len(seeds) == 1:
@@ -201,7 +207,7 @@ def build_report(
         )
     for title, path in made.items():
         md += [f"## {title}", "", f"![{title}](figures/{path.name})", ""]
-    md_path = run_dir / "report.md"
+    md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
 
     config = (run_dir / "config.toml").read_text() if (run_dir / "config.toml").exists() else ""
@@ -224,6 +230,6 @@ def build_report(
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>lossbench report</title><style>{_STYLE}</style></head><body>"
             + "".join(body) + f"<script>{_SORT}</script></body></html>")  # fmt: skip
-    html_path = run_dir / "report.html"
+    html_path = out_dir / "report.html"
     html_path.write_text(page)
     return md_path, html_path
