@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
     report.add_argument("--baseline", default="dice", help="reference loss of the paired tests")
     report.add_argument("--out", default=None, help="write the report here (default RUN_DIR)")
+    report.add_argument(
+        "--bench", default=None, help="pytest-benchmark JSON of the loss benchmarks (Table 5)"
+    )
     losses = commands.add_parser("losses", help="list the registered losses")
     losses.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*dice*'")
     data = commands.add_parser("data", help="generate or check a dataset")
@@ -98,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lossbench.report import build_report
 
         try:
-            paths = build_report(args.run_dir, baseline=args.baseline, out_dir=args.out)
+            paths = build_report(
+                args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench
+            )
         except (ValueError, FileNotFoundError) as exc:
             print(f"lossbench report: {exc}", file=sys.stderr)
             return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def test_report_has_every_table_and_figure(tmp_path: Path) -> None:
         "Table 5",
         "Per-case metrics",
         "Training loss",
+        "Critical difference (Dice ranks)",
     ):
         assert f"## {title}" in text, title
     assert (tmp_path / "figures" / "boxplots.png").stat().st_size > 10_000
@@ -75,9 +77,15 @@ def test_report_command_and_errors(tmp_path: Path, capsys) -> None:  # type: ign
         build_report(run)
 
 
-def test_report_elsewhere(tmp_path: Path) -> None:
+def test_report_elsewhere_with_benchmark_times(tmp_path: Path) -> None:
     run = fabricated_run(tmp_path / "run", seeds=1)
-    assert main(["report", str(run), "--out", str(tmp_path / "published")]) == 0
+    bench = {"benchmarks": [{"name": "test_lossbench[hytver]", "params": {"name": "hytver"},
+                             "stats": {"median": 0.00762}}]}  # fmt: skip
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    args = ["report", str(run), "--out", str(tmp_path / "published"), "--bench"]
+    assert main([*args, str(tmp_path / "bench.json")]) == 0
+    table5 = (tmp_path / "published" / "report.md").read_text().split("## Table 5")[1]
+    assert "forward + backward (ms)" in table5 and "7.62" in table5
     assert (tmp_path / "published" / "report.html").exists()
     assert (tmp_path / "published" / "figures" / "boxplots.png").exists()
     assert not (run / "report.md").exists()

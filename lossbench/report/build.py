@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from lossbench.report import figures
 from lossbench.report.tables import (
     EXTENDED_METRICS,
     MAIN_METRICS,
+    benchmark_ms,
     cost_table,
     cv_table,
     fp_table,
@@ -24,6 +26,7 @@ from lossbench.report.tables import (
     rank_table,
 )
 from lossbench.results import load
+from lossbench.stats import friedman
 
 __all__ = ["REQUIRED_COLUMNS", "build_report"]
 
@@ -142,6 +145,7 @@ def build_report(
     baseline: str = "dice",
     n_resamples: int = 10_000,
     out_dir: str | Path | None = None,
+    bench: str | Path | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and ``figures/`` for a finished (or partial) run.
 
@@ -151,6 +155,8 @@ def build_report(
         n_resamples: bootstrap resamples of Table 1.
         out_dir: where to write (default ``run_dir``); figures that need the run's images
             still read them from ``run_dir``.
+        bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
+            Table 5.
 
     Returns:
         ``(markdown path, html path)``.
@@ -185,13 +191,20 @@ def build_report(
                 "p-value, Holm-corrected across losses.")  # fmt: skip
         sections.append((f"Table 3: paired comparison with {baseline}", text,
                          paired_table(results, baseline)))  # fmt: skip
+    ranked = None
     if len(losses) >= 3 and n_lesion >= 2:
-        ranks, sentence = rank_table(results)
-        sections.append(("Mean ranks", sentence, ranks))
+        ranked = friedman(results, "dice")
+        frame, sentence = rank_table(*ranked, metric="dice")
+        sections.append(("Mean ranks", sentence, frame))
     if results["ref_empty"].astype(bool).any():
         sections.append(("Table 4: false positives on lesion-free cases", "", fp_table(results)))
-    sections.append(("Table 5: cost", "", cost_table(results)))
+    bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
+    sections.append(("Table 5: cost", "", cost_table(results, bench_ms)))
     made = _figures(run_dir, results, baseline, out_dir)
+    if ranked is not None:
+        made["Critical difference (Dice ranks)"] = figures.critical_difference(
+            ranked[0], ranked[2], out_dir / "figures" / "critical_difference.png"
+        )
     intro = (f"{len(losses)} losses, {len(seeds)} seed(s), {n_cases} test cases ({n_lesion} with "
              f"new lesions).")  # fmt: skip
     if len(seeds) == 1:

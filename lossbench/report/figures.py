@@ -11,7 +11,7 @@ import pandas as pd
 from lossbench.report.tables import LABELS
 from lossbench.stats import case_matrix
 
-__all__ = ["boxplots", "qualitative", "training_curves"]
+__all__ = ["boxplots", "critical_difference", "qualitative", "training_curves"]
 
 
 def _plt():  # type: ignore[no-untyped-def]
@@ -128,6 +128,40 @@ def qualitative(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{title} (slice z = {z}; green TP, red FP, blue FN)", fontsize=9)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def critical_difference(ranks: pd.Series, cd: float, path: str | Path, title: str = "") -> Path:
+    """Critical-difference plot: each loss at its mean rank (1 = best, left) and a bar of the
+    Nemenyi critical difference; losses whose ranks differ by less than it cannot be told apart.
+
+    Example:
+        >>> import tempfile
+        >>> ranks = pd.Series({"a": 1.2, "b": 2.0, "c": 2.8})
+        >>> critical_difference(ranks, 1.1, tempfile.mkdtemp() + "/cd.png").suffix
+        '.png'
+    """
+    plt = _plt()
+    ranks = ranks.sort_values()
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(ranks) + 1.4))
+    y = np.arange(len(ranks))[::-1]
+    ax.scatter(ranks.to_numpy(), y, color="tab:blue", zorder=3)
+    for value, row, name in zip(ranks.to_numpy(), y, ranks.index, strict=True):
+        ax.text(value + 0.08, row, name, va="center", fontsize=8)
+    best = float(ranks.iloc[0])
+    ax.axvspan(
+        best, best + cd, color="tab:orange", alpha=0.15, label=f"within CD = {cd:.2f} of the best"
+    )
+    ax.set_yticks([])
+    ax.set_xlabel("mean rank (1 = best)")
+    ax.set_xlim(0.5, max(float(ranks.max()), best + cd) + 2.5)
+    ax.set_ylim(-1, len(ranks))
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)

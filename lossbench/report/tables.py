@@ -16,12 +16,12 @@ from lossbench.stats import (
     case_matrix,
     coefficient_of_variation,
     false_positives,
-    friedman,
     paired_tests,
 )
 
 __all__ = [
     "MAIN_METRICS",
+    "benchmark_ms",
     "cost_table",
     "cv_table",
     "fp_table",
@@ -128,18 +128,17 @@ def paired_table(
     return out
 
 
-def rank_table(results: pd.DataFrame, metric: str = "dice") -> tuple[pd.DataFrame, str]:
-    """Mean Friedman ranks of ``metric`` (1 = best) and a sentence with the test's p-value and the
-    Nemenyi critical difference.
+def rank_table(
+    ranks: pd.Series, p: float, cd: float, metric: str = "dice"
+) -> tuple[pd.DataFrame, str]:
+    """Mean Friedman ranks (from :func:`lossbench.stats.friedman`, 1 = best) as a table, and a
+    sentence with the test's p-value and the Nemenyi critical difference.
 
     Example:
-        >>> t = pd.DataFrame({"loss": ["a"] * 4 + ["b"] * 4 + ["c"] * 4, "seed": 0,
-        ...     "case_id": ["1", "2", "3", "4"] * 3, "ref_empty": False,
-        ...     "dice": [0.1] * 4 + [0.5] * 4 + [0.9] * 4})
-        >>> rank_table(t)[0].index.tolist()
-        ['c', 'b', 'a']
+        >>> frame, sentence = rank_table(pd.Series({"c": 1.0, "b": 2.0}), 0.01, 1.2)
+        >>> frame.index.tolist(), sentence.endswith("1.20.")
+        (['c', 'b'], True)
     """
-    ranks, p, cd = friedman(results, metric)
     frame = pd.DataFrame({"mean rank": ranks.map(lambda v: f"{v:.2f}")})
     sentence = (
         f"Friedman test over {len(ranks)} losses on per-case {LABELS.get(metric, metric)}: "
@@ -157,6 +156,23 @@ def fp_table(results: pd.DataFrame) -> pd.DataFrame:
         "FP volume (mm³) / case": frame["fp_volume_mm3"].map(lambda v: f"{v:.1f}"),
         "cases with any FP": frame["cases_with_fp"].map(lambda v: f"{v:.0%}"),
     })  # fmt: skip
+
+
+def benchmark_ms(report: dict) -> dict[str, float]:
+    """Median forward + backward milliseconds per loss from a pytest-benchmark JSON report of
+    ``benchmarks/test_loss_speed.py``.
+
+    Example:
+        >>> bench = {"name": "test_lossbench[dice]", "params": {"name": "dice"},
+        ...          "stats": {"median": 0.003}}
+        >>> benchmark_ms({"benchmarks": [bench]})
+        {'dice': 3.0}
+    """
+    return {
+        b["params"]["name"]: b["stats"]["median"] * 1e3
+        for b in report.get("benchmarks", [])
+        if b.get("name", "").startswith("test_lossbench[")
+    }
 
 
 def cost_table(results: pd.DataFrame, bench_ms: dict[str, float] | None = None) -> pd.DataFrame:
