@@ -176,3 +176,30 @@ def test_sliding_window_blends_to_the_full_volume() -> None:
     image = np.random.default_rng(0).standard_normal((3, 13, 10, 17)).astype(np.float32)
     prob = sliding_window(Identity(), image, window=8, overlap=0.5)
     np.testing.assert_allclose(prob, 1 / (1 + np.exp(-image[0])), rtol=1e-5)
+
+
+def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sets = [*TINY, "train.iterations=200", "train.checkpoint_every=5"]
+    args = ["run", "--losses", "dice", "--device", "cpu"]
+    args += [a for item in sets for a in ("--set", item)]
+    command = [sys.executable, "-m", "lossbench.cli", *args, "--out", str(tmp_path / "cut")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "cut" / "trials" / "dice-seed0" / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "rerun the same command to resume" in err
+    assert not (tmp_path / "cut" / "trials" / "dice-seed0" / "metrics.csv").exists()
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 0  # resumes from the checkpoint
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    cut, whole = load(tmp_path / "cut"), load(tmp_path / "whole")
+    pd.testing.assert_frame_equal(
+        cut.drop(columns="train_seconds"), whole.drop(columns="train_seconds")
+    )
