@@ -90,3 +90,12 @@ def test_lesion_rule_thresholds_equal_plain_transcription(seed: int) -> None:
     got = lesion_detection(pred, ref, spacing, **rule)
     expected = detection(pred, ref, spacing, **rule)
     assert {k: getattr(got, k) for k in expected} == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_evaluate_case_nsd_on_its_crop_equals_nsd_on_the_full_volume(seed: int) -> None:
+    # evaluate_case hands nsd the union crop (margin 1); surface Dice must not change
+    pred, ref, spacing = random_masks(seed)
+    assert evaluate_case(pred, ref, spacing)["nsd"] == pytest.approx(
+        nsd(pred, ref, spacing), abs=1e-12
+    )
