@@ -31,7 +31,7 @@ from tqdm import tqdm
 from lossbench.config import Config, from_toml, to_toml
 from lossbench.data import load_dataset, synthesize
 from lossbench.data.msseg2 import FILES, Dataset
-from lossbench.data.preprocess import PreparedCase, prepare_case
+from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
 from lossbench.infer import sliding_window
 from lossbench.losses import get_loss_class, list_losses
 from lossbench.metrics import evaluate_case
@@ -218,15 +218,14 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
         prob = sliding_window(
             model, case.image, config.train.patch_size, config.eval.overlap, device
         )
-        pred = (prob > config.eval.threshold) & case.brain_mask
-        metrics = evaluate_case(pred, case.label.astype(bool), case.spacing)
+        # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
+        pred = to_native(prob * case.brain_mask, case) > config.eval.threshold
+        metrics = evaluate_case(pred, case.native_label, case.native_spacing)
         rows.append({"case_id": case.case_id, **metrics})
         if config.eval.save_predictions:
-            full = np.zeros(case.shape, np.uint8)
-            full[case.box] = pred
             (folder / "predictions").mkdir(exist_ok=True)
             nib.save(
-                nib.Nifti1Image(full, case.affine),
+                nib.Nifti1Image(pred.astype(np.uint8), case.affine),
                 folder / "predictions" / f"{case.case_id}.nii.gz",
             )
     return rows
@@ -265,9 +264,8 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     train_set, test_set = _split(config, out)
-    train_cases = _prepare(train_set, config, "prepare train", progress)
+    pairs = [(c.image, c.label) for c in _prepare(train_set, config, "prepare train", progress)]
     test_cases = _prepare(test_set, config, "prepare test", progress)
-    pairs = [(c.image, c.label) for c in train_cases]
     init_state = _pretrain(config, pairs, out, device, progress)
     failures = []
     grid = [(seed, loss) for seed in config.seeds for loss in losses]

@@ -1,4 +1,5 @@
-"""Preprocessing: resampling, brain mask, crop, z-score and the three-channel network input.
+"""Preprocessing: resampling, brain mask, crop, z-score and the three-channel network input,
+and the way back (:func:`to_native`) that puts a prediction on the case's own grid.
 
 All functions are pure numpy/scipy on (x, y, z) volumes; voxel coordinates keep their origin at
 the centre of voxel 0, so a point at ``i * spacing`` mm lands at ``i * spacing / target`` after
@@ -23,6 +24,7 @@ __all__ = [
     "prepare_case",
     "resample",
     "threshold_brain_mask",
+    "to_native",
     "zscore",
 ]
 
@@ -32,28 +34,40 @@ def resample(
     spacing: Sequence[float],
     target: Sequence[float],
     order: int = 1,
+    shape: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Resample a 3D volume from ``spacing`` to ``target`` voxel size (mm).
+
+    Output voxel ``j`` takes the value at input coordinate ``j * target / spacing`` (voxel
+    centres, origin at voxel 0), so resampling back with ``shape`` set to the original shape
+    lands on the original grid.
 
     Args:
         volume: 3D array.
         spacing, target: voxel sizes (mm) per axis.
         order: spline order: 0 (nearest, for labels and masks), 1 (linear) or 3 (B-spline).
+        shape: output shape; default ``round(volume.shape * spacing / target)``.
 
     Returns:
-        Array of shape ``round(shape * spacing / target)``, same dtype for ``order=0``, float32
-        otherwise.
+        Array of ``shape``, same dtype for ``order=0``, float32 otherwise.
 
     Example:
         >>> resample(np.arange(4.0).reshape(4, 1, 1), (1, 1, 1), (0.5, 1, 1)).ravel()
         array([0. , 0.5, 1. , 1.5, 2. , 2.5, 3. , 3. ], dtype=float32)
+        >>> fine = np.arange(8.0).reshape(8, 1, 1)
+        >>> resample(fine, (0.5, 1, 1), (1, 1, 1), shape=(4, 1, 1)).ravel()
+        array([0., 2., 4., 6.], dtype=float32)
     """
     if order not in (0, 1, 3):
         raise ValueError(f"`order` must be 0, 1 or 3, got {order}")
     factors = np.asarray(spacing, float) / np.asarray(target, float)
-    if np.allclose(factors, 1):
+    if shape is None:
+        shape = tuple(max(round(s * f), 1) for s, f in zip(volume.shape, factors, strict=True))
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != volume.ndim or min(shape) < 1:
+        raise ValueError(f"`shape` must be {volume.ndim} positive sizes, got {shape}")
+    if np.allclose(factors, 1) and shape == volume.shape:
         return volume if order == 0 else volume.astype(np.float32)
-    shape = tuple(max(round(s * f), 1) for s, f in zip(volume.shape, factors, strict=True))
     source = volume if order == 0 else volume.astype(np.float32)
     out = ndimage.affine_transform(
         source, 1 / factors, output_shape=shape, order=order, mode="nearest", prefilter=order > 1
@@ -133,7 +147,10 @@ class PreparedCase:
         spacing: voxel size (mm) after resampling.
         box: the crop inside the resampled volume.
         shape: shape of the resampled (uncropped) volume.
-        affine: voxel-to-world matrix of the resampled (uncropped) volume.
+        native_label: the case's own new-lesion mask, bool, on its own grid (what predictions
+            are scored against after :func:`to_native`).
+        native_spacing: the case's own voxel size (mm).
+        affine: the case's own voxel-to-world matrix (predictions are saved with it).
     """
 
     case_id: str
@@ -143,6 +160,8 @@ class PreparedCase:
     spacing: tuple[float, float, float]
     box: tuple[slice, slice, slice]
     shape: tuple[int, int, int]
+    native_label: np.ndarray
+    native_spacing: tuple[float, float, float]
     affine: np.ndarray
 
 
@@ -181,7 +200,6 @@ def prepare_case(
     box = crop_box(brain, margin)
     brain_c = brain[box]
     image = network_input(zscore(baseline[box], brain_c), zscore(followup[box], brain_c))
-    scale = np.diag([*(np.asarray(target) / np.asarray(spacing)), 1.0])
     return PreparedCase(
         case_id=case.case_id,
         image=image,
@@ -190,5 +208,42 @@ def prepare_case(
         spacing=target,  # type: ignore[arg-type]
         box=box,
         shape=baseline.shape,  # type: ignore[arg-type]
-        affine=case.affine @ scale,
+        native_label=case.label.astype(bool),
+        native_spacing=spacing,  # type: ignore[arg-type]
+        affine=case.affine,
+    )
+
+
+def to_native(volume: np.ndarray, case: PreparedCase, order: int = 1) -> np.ndarray:
+    """Put a volume of the prepared crop back on the case's own grid: zeros outside the crop,
+    then resampling from ``case.spacing`` to ``case.native_spacing`` (the inverse mapping of
+    :func:`prepare_case`; the identity when the case was not resampled).
+
+    Args:
+        volume: array of the crop's shape, ``case.image.shape[1:]`` (e.g. a probability map).
+        case: the prepared case it belongs to.
+        order: 1 (linear, for probabilities: threshold afterwards, as nnU-Net does) or 0
+            (nearest, for masks).
+
+    Returns:
+        Array of the native shape ``case.native_label.shape``; float32 for ``order=1``.
+
+    Example:
+        >>> from lossbench.data.synthetic import generate_case
+        >>> c = generate_case(1, shape=(32, 40, 32))
+        >>> case = Case("c", c.baseline, c.followup, c.label, c.brain_mask, c.spacing, c.affine)
+        >>> p = prepare_case(case, target_spacing=(0.5, 0.5, 0.5))
+        >>> back = to_native(p.label, p, order=0)
+        >>> back.shape, bool((back == c.label).all())
+        ((32, 40, 32), True)
+    """
+    if volume.shape != case.label.shape:
+        raise ValueError(
+            f"{case.case_id}: volume of shape {volume.shape} does not match the prepared crop "
+            f"{case.label.shape}"
+        )
+    full = np.zeros(case.shape, volume.dtype)
+    full[case.box] = volume
+    return resample(
+        full, case.spacing, case.native_spacing, order=order, shape=case.native_label.shape
     )

@@ -45,6 +45,21 @@ def test_results_table_rows_and_columns(tmp_path: Path) -> None:
     assert len(list((tmp_path / "trials" / "dice-seed0" / "predictions").glob("*.nii.gz"))) == 3
 
 
+def test_a_resampled_run_is_scored_and_saved_on_each_case_grid(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    sets = ["data.spacing=0.8,0.9,1.0", "data.target_spacing=1.2,1.2,1.2"]
+    run(apply_overrides(tiny(["dice"]), sets), tmp_path, progress=False)
+    table = load(tmp_path)
+    voxel = 0.8 * 0.9 * 1.0
+    for row in table.itertuples():
+        label = nib.load(tmp_path / "data" / "test" / row.case_id / "ground_truth.nii.gz")
+        pred = nib.load(tmp_path / "trials/dice-seed0/predictions" / f"{row.case_id}.nii.gz")
+        assert pred.shape == label.shape and np.allclose(pred.affine, label.affine)
+        assert row.ref_volume_mm3 == pytest.approx(np.asarray(label.dataobj).sum() * voxel)
+        assert row.pred_volume_mm3 == pytest.approx(np.asarray(pred.dataobj).sum() * voxel)
+
+
 def test_same_command_twice_same_metrics(tmp_path: Path) -> None:
     run(tiny(["dice"]), tmp_path / "a", progress=False)
     run(tiny(["dice"]), tmp_path / "b", progress=False)
