@@ -129,6 +129,8 @@ def train_trial(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["rng"]
+        if state.get("scaler"):  # the AMP loss scale (empty when the trial ran without AMP)
+            scaler.load_state_dict(state["scaler"])
         start, elapsed, history = state["iteration"], state["elapsed"], state["history"]
     size = (train.patch_size,) * 3
     model.train()
@@ -161,7 +163,7 @@ def train_trial(
         done = iteration + 1
         if done % train.checkpoint_every == 0 or done == iterations:
             _save_checkpoint(
-                checkpoint, model, optimizer, rng, done, elapsed + now - clock, history
+                checkpoint, model, optimizer, scaler, rng, done, elapsed + now - clock, history
             )
     elapsed += time.perf_counter() - clock
     with (folder / "history.csv").open("w", newline="") as handle:
@@ -171,13 +173,13 @@ def train_trial(
     return model, elapsed
 
 
-def _save_checkpoint(path: Path, model: Any, optimizer: Any, rng: Any, iteration: int,
-                     elapsed: float, history: list) -> None:  # fmt: skip
+def _save_checkpoint(path: Path, model: Any, optimizer: Any, scaler: Any, rng: Any,
+                     iteration: int, elapsed: float, history: list) -> None:  # fmt: skip
     partial = path.with_suffix(".partial")
     torch.save(
         {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-         "rng": rng.bit_generator.state, "iteration": iteration, "elapsed": elapsed,
-         "history": history},
+         "scaler": scaler.state_dict(), "rng": rng.bit_generator.state,
+         "iteration": iteration, "elapsed": elapsed, "history": history},
         partial,
     )  # fmt: skip
     partial.replace(path)
