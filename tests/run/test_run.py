@@ -154,6 +154,38 @@ def test_not_an_msseg2_folder(tmp_path: Path) -> None:
         )
 
 
+def test_an_msseg2_folder_gets_the_study_split_when_its_ids_match(tmp_path: Path) -> None:
+    from lossbench.data.msseg2 import FILES
+    from lossbench.run import PAPER_SPLIT, _split
+
+    for case_id in [*PAPER_SPLIT["train"], *PAPER_SPLIT["test"], "001"]:
+        (tmp_path / case_id).mkdir()
+        for key in ("baseline", "followup", "label"):  # the split only looks for the files
+            (tmp_path / case_id / FILES[key]).touch()
+    train, test = _split(tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path))),
+                         tmp_path)  # fmt: skip
+    assert train.case_ids == PAPER_SPLIT["train"] and test.case_ids == PAPER_SPLIT["test"]
+    (tmp_path / "013" / FILES["label"]).unlink()  # a study case incomplete: a seeded split
+    config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path), seed=3))
+    train, test = _split(config, tmp_path)
+    assert len(test) == round(0.2 * 40) and not set(train.case_ids) & set(test.case_ids)
+    assert "013" not in train.case_ids + test.case_ids
+    assert _split(config, tmp_path)[1].case_ids == test.case_ids  # the seed fixes it
+
+
+def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
+    from lossbench.data import generate_case, write_case
+
+    for i, case_id in enumerate(["p01", "p02", "p03", "p04", "p05"]):
+        case = generate_case(i, shape=(28, 28, 28))
+        write_case(dataclasses.replace(case, case_id=case_id), tmp_path / "msseg2")
+    data = dataclasses.replace(tiny([]).data, source=str(tmp_path / "msseg2"), test_fraction=0.4)
+    run(tiny(["dice"], data=data), tmp_path / "run", progress=False)
+    table = load(tmp_path / "run")
+    assert len(table) == 2 and set(table["case_id"]) < {"p01", "p02", "p03", "p04", "p05"}
+    assert not (tmp_path / "run" / "data").exists()  # a real folder is read, never copied
+
+
 def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     args = ["run", "--losses", "dice", "--device", "cpu", "--out", str(tmp_path)]
     args += [a for item in TINY for a in ("--set", item)]
