@@ -11,7 +11,7 @@ from typing import Any
 
 from lossbench.losses._core import suggest
 
-__all__ = ["PRESETS", "Config", "apply_overrides", "from_toml", "preset", "to_toml"]
+__all__ = ["PRESETS", "Config", "apply_overrides", "from_toml", "preset", "to_toml", "validate"]
 
 
 @dataclass
@@ -188,6 +188,66 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         if parts[-1] not in names:
             raise ValueError(f"--set: unknown key {key!r}{suggest(parts[-1], names)}")
         setattr(target, parts[-1], _coerce(key, getattr(target, parts[-1]), text.strip()))
+    return config
+
+
+def _sizes(values: list, count: int = 3) -> bool:
+    return len(values) == count and all(v > 0 for v in values)
+
+
+def validate(config: Config) -> Config:
+    """Check every value before any work starts; returns ``config`` unchanged.
+
+    Raises:
+        ValueError: a value out of range, naming the key, what it must be and what it got
+            (``train.pretrain_loss`` an unregistered loss, with a did-you-mean).
+        FileNotFoundError: ``train.init`` is neither ``pretrain``, ``scratch`` nor a file.
+
+    Example:
+        >>> validate(apply_overrides(preset("quick"), ["eval.overlap=1"]))
+        Traceback (most recent call last):
+        ...
+        ValueError: eval.overlap must be in [0, 1), got 1.0
+    """
+    data, model, train, ev = config.data, config.model, config.train, config.eval
+    rules: list[tuple[str, Any, bool, str]] = [
+        ("seeds", config.seeds, len(config.seeds) > 0, "at least one seed"),
+        ("data.cases", data.cases, data.cases >= 1, "at least 1"),
+        ("data.test_cases", data.test_cases, data.test_cases >= 1, "at least 1"),
+        ("data.shape", data.shape, _sizes(data.shape), "3 positive sizes (voxels)"),
+        ("data.spacing", data.spacing, _sizes(data.spacing), "3 positive sizes (mm)"),
+        ("data.target_spacing", data.target_spacing,
+         not data.target_spacing or _sizes(data.target_spacing), "empty or 3 positive sizes (mm)"),
+        ("data.test_fraction", data.test_fraction, 0 < data.test_fraction < 1, "in (0, 1)"),
+        ("model.width", model.width, model.width >= 1, "at least 1"),
+        ("model.levels", model.levels, model.levels >= 1, "at least 1"),
+        ("train.iterations", train.iterations, train.iterations >= 1, "at least 1"),
+        ("train.batch_size", train.batch_size, train.batch_size >= 1, "at least 1"),
+        ("train.lr", train.lr, train.lr > 0, "positive"),
+        ("train.patch_size", train.patch_size, train.patch_size >= 1, "at least 1"),
+        ("train.max_shift", train.max_shift, train.max_shift >= 0, "at least 0"),
+        ("train.pretrain_iterations", train.pretrain_iterations,
+         train.pretrain_iterations >= 1, "at least 1"),
+        ("train.pretrain_lr", train.pretrain_lr, train.pretrain_lr > 0, "positive"),
+        ("train.checkpoint_every", train.checkpoint_every, train.checkpoint_every >= 1,
+         "at least 1"),
+        ("eval.overlap", ev.overlap, 0 <= ev.overlap < 1, "in [0, 1)"),
+        ("eval.threshold", ev.threshold, 0 < ev.threshold < 1, "in (0, 1)"),
+    ]  # fmt: skip
+    for key, value, ok, expected in rules:
+        if not ok:
+            raise ValueError(f"{key} must be {expected}, got {value!r}")
+    if train.init not in ("pretrain", "scratch") and not Path(train.init).is_file():
+        raise FileNotFoundError(
+            f"train.init must be 'pretrain', 'scratch' or a state-dict file; no file at "
+            f"{train.init}"
+        )
+    from lossbench.losses import get_loss_class
+
+    try:
+        get_loss_class(train.pretrain_loss)
+    except ValueError as exc:
+        raise ValueError(f"train.pretrain_loss: {exc}") from None
     return config
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from lossbench.config import Config, from_toml, to_toml
+from lossbench.config import Config, from_toml, to_toml, validate
 from lossbench.data import load_dataset, synthesize
 from lossbench.data.msseg2 import FILES, Dataset
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
@@ -151,6 +151,7 @@ def plan(config: Config, losses: Sequence[str]) -> str:
         True
     """
     device = resolve_device(config.device)
+    validate(config)
     model = build_model(config, 0).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     size = config.train.patch_size
@@ -193,11 +194,8 @@ def _pretrain(
     train = config.train
     if train.init == "scratch":
         return None
-    if train.init != "pretrain":
-        path = Path(train.init)
-        if not path.is_file():
-            raise FileNotFoundError(f"train.init: no state dict at {path}")
-        return torch.load(path, map_location="cpu", weights_only=True)
+    if train.init != "pretrain":  # a state-dict file, checked by validate
+        return torch.load(train.init, map_location="cpu", weights_only=True)
     folder = out / "pretrain"
     final = folder / "model.pt"
     if not final.exists():
@@ -252,13 +250,16 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
     """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
 
     Raises:
-        ValueError: unknown loss, bad device, or ``out`` holding another configuration.
-        FileNotFoundError: the data folder is not an MSSEG-2 folder.
+        ValueError: unknown loss, bad device, a value out of range (:func:`validate`), or
+            ``out`` holding another configuration.
+        FileNotFoundError: the data folder is not an MSSEG-2 folder, or ``train.init`` names
+            no file.
     """
     out = Path(out)
     losses = resolve_losses(config.losses)
     device = resolve_device(config.device)
-    config = _check_out(out, config, resume, force)
+    validate(config)  # before --force deletes anything
+    config = validate(_check_out(out, config, resume, force))  # --resume: the stored one
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(config, _environment(device)))
     if device.type == "cpu":

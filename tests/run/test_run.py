@@ -144,6 +144,26 @@ def test_bad_input() -> None:
         apply_overrides(preset("quick"), ["train.iterations=many"])
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("eval.overlap=1", r"eval.overlap must be in \[0, 1\), got 1.0"),
+        ("eval.threshold=0", r"eval.threshold must be in \(0, 1\), got 0.0"),
+        ("train.patch_size=0", "train.patch_size must be at least 1, got 0"),
+        ("train.lr=-0.1", "train.lr must be positive, got -0.1"),
+        ("data.target_spacing=1,1", "data.target_spacing must be empty or 3 positive sizes"),
+        ("data.test_fraction=1", r"data.test_fraction must be in \(0, 1\), got 1.0"),
+        ("train.pretrain_loss=dcie", "train.pretrain_loss: .*did you mean 'dice'"),
+        ("train.init=nowhere.pt", "train.init must be 'pretrain', 'scratch' or a state-dict"),
+    ],
+)
+def test_bad_values_are_refused_before_any_work(tmp_path: Path, setting: str, message: str) -> None:
+    config = apply_overrides(tiny(["dice"]), [setting])
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        run(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_not_an_msseg2_folder(tmp_path: Path) -> None:
     (tmp_path / "case1").mkdir()
     with pytest.raises(FileNotFoundError, match="expected ROOT/<case_id>/ with those files"):
