@@ -60,6 +60,15 @@ def test_a_resampled_run_is_scored_and_saved_on_each_case_grid(tmp_path: Path) -
         assert row.pred_volume_mm3 == pytest.approx(np.asarray(pred.dataobj).sum() * voxel)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_trains_with_amp_and_checkpoints_its_loss_scale(tmp_path: Path) -> None:
+    run(tiny(["dice", "hytver"], device="cuda"), tmp_path, progress=False)
+    table = load(tmp_path)
+    assert len(table) == 2 * 3 and table["dice"].between(0, 1).all()
+    state = torch.load(tmp_path / "trials/dice-seed0/checkpoint.pt", weights_only=False)
+    assert state["scaler"]["scale"] > 0  # GradScaler was enabled and its state saved
+
+
 def test_same_command_twice_same_metrics(tmp_path: Path) -> None:
     run(tiny(["dice"]), tmp_path / "a", progress=False)
     run(tiny(["dice"]), tmp_path / "b", progress=False)
