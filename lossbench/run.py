@@ -236,7 +236,7 @@ def _check_out(out: Path, config: Config, resume: bool, force: bool) -> Config:
     elif stored.exists():
         previous = from_toml(stored)
         if resume:
-            return previous
+            return validate(previous)  # a stored config.toml may have been edited by hand
         if dataclasses.asdict(previous) != dataclasses.asdict(config):
             raise ValueError(
                 f"{out} holds a run with a different configuration; pass --resume to continue "
@@ -258,8 +258,7 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
     out = Path(out)
     losses = resolve_losses(config.losses)
     device = resolve_device(config.device)
-    validate(config)  # before --force deletes anything
-    config = validate(_check_out(out, config, resume, force))  # --resume: the stored one
+    config = _check_out(out, validate(config), resume, force)  # validated before --force deletes
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(to_toml(config, _environment(device)))
     if device.type == "cpu":

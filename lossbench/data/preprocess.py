@@ -49,7 +49,8 @@ def resample(
         shape: output shape; default ``round(volume.shape * spacing / target)``.
 
     Returns:
-        Array of ``shape``, same dtype for ``order=0``, float32 otherwise.
+        Array of ``shape``, same dtype for ``order=0``, float32 otherwise (the input itself
+        when nothing changes).
 
     Example:
         >>> resample(np.arange(4.0).reshape(4, 1, 1), (1, 1, 1), (0.5, 1, 1)).ravel()
@@ -67,7 +68,7 @@ def resample(
     if len(shape) != volume.ndim or min(shape) < 1:
         raise ValueError(f"`shape` must be {volume.ndim} positive sizes, got {shape}")
     if np.allclose(factors, 1) and shape == volume.shape:
-        return volume if order == 0 else volume.astype(np.float32)
+        return volume if order == 0 else volume.astype(np.float32, copy=False)
     source = volume if order == 0 else volume.astype(np.float32)
     out = ndimage.affine_transform(
         source, 1 / factors, output_shape=shape, order=order, mode="nearest", prefilter=order > 1
