@@ -1,5 +1,5 @@
-"""Run configuration: dataclasses, presets (``quick``, ``standard``, ``paper``), ``--set k=v``
-overrides and a TOML round trip."""
+"""Run configuration: dataclasses, presets (``quick``, ``standard``, ``scratch``, ``paper``),
+``--set k=v`` overrides and a TOML round trip."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ class DataConfig:
     Attributes:
         source: ``"synthetic"`` (generated into the run folder) or an MSSEG-2 folder.
         cases: training cases (synthetic).
-        test_cases: test cases (synthetic; at least 24 for the quick preset).
+        test_cases: test cases (synthetic).
+        lesion_free: share of synthetic cases (training and test sets alike) without new
+            lesions, rounded up; the others have at least one. Lesion-free test cases are where
+            false positives are counted.
         shape: synthetic volume size (voxels).
         spacing: synthetic voxel size (mm).
         seed: seed of the synthetic set and of the split of a real folder.
@@ -32,7 +35,8 @@ class DataConfig:
 
     source: str = "synthetic"
     cases: int = 24
-    test_cases: int = 24
+    test_cases: int = 32
+    lesion_free: float = 0.25
     shape: list[int] = field(default_factory=lambda: [48, 56, 48])
     spacing: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     seed: int = 0
@@ -91,6 +95,19 @@ class EvalConfig:
 
 
 @dataclass
+class ReportConfig:
+    """Statistics of the report.
+
+    Attributes:
+        nan_policy: a distance (hd, hd95, asd, assd) that is NaN because exactly one mask is
+            empty counts as the case's image diagonal (``"worst"``) or is left out of the
+            aggregate (``"exclude"``).
+    """
+
+    nan_policy: str = "worst"
+
+
+@dataclass
 class Config:
     """A whole run: which losses and seeds, on which data, with which protocol."""
 
@@ -102,6 +119,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def _quick() -> Config:
@@ -111,6 +129,14 @@ def _quick() -> Config:
 def _standard() -> Config:
     config = Config(preset="standard", seeds=[0, 1, 2])
     config.data.test_cases = 48
+    return config
+
+
+def _scratch() -> Config:
+    config = Config(preset="scratch")
+    config.train.init = "scratch"
+    config.train.iterations = 850
+    config.train.lr = 1e-3
     return config
 
 
@@ -125,7 +151,7 @@ def _paper() -> Config:
     return config
 
 
-PRESETS = {"quick": _quick, "standard": _standard, "paper": _paper}
+PRESETS = {"quick": _quick, "standard": _standard, "scratch": _scratch, "paper": _paper}
 
 
 def preset(name: str) -> Config:
@@ -218,6 +244,7 @@ def validate(config: Config) -> Config:
         ("data.spacing", data.spacing, _sizes(data.spacing), "3 positive sizes (mm)"),
         ("data.target_spacing", data.target_spacing,
          not data.target_spacing or _sizes(data.target_spacing), "empty or 3 positive sizes (mm)"),
+        ("data.lesion_free", data.lesion_free, 0 <= data.lesion_free <= 1, "in [0, 1]"),
         ("data.test_fraction", data.test_fraction, 0 < data.test_fraction < 1, "in (0, 1)"),
         ("model.width", model.width, model.width >= 1, "at least 1"),
         ("model.levels", model.levels, model.levels >= 1, "at least 1"),
@@ -233,6 +260,8 @@ def validate(config: Config) -> Config:
          "at least 1"),
         ("eval.overlap", ev.overlap, 0 <= ev.overlap < 1, "in [0, 1)"),
         ("eval.threshold", ev.threshold, 0 < ev.threshold < 1, "in (0, 1)"),
+        ("report.nan_policy", config.report.nan_policy,
+         config.report.nan_policy in ("worst", "exclude"), "'worst' or 'exclude'"),
     ]  # fmt: skip
     for key, value, ok, expected in rules:
         if not ok:

@@ -106,8 +106,11 @@ def _split(config: Config, out: Path) -> tuple[Dataset, Dataset]:
     if data.source == "synthetic":
         shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
         spacing = (float(data.spacing[0]), float(data.spacing[1]), float(data.spacing[2]))
-        train = synthesize(out / "data" / "train", data.cases, data.seed, shape, spacing)
-        test = synthesize(out / "data" / "test", data.test_cases, data.seed + 1, shape, spacing)
+        free = data.lesion_free
+        train = synthesize(out / "data" / "train", data.cases, data.seed, shape, spacing,
+                           lesion_free=free)  # fmt: skip
+        test = synthesize(out / "data" / "test", data.test_cases, data.seed + 1, shape, spacing,
+                          lesion_free=free)  # fmt: skip
         return load_dataset(train[0].parent), load_dataset(test[0].parent)
     root = Path(data.source)
     if not root.is_dir():

@@ -2,7 +2,7 @@
 
 Each case has a baseline and a follow-up FLAIR-like volume and the mask of the lesions that are
 new at follow-up. What makes the real task hard is reproduced on purpose: new lesions are tiny and
-rare (about a quarter of the cases have none), pre-existing lesions appear at both time points
+rare (a quarter of the cases have none), pre-existing lesions appear at both time points
 (some grow, unlabelled, as in MSSEG-2), and the two scans differ by intensity scale, bias field,
 noise and a sub-voxel misregistration, so the difference image has edge artefacts.
 
@@ -32,7 +32,7 @@ class PhantomSettings:
 
     Attributes:
         new_lesion_rate: mean of the Poisson number of new lesions (ln 4: a quarter of cases
-            have none).
+            have none when each case draws its own number).
         new_volume_mm3: range of new-lesion volumes, drawn log-uniformly (mm^3).
         new_contrast: range of the new lesions' peak contrast over white matter (faint to strong).
         old_lesions: range of the number of pre-existing lesions.
@@ -186,6 +186,7 @@ def generate_case(
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
     settings: PhantomSettings | None = None,
     case_id: str | None = None,
+    new_lesions: bool | None = None,
 ) -> SyntheticCase:
     """Generate one longitudinal phantom case.
 
@@ -195,6 +196,9 @@ def generate_case(
         spacing: voxel size (mm) per axis.
         settings: difficulty knobs, :class:`PhantomSettings` defaults when ``None``.
         case_id: folder name; ``f"case_{seed}"`` when ``None``.
+        new_lesions: ``None`` draws the number of new lesions from a Poisson law of mean
+            ``settings.new_lesion_rate``; ``False`` makes a case without new lesions (empty
+            label); ``True`` one with at least one (the same law conditioned on at least one).
 
     Returns:
         :class:`SyntheticCase`.
@@ -242,8 +246,13 @@ def generate_case(
     field_new = np.zeros(shape, np.float32)
     centres = []
     free = wm_deep & ~ndimage.binary_dilation(occupied, iterations=3)
-    for _ in range(int(rng.poisson(settings.new_lesion_rate))):
+    count = int(rng.poisson(settings.new_lesion_rate)) if new_lesions is not False else 0
+    while new_lesions and count == 0:
+        count = int(rng.poisson(settings.new_lesion_rate))
+    for _ in range(count):
         pool = np.argwhere(free)
+        if not len(pool):  # a small brain crowded by old lesions: any other white matter
+            pool = np.argwhere(wm & ~occupied & ~(field_new > 0))
         if not len(pool):
             break
         centre = pool[rng.integers(len(pool))].astype(np.float64)
@@ -326,10 +335,16 @@ def synthesize(
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
     settings: PhantomSettings | None = None,
     progress: bool = False,
+    lesion_free: float | None = 0.25,
 ) -> list[Path]:
     """Generate ``cases`` cases into ``root`` (MSSEG-2 layout), case ``i`` seeded from
     ``(seed, i)``; returns the case folders. Folders already complete are kept, so an
     interrupted call can be resumed.
+
+    ``lesion_free`` is the share of cases without new lesions, rounded up: those cases, chosen
+    by a permutation seeded from ``seed``, get an empty label and every other case at least one
+    new lesion, so a test set always holds lesion-free cases to count false positives on.
+    ``None`` lets each case draw its own number (a quarter of cases without, on average).
 
     Example:
         >>> import tempfile
@@ -342,14 +357,21 @@ def synthesize(
 
     if cases < 1:
         raise ValueError(f"`cases` must be >= 1, got {cases}")
+    if lesion_free is not None and not 0 <= lesion_free <= 1:
+        raise ValueError(f"`lesion_free` must be in [0, 1] or None, got {lesion_free}")
     seeds = np.random.SeedSequence(seed).spawn(cases)
+    new: list[bool | None] = [None] * cases
+    if lesion_free is not None:
+        n_free = math.ceil(round(lesion_free * cases, 9))
+        free = set(np.random.default_rng([seed, cases]).permutation(cases)[:n_free].tolist())
+        new = [i not in free for i in range(cases)]
     folders = []
     for i in tqdm(range(cases), desc="synth", unit="case", disable=not progress):
         case_id = f"case_{i:03d}"
         folder = Path(root) / case_id
         if not all((folder / name).exists() for name in FILES.values()):
             case_seed = int(seeds[i].generate_state(1)[0])
-            case = generate_case(case_seed, shape, spacing, settings, case_id=case_id)
+            case = generate_case(case_seed, shape, spacing, settings, case_id, new[i])
             write_case(case, root)
         folders.append(folder)
     return folders

@@ -18,6 +18,7 @@ METRIC_KEYS = (
     "dice", "jaccard", "precision", "recall", "hd", "hd95", "asd", "assd", "nsd",
     "lesion_precision", "lesion_recall", "lesion_f1", "n_ref_lesions", "n_pred_lesions",
     "n_fp_lesions", "fp_volume_mm3", "ref_volume_mm3", "pred_volume_mm3", "ref_empty", "pred_empty",
+    "diagonal_mm",
 )  # fmt: skip
 """The keys of :func:`evaluate_case`, in order."""
 
@@ -42,7 +43,9 @@ def evaluate_case(
     Lesion-wise (``lesion_*``, ``n_*``, ``fp_volume_mm3``): the MSSEG-2 rule of
     :mod:`lossbench.metrics.lesions`; precision, recall and F1 are NaN when the reference has no
     lesion (score such cases by ``n_fp_lesions`` and ``fp_volume_mm3``). Volumes in mm^3 are of
-    the masks as given (before the lesion size limit).
+    the masks as given (before the lesion size limit). ``diagonal_mm`` is the diagonal of the
+    image extent, sqrt(sum((shape * spacing)^2)): no distance inside the image can exceed it, so
+    the statistics use it as the worst distance of a case where exactly one mask is empty.
 
     Args:
         pred, ref: boolean 3D masks of equal shape.
@@ -59,9 +62,12 @@ def evaluate_case(
         >>> m = evaluate_case(pred, ref, (1.0, 1.0, 1.0))
         >>> round(m["dice"], 4), m["hd"], m["n_ref_lesions"], m["lesion_f1"]
         (0.6667, 1.0, 1, 1.0)
+        >>> round(m["diagonal_mm"], 2)  # sqrt(3 * 8^2)
+        13.86
     """
     pred, ref, sp = check_masks(pred, ref, spacing)
     voxel_mm3 = float(np.prod(sp))
+    diagonal_mm = float(np.sqrt(np.sum((np.asarray(pred.shape) * np.asarray(sp)) ** 2)))
     box = union_box(pred, ref)
     if box is not None:
         pred, ref = pred[box], ref[box]
@@ -95,5 +101,6 @@ def evaluate_case(
         "pred_volume_mm3": n_pred * voxel_mm3,
         "ref_empty": n_ref == 0,
         "pred_empty": n_pred == 0,
+        "diagonal_mm": diagonal_mm,
     }
     return result

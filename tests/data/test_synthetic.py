@@ -15,7 +15,7 @@ SMALL = (40, 48, 40)
 
 
 def test_round_trip_synth_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    folders = synthesize(tmp_path, 2, seed=5, shape=SMALL, spacing=(0.9, 1.0, 1.1))
+    folders = synthesize(tmp_path, 2, 5, SMALL, (0.9, 1.0, 1.1), lesion_free=None)
     seeds = np.random.SeedSequence(5).spawn(2)
     for folder, seq in zip(folders, seeds, strict=True):
         case = load_case(folder)
@@ -80,8 +80,26 @@ def test_statistics_of_a_generated_set() -> None:
     assert np.mean(fractions) < 0.004, np.mean(fractions)
 
 
+@pytest.mark.parametrize(("cases", "share", "expected"), [(8, 0.25, 2), (7, 0.25, 2), (4, 0.0, 0)])
+def test_a_set_holds_its_share_of_lesion_free_cases(tmp_path, cases, share, expected) -> None:  # type: ignore[no-untyped-def]
+    folders = synthesize(tmp_path, cases, 4, (24, 24, 24), lesion_free=share)
+    empty = [not load_case(f).label.any() for f in folders]
+    assert sum(empty) == expected  # rounded up: 7 x 0.25 = 1.75 -> 2
+    # which ones is seeded: the same call elsewhere picks the same cases
+    again = synthesize(tmp_path / "again", cases, 4, (24, 24, 24), lesion_free=share)
+    assert [not load_case(f).label.any() for f in again] == empty
+
+
+def test_new_lesions_can_be_forced_on_or_off() -> None:
+    for seed in range(8):
+        assert not generate_case(seed, (24, 24, 24), new_lesions=False).label.any()
+        assert generate_case(seed, (24, 24, 24), new_lesions=True).label.any()
+
+
 def test_bad_generation_arguments() -> None:
     with pytest.raises(ValueError, match="at least 24"):
         generate_case(0, (10, 40, 40))
     with pytest.raises(ValueError, match="`spacing` must be 3 positive"):
         generate_case(0, SMALL, (1.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="`lesion_free` must be in"):
+        synthesize("unused", 2, lesion_free=1.5)

@@ -123,3 +123,5 @@ def test_evaluate_case_keys_and_volumes() -> None:
     assert result["ref_volume_mm3"] == result["pred_volume_mm3"] == 27.0
     assert result["dice"] == pytest.approx(2 / 3)
     assert result["hd"] == pytest.approx(0.5)
+    # the image extent is 5 x 10 x 20 mm: its diagonal bounds every distance of the case
+    assert result["diagonal_mm"] == pytest.approx(np.sqrt(5**2 + 10**2 + 20**2))
