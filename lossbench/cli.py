@@ -1,4 +1,4 @@
-"""Command line: ``lossbench run | report | losses | data``."""
+"""Command line: ``lossbench run | report | compare | losses | data``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train and evaluate every loss (the main job)")
     run.add_argument("--losses", default="all", help="comma-separated loss names, or 'all'")
-    run.add_argument("--preset", default="quick", help="quick (default), standard or paper")
+    run.add_argument(
+        "--preset", default="quick", help="quick (default), standard, scratch or paper"
+    )
     run.add_argument("--data", default=None, help="'synthetic' (default) or an MSSEG-2 folder")
     run.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     run.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
@@ -74,6 +76,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument(
         "--bench", default=None, help="pytest-benchmark JSON of the loss benchmarks (Table 5)"
     )
+    report.add_argument(
+        "--nan-policy", choices=("worst", "exclude"), default=None,
+        help="a distance missing because exactly one mask is empty: 'worst' counts the image "
+        "diagonal, 'exclude' leaves it out (default: the run's report.nan_policy, else worst)",
+    )  # fmt: skip
+    report.add_argument(
+        "--compare", action="append", default=[], metavar="RUN_DIR",
+        help="another run (e.g. --preset scratch) whose rankings the verdict compares (repeatable)",
+    )  # fmt: skip
+    compare = commands.add_parser(
+        "compare", help="how well the loss rankings of several runs agree (Kendall's tau)"
+    )
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
+    compare.add_argument(
+        "--metrics", default="dice,hd95,lesion_f1",
+        help="comma-separated metrics, or 'all' (default dice,hd95,lesion_f1)",
+    )  # fmt: skip
+    compare.add_argument("--nan-policy", choices=("worst", "exclude"), default="worst")
+    compare.add_argument("--out", default=None, help="also write compare.md and compare.json here")
     losses = commands.add_parser("losses", help="list the registered losses")
     losses.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. '*dice*'")
     data = commands.add_parser("data", help="generate or check a dataset")
@@ -102,13 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             paths = build_report(
-                args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench
-            )
+                args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench,
+                nan_policy=args.nan_policy, compare=args.compare,
+            )  # fmt: skip
         except (ValueError, FileNotFoundError) as exc:
             print(f"lossbench report: {exc}", file=sys.stderr)
             return 2
         print("\n".join(str(p) for p in paths))
         return 0
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "losses":
         if not list_losses(args.pattern):
             print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
@@ -128,8 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from lossbench.config import apply_overrides, preset
-    from lossbench.results import summary
     from lossbench.run import plan, resolve_losses, run
+    from lossbench.stats import overview
 
     try:
         config = preset(args.preset)
@@ -156,10 +180,15 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     import pandas as pd
 
+    from lossbench.report._io import read_config
+
     table = pd.read_csv(table_path, dtype={"case_id": str})
     print(f"\n{len(table)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
+    stored = read_config(Path(table_path).parent)
+    policy = stored.report.nan_policy if stored else "worst"
     if len(table):
-        print(summary(table).round(3).to_string())
+        print(f"means over the cases with lesions (missing distances: {policy}):")
+        print(overview(table, policy).round(3).to_string())
     if len(config.seeds) == 1:
         print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
               "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
@@ -168,6 +197,22 @@ def _run(args: argparse.Namespace) -> int:
 
         markdown, page = build_report(Path(table_path).parent)
         print(f"report: {markdown} and {page}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from lossbench.report import compare_runs
+    from lossbench.stats import SUMMARY_METRICS
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if metrics == ["all"]:
+        metrics = list(SUMMARY_METRICS)
+    try:
+        markdown, _ = compare_runs(args.run_dirs, metrics, args.nan_policy, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench compare: {exc}", file=sys.stderr)
+        return 2
+    print(markdown)
     return 0
 
 

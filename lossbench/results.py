@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load", "summary"]
+__all__ = ["load"]
 
 
 def load(run_dir: str | Path) -> pd.DataFrame:
@@ -27,22 +27,3 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     if csv.exists():
         return pd.read_csv(csv, dtype={"case_id": str})
     raise FileNotFoundError(f"no results.parquet or results.csv in {folder}")
-
-
-def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean Dice, HD95 and lesion F1 per loss over the test cases that have lesions, and the
-    mean number of false-positive lesions on those that have none; best Dice first.
-
-    Example:
-        >>> t = pd.DataFrame({"loss": ["a", "a", "b", "b"], "seed": 0, "case_id": ["1", "2"] * 2,
-        ...     "dice": [0.5, 1.0, 0.7, 1.0], "hd95": [1.0, 0.0, 2.0, 0.0],
-        ...     "lesion_f1": [0.5, float("nan"), 1.0, float("nan")],
-        ...     "ref_empty": [False, True] * 2, "n_fp_lesions": [0, 1, 0, 0]})
-        >>> summary(t).index.tolist(), summary(t)["dice"].tolist()
-        (['b', 'a'], [0.7, 0.5])
-    """
-    lesion = table[~table["ref_empty"].astype(bool)]
-    empty = table[table["ref_empty"].astype(bool)]
-    result = lesion.groupby("loss")[["dice", "hd95", "lesion_f1"]].mean()
-    result["fp_lesions_on_empty"] = empty.groupby("loss")["n_fp_lesions"].mean()
-    return result.sort_values("dice", ascending=False)

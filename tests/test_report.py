@@ -49,9 +49,13 @@ def test_report_has_every_table_and_figure(tmp_path: Path) -> None:
         "Table 5",
         "Per-case metrics",
         "Training loss",
-        "Critical difference (Dice ranks)",
+        "Critical difference",
+        "Rank stability",
     ):
         assert f"## {title}" in text, title
+    assert text.index("## Verdict") < text.index("## Table 1")  # the report opens with it
+    for name in ("critical_difference.png", "rank_stability.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 5_000
     assert (tmp_path / "figures" / "boxplots.png").stat().st_size > 10_000
     assert "seed SD" in text  # two seeds: the spread column is there
     html = page.read_text()
@@ -63,6 +67,90 @@ def test_report_has_every_table_and_figure(tmp_path: Path) -> None:
         and "http://" not in html
         and "https://" not in html
     )
+
+
+SUMMARY_METRICS = ("dice", "jaccard", "hd95", "asd", "precision", "recall", "lesion_f1", "nsd")
+
+
+def test_summary_json_has_the_documented_keys(tmp_path: Path) -> None:
+    build_report(fabricated_run(tmp_path), n_resamples=100)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["nan_policy"] == "worst"
+    assert summary["seeds"]["n"] == 2 and set(summary["seeds"]["kendall_w"]) >= {"dice", "hd95"}
+    losses = {"dice", "ce", "hytver", "focal"}
+    for metric in SUMMARY_METRICS:
+        facts = summary["metrics"][metric]
+        assert isinstance(facts["higher_is_better"], bool)
+        assert set(facts["mean"]) == set(facts["penalised"]) == set(facts["ranking"]) == losses
+        assert facts["not_worse_than_best"][0] == facts["ranking"][0]
+        means = [facts["mean"][n] for n in facts["ranking"]]
+        assert means == sorted(means, reverse=facts["higher_is_better"])
+        assert all(isinstance(v, int) for v in facts["penalised"].values())
+    assert summary["metrics"]["hd95"]["higher_is_better"] is False
+
+
+def test_nan_policy_from_the_flag_and_from_the_config(tmp_path: Path) -> None:
+    run = fabricated_run(tmp_path / "run", seeds=1)
+    table = pd.read_csv(run / "results.csv")
+    missed = (table["loss"] == "focal") & (table["case_id"] < 3)  # focal empties 3 lesion cases
+    table.loc[missed, ["hd95", "asd", "hd", "assd"]] = np.nan
+    table.loc[missed, "pred_empty"] = True
+    table["diagonal_mm"] = 88.0
+    table.to_csv(run / "results.csv", index=False)
+    assert main(["report", str(run)]) == 0
+    worst = json.loads((run / "summary.json").read_text())
+    assert worst["metrics"]["hd95"]["penalised"]["focal"] == 3
+    assert worst["metrics"]["hd95"]["ranking"][-1] == "focal"
+    text = (run / "report.md").read_text()
+    assert "Cases given the worst value: HD95 (mm): focal 3" in text and "(3 worst)" in text
+    assert main(["report", str(run), "--nan-policy", "exclude"]) == 0
+    exclude = json.loads((run / "summary.json").read_text())
+    assert exclude["nan_policy"] == "exclude" and exclude["metrics"]["hd95"]["penalised"] == {
+        "ce": 0, "dice": 0, "focal": 0, "hytver": 0}  # fmt: skip
+    assert "Cases left out: HD95 (mm): focal 3" in (run / "report.md").read_text()
+    (run / "config.toml").write_text('preset = "quick"\n[report]\nnan_policy = "exclude"\n')
+    assert main(["report", str(run)]) == 0
+    assert json.loads((run / "summary.json").read_text())["nan_policy"] == "exclude"
+
+
+def test_the_pretraining_loss_is_marked_and_the_protocol_named(tmp_path: Path) -> None:
+    run = fabricated_run(tmp_path / "run", seeds=1)
+    (run / "config.toml").write_text('[train]\ninit = "pretrain"\npretrain_loss = "ce"\n')
+    build_report(run, n_resamples=100)
+    text = (run / "report.md").read_text()
+    verdict = text.split("## Table 1")[0]
+    assert "from one shared pretraining with ce" in verdict
+    assert "every loss started from its optimum" in verdict and "one seed" in verdict
+    assert "`lossbench run --preset scratch`" in verdict and "lossbench compare" in verdict
+    assert "|   ce † |" in text.split("## Table 1:")[1].split("## Table 1b")[0]
+    assert json.loads((run / "summary.json").read_text())["protocol"]["pretrain_loss"] == "ce"
+    (run / "config.toml").write_text('[train]\ninit = "scratch"\niterations = 850\n')
+    build_report(run, n_resamples=100)
+    text = (run / "report.md").read_text()
+    assert "trained from scratch for 850 iterations" in text and "†" not in text
+
+
+def test_compare_runs_and_a_verdict_against_another_protocol(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    a = fabricated_run(tmp_path / "a", seeds=1)
+    b = fabricated_run(tmp_path / "b", seeds=1)
+    table = pd.read_csv(b / "results.csv")
+    table["dice"] = 1 - table["dice"]  # the other protocol reverses the Dice ranking
+    table.to_csv(b / "results.csv", index=False)
+    (b / "config.toml").write_text('[train]\ninit = "scratch"\n')
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "a vs b: tau = -1.00" in out and "rank a" in out and "rank b" in out
+    data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert data["metrics"]["dice"]["tau"][0]["tau"] == -1.0 and data["runs"][1]["name"] == "b"
+    assert (tmp_path / "cmp" / "compare.md").exists()
+    assert main(["report", str(a), "--compare", str(b)]) == 0
+    verdict = (a / "report.md").read_text().split("## Table 1")[0]
+    assert "trained from scratch" in verdict and "DC tau = -1.00" in verdict
+    assert "does not carry over" in verdict
+    assert main(["compare", str(a)]) == 2
+    assert "at least two run folders" in capsys.readouterr().err
+    assert main(["compare", str(a), str(b), "--metrics", "volume"]) == 2
+    assert "metric 'volume' is not in the results of a, b" in capsys.readouterr().err
 
 
 def test_report_command_and_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

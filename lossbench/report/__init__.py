@@ -4,5 +4,6 @@ from the results table alone (no GPU, no retraining)."""
 from __future__ import annotations
 
 from lossbench.report.build import build_report
+from lossbench.report.compare import compare_runs
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "compare_runs"]

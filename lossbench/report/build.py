@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ import pandas as pd
 from tabulate import tabulate
 
 from lossbench.report import figures
+from lossbench.report._io import load_checked, read_config
+from lossbench.report.compare import comparison_summary
 from lossbench.report.tables import (
     EXTENDED_METRICS,
+    LABELS,
     MAIN_METRICS,
     benchmark_ms,
     cost_table,
@@ -23,24 +27,29 @@ from lossbench.report.tables import (
     fp_table,
     main_table,
     paired_table,
+    policy_note,
     rank_table,
 )
-from lossbench.results import load
-from lossbench.stats import friedman
+from lossbench.report.verdict import DAGGER, VERDICT_METRICS, describe_protocol, verdict_markdown
+from lossbench.stats import (
+    check_nan_policy,
+    critical_difference_groups,
+    friedman,
+    pairwise_tests,
+    summarise,
+)
 
-__all__ = ["REQUIRED_COLUMNS", "build_report"]
-
-REQUIRED_COLUMNS = ("loss", "seed", "case_id", *MAIN_METRICS, *EXTENDED_METRICS, "ref_empty",
-                    "n_fp_lesions", "fp_volume_mm3", "train_seconds")  # fmt: skip
+__all__ = ["build_report"]
 
 PROTOCOL = (
     "Aggregation protocol (MSSEG-2's): segmentation and lesion-detection metrics are averaged "
     "over the test cases that have reference lesions; cases without are summarised separately "
     "by their false-positive lesions (Table 4). With several seeds a case's value is first "
     "averaged over seeds, and the seed-to-seed spread of the mean Dice is its own column. "
-    "Distances are NaN when exactly one mask is empty; such cases are left out of that mean and "
-    "their number is shown after it as (-k). Brackets hold 95% percentile bootstrap intervals "
-    "(10,000 resamples of cases, seeded). Bold marks the best mean per column."
+    "Brackets hold 95% percentile bootstrap intervals (10,000 resamples of cases, and of the "
+    "seeds within each case when there are several; seeded). Bold marks the best mean per "
+    "column. After a value, (k worst) counts the cases given the worst value, (-k) those left "
+    "out."
 )
 
 _STYLE = """
@@ -61,16 +70,9 @@ r.forEach(function(x){b.appendChild(x)})})});
 """
 
 
-def _check(results: pd.DataFrame, source: Path) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
-    if missing:
-        raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
-    if results.empty:
-        raise ValueError(f"{source}: the results table has no rows")
-
-
 def _md(frame: pd.DataFrame) -> str:
-    return tabulate(frame, headers="keys", tablefmt="github", stralign="right")
+    return tabulate(frame, headers="keys", tablefmt="github", stralign="right",
+                    disable_numparse=True)  # fmt: skip
 
 
 def _html_table(frame: pd.DataFrame) -> str:
@@ -86,16 +88,20 @@ def _html_table(frame: pd.DataFrame) -> str:
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _figures(run_dir: Path, results: pd.DataFrame, baseline: str, out_dir: Path) -> dict[str, Path]:
+def _figures(run_dir: Path, results: pd.DataFrame, shown: pd.DataFrame, baseline: str,
+             out_dir: Path, nan_policy: str) -> dict[str, Path]:  # fmt: skip
+    """Boxplots (display names), training curves and the qualitative figure (run names)."""
     out = out_dir / "figures"
     out.mkdir(parents=True, exist_ok=True)
-    made = {"Per-case metrics": figures.boxplots(results, out / "boxplots.png")}
+    made = {"Per-case metrics": figures.boxplots(shown, out / "boxplots.png",
+                                                 nan_policy=nan_policy)}  # fmt: skip
     seed = int(results["seed"].min())
+    rename = dict(zip(results["loss"], shown["loss"], strict=True))
     histories = {}
     for loss in sorted(results["loss"].unique()):
         path = run_dir / "trials" / f"{loss}-seed{seed}" / "history.csv"
         if path.exists():
-            histories[loss] = pd.read_csv(path)
+            histories[rename[loss]] = pd.read_csv(path)
     if histories:
         made["Training loss"] = figures.training_curves(histories, out / "training.png")
     qualitative = _qualitative(run_dir, results, baseline, seed, out / "qualitative.png")
@@ -140,78 +146,141 @@ def _read(path: Path) -> np.ndarray:
     return np.asarray(image.dataobj)
 
 
+def _inline(text: str) -> str:
+    """Markdown bold and code spans of the verdict as HTML."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _html_text(markdown: str) -> str:
+    """The verdict's paragraphs and bullet lists as HTML."""
+    parts, items = [], []
+    for line in [*markdown.splitlines(), ""]:
+        if line.startswith("- "):
+            items.append(f"<li>{_inline(line[2:])}</li>")
+            continue
+        if items:
+            parts.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        if line:
+            parts.append(f"<p>{_inline(line)}</p>")
+    return "".join(parts)
+
+
 def build_report(
     run_dir: str | Path,
     baseline: str = "dice",
     n_resamples: int = 10_000,
     out_dir: str | Path | None = None,
     bench: str | Path | None = None,
+    nan_policy: str | None = None,
+    compare: Sequence[str | Path] = (),
 ) -> tuple[Path, Path]:
-    """Write ``report.md``, ``report.html`` and ``figures/`` for a finished (or partial) run.
+    """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` for a finished (or
+    partial) run.
+
+    The report opens with the verdict (:func:`lossbench.report.verdict.verdict_markdown`);
+    ``summary.json`` holds its numbers (:func:`lossbench.stats.summarise`) plus the protocol and
+    any comparison with other runs.
 
     Args:
         run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
-        baseline: the reference loss of the paired tests (Table 3).
-        n_resamples: bootstrap resamples of Table 1.
+        baseline: the reference loss of the paired comparison of Table 3.
+        n_resamples: bootstrap resamples of Table 1 and of the rank stability.
         out_dir: where to write (default ``run_dir``); figures that need the run's images
             still read them from ``run_dir``.
         bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
             Table 5.
+        nan_policy: ``"worst"`` or ``"exclude"`` for distances missing because exactly one mask
+            is empty; default the run's ``report.nan_policy``, else ``"worst"``.
+        compare: other run folders (e.g. the same losses from scratch) whose rankings the
+            verdict sets against this run's (Kendall's tau).
 
     Returns:
         ``(markdown path, html path)``.
 
     Raises:
-        FileNotFoundError: no results table in ``run_dir``.
-        ValueError: the table lacks a required column (file and column named) or has no rows.
+        FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
+        ValueError: the table lacks a required column (file and column named), has no rows,
+            or ``nan_policy`` is unknown.
     """
     run_dir = Path(run_dir)
     out_dir = run_dir if out_dir is None else Path(out_dir)
-    results = load(run_dir)
-    _check(
-        results,
-        run_dir / "results.parquet"
-        if (run_dir / "results.parquet").exists()
-        else run_dir / "results.csv",
+    config = read_config(run_dir)
+    policy = check_nan_policy(
+        nan_policy if nan_policy is not None else config.report.nan_policy if config else "worst"
     )
-    results = results.assign(case_id=results["case_id"].astype(str))
+    results = load_checked(run_dir)
+    others = {Path(other): load_checked(Path(other)) for other in compare}
+    summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
+    summary["protocol"] = describe_protocol(config)
+    summary["comparisons"] = [
+        comparison_summary(
+            results, table, str(path), describe_protocol(read_config(path)), VERDICT_METRICS, policy
+        )
+        for path, table in others.items()
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+
+    mark = summary["protocol"]["pretrain_loss"]
+    shown = results.assign(loss=results["loss"].replace({mark: f"{mark} {DAGGER}"}))
+    shown_baseline = f"{baseline} {DAGGER}" if baseline == mark else baseline
     losses = sorted(results["loss"].unique())
-    seeds = sorted(results["seed"].unique())
-    n_cases = results["case_id"].nunique()
-    n_lesion = results.loc[~results["ref_empty"].astype(bool), "case_id"].nunique()
+    n_lesion = summary["n_lesion_cases"]
+    note = policy_note(results, MAIN_METRICS, policy)
+    dagger = (f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss "
+              "started." if mark in losses else "")  # fmt: skip
     sections: list[tuple[str, str, pd.DataFrame | None]] = [
-        ("Table 1: mean metrics per loss", PROTOCOL,
-         main_table(results, MAIN_METRICS, n_resamples)),
-        ("Table 1b: more metrics", "", main_table(results, EXTENDED_METRICS, n_resamples)),
+        ("Verdict", verdict_markdown(summary), None),
+        ("Table 1: mean metrics per loss", f"{PROTOCOL} {note}{dagger}",
+         main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy)),
+        ("Table 1b: more metrics", f"NaN policy: {policy} (no distance in this table).{dagger}",
+         main_table(shown, EXTENDED_METRICS, n_resamples, nan_policy=policy)),
         ("Table 2: coefficient of variation across cases", "Sample SD (ddof = 1) over the mean, "
-         "cases with lesions; lower is more stable.", cv_table(results)),
+         f"cases with lesions; lower is more stable. NaN policy: {policy} (no distance in this "
+         f"table).{dagger}", cv_table(shown, nan_policy=policy)),
     ]  # fmt: skip
     if baseline in losses and len(losses) > 1:
-        text = ("Median per-case difference (loss minus baseline) and Wilcoxon signed-rank "
-                "p-value, Holm-corrected across losses.")  # fmt: skip
-        sections.append((f"Table 3: paired comparison with {baseline}", text,
-                         paired_table(results, baseline)))  # fmt: skip
-    ranked = None
+        n_pairs = len(losses) * (len(losses) - 1) // 2
+        text = ("Hodges-Lehmann estimate of the per-case difference (loss minus baseline; the "
+                "median of the Walsh averages) with its distribution-free 95% CI, and the "
+                f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
+                f"pairs of losses. Per-case values are averaged over seeds. "
+                f"{policy_note(results, ('hd95',), policy)}{dagger}")  # fmt: skip
+        sections.append((f"Table 3: paired comparison with {shown_baseline}", text,
+                         paired_table(shown, shown_baseline, nan_policy=policy)))  # fmt: skip
+    panels: dict[str, tuple[pd.Series, list[list[str]]]] = {}
     if len(losses) >= 3 and n_lesion >= 2:
-        ranked = friedman(results, "dice")
-        frame, sentence = rank_table(*ranked, metric="dice")
-        sections.append(("Mean ranks", sentence, frame))
+        ranked = {m: friedman(shown, m, policy) for m in VERDICT_METRICS if m in shown.columns}
+        frame, sentence = rank_table(ranked)
+        sections.append(("Mean ranks", "Mean rank of each loss over the cases with lesions "
+                         f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
+                         f"{dagger}", frame))  # fmt: skip
+        for metric, (ranks, _) in ranked.items():
+            groups = critical_difference_groups(ranks.index, pairwise_tests(shown, metric, policy))
+            panels[LABELS.get(metric, metric)] = (ranks, groups)
     if results["ref_empty"].astype(bool).any():
-        sections.append(("Table 4: false positives on lesion-free cases", "", fp_table(results)))
+        sections.append(("Table 4: false positives on lesion-free cases", dagger.strip(),
+                         fp_table(shown)))  # fmt: skip
     bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
-    sections.append(("Table 5: cost", "", cost_table(results, bench_ms)))
-    made = _figures(run_dir, results, baseline, out_dir)
-    if ranked is not None:
-        made["Critical difference (Dice ranks)"] = figures.critical_difference(
-            ranked[0], ranked[2], out_dir / "figures" / "critical_difference.png"
+    sections.append(("Table 5: cost", dagger.strip(), cost_table(shown, bench_ms)))
+    made = _figures(run_dir, results, shown, baseline, out_dir, policy)
+    if panels:
+        made["Critical difference"] = figures.critical_difference(
+            panels, out_dir / "figures" / "critical_difference.png"
         )
-    intro = (f"{len(losses)} losses, {len(seeds)} seed(s), {n_cases} test cases ({n_lesion} with "
-             f"new lesions).")  # fmt: skip
-    if len(seeds) == 1:
-        intro += (
-            " One seed cannot rank losses: the seed-to-seed spread can be as large as the gaps."
-        )
-    md = ["# lossbench report", "", intro, ""]
+    order = [f"{n} {DAGGER}" if n == mark else n for n in summary["metrics"]["dice"]["ranking"]]
+    first = pd.DataFrame({
+        LABELS.get(m, m): pd.Series(summary["metrics"][m]["p_first"]).rename(
+            lambda n: f"{n} {DAGGER}" if n == mark else n)
+        for m in VERDICT_METRICS if m in summary["metrics"]
+    }).loc[order]  # fmt: skip
+    made["Rank stability"] = figures.rank_stability(
+        first, out_dir / "figures" / "rank_stability.png"
+    )
+
+    md = ["# lossbench report", ""]
     for title, text, frame in sections:
         md += (
             [f"## {title}", ""]
@@ -223,12 +292,12 @@ def build_report(
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
 
-    config = (run_dir / "config.toml").read_text() if (run_dir / "config.toml").exists() else ""
-    body = [f"<h1>lossbench report</h1><p>{html.escape(intro)}</p>"]
+    stored = (run_dir / "config.toml").read_text() if config is not None else ""
+    body = ["<h1>lossbench report</h1>"]
     for title, text, frame in sections:
         body.append(f"<h2>{html.escape(title)}</h2>")
         if text:
-            body.append(f"<p>{html.escape(text)}</p>")
+            body.append(_html_text(text))
         if frame is not None:
             body.append(_html_table(frame))
     for title, path in made.items():
@@ -237,8 +306,8 @@ def build_report(
             f"<h2>{html.escape(title)}</h2>"
             f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
         )
-    if config:
-        body.append(f"<h2>Configuration and versions</h2><pre>{html.escape(config)}</pre>")
+    if stored:
+        body.append(f"<h2>Configuration and versions</h2><pre>{html.escape(stored)}</pre>")
     page = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>lossbench report</title><style>{_STYLE}</style></head><body>"

@@ -11,7 +11,7 @@ import pandas as pd
 from lossbench.report.tables import LABELS
 from lossbench.stats import case_matrix
 
-__all__ = ["boxplots", "critical_difference", "qualitative", "training_curves"]
+__all__ = ["boxplots", "critical_difference", "qualitative", "rank_stability", "training_curves"]
 
 
 def _plt():  # type: ignore[no-untyped-def]
@@ -27,9 +27,10 @@ def boxplots(
     results: pd.DataFrame,
     path: str | Path,
     metrics: Sequence[str] = ("dice", "precision", "lesion_f1", "hd95"),
+    nan_policy: str = "worst",
 ) -> Path:
     """Boxplots with the per-case points of each metric per loss (cases with lesions, seeds
-    averaged), losses ordered by median Dice.
+    averaged, missing distances as ``nan_policy`` says), losses ordered by median Dice.
 
     Example:
         >>> import tempfile
@@ -39,13 +40,14 @@ def boxplots(
         '.png'
     """
     plt = _plt()
-    order = case_matrix(results, "dice").median().sort_values(ascending=False).index.tolist()
+    order = case_matrix(results, "dice").median().sort_values(ascending=False, kind="stable")
+    order = order.index.tolist()
     fig, axes = plt.subplots(
         len(metrics), 1, figsize=(max(6, 0.55 * len(order) + 2), 2.6 * len(metrics)), squeeze=False
     )
     rng = np.random.default_rng(0)
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        matrix = case_matrix(results, metric)[order]
+        matrix = case_matrix(results, metric, nan_policy)[order]
         data = [matrix[c].dropna().to_numpy() for c in order]
         ax.boxplot(data, showfliers=False, widths=0.6)
         for i, values in enumerate(data, start=1):
@@ -135,33 +137,89 @@ def qualitative(
     return out
 
 
-def critical_difference(ranks: pd.Series, cd: float, path: str | Path, title: str = "") -> Path:
-    """Critical-difference plot: each loss at its mean rank (1 = best, left) and a bar of the
-    Nemenyi critical difference; losses whose ranks differ by less than it cannot be told apart.
+def critical_difference(
+    panels: dict[str, tuple[pd.Series, list[list[str]]]], path: str | Path
+) -> Path:
+    """Critical-difference diagrams, one panel per metric: each loss at its mean Friedman rank
+    (1 = best, left; best loss on top), and a vertical bar on the right joining each group of
+    losses that are not significantly different in the pairwise tests
+    (:func:`lossbench.stats.critical_difference_groups`).
+
+    Args:
+        panels: panel title -> (mean ranks per loss, groups of loss names).
 
     Example:
         >>> import tempfile
         >>> ranks = pd.Series({"a": 1.2, "b": 2.0, "c": 2.8})
-        >>> critical_difference(ranks, 1.1, tempfile.mkdtemp() + "/cd.png").suffix
+        >>> path = tempfile.mkdtemp() + "/cd.png"
+        >>> critical_difference({"DC": (ranks, [["a", "b"]])}, path).suffix
         '.png'
     """
     plt = _plt()
-    ranks = ranks.sort_values()
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(ranks) + 1.4))
-    y = np.arange(len(ranks))[::-1]
-    ax.scatter(ranks.to_numpy(), y, color="tab:blue", zorder=3)
-    for value, row, name in zip(ranks.to_numpy(), y, ranks.index, strict=True):
-        ax.text(value + 0.08, row, name, va="center", fontsize=8)
-    best = float(ranks.iloc[0])
-    ax.axvspan(
-        best, best + cd, color="tab:orange", alpha=0.15, label=f"within CD = {cd:.2f} of the best"
+    k = max(len(ranks) for ranks, _ in panels.values())
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 0.3 * k + 1.6), squeeze=False
     )
-    ax.set_yticks([])
-    ax.set_xlabel("mean rank (1 = best)")
-    ax.set_xlim(0.5, max(float(ranks.max()), best + cd) + 2.5)
-    ax.set_ylim(-1, len(ranks))
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_title(title, fontsize=9)
+    for ax, (title, (ranks, groups)) in zip(axes[0], panels.items(), strict=True):
+        ranks = ranks.sort_values(kind="stable")
+        y = np.arange(len(ranks))[::-1]
+        row = dict(zip(ranks.index, y, strict=True))
+        ax.scatter(ranks.to_numpy(), y, color="tab:blue", zorder=3, s=14)
+        ax.set_yticks(y, ranks.index.tolist(), fontsize=7)
+        for i, group in enumerate(groups):
+            x = len(ranks) + 0.7 + 0.35 * i
+            rows = [row[name] for name in group]
+            ax.plot([x, x], [min(rows) - 0.25, max(rows) + 0.25], color="tab:orange", lw=3)
+            for name in group:
+                ax.plot([float(ranks[name]), x], [row[name]] * 2, color="tab:orange", lw=0.4,
+                        alpha=0.5)  # fmt: skip
+        ax.set_xlim(0.5, len(ranks) + 1.0 + 0.35 * len(groups))
+        ax.set_ylim(-0.8, len(ranks) - 0.2)
+        ax.set_xlabel("mean rank (1 = best)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(
+        "orange bars join losses that are not significantly different "
+        "(pairwise Wilcoxon signed-rank, Holm over all pairs, 0.05)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def rank_stability(probabilities: pd.DataFrame, path: str | Path) -> Path:
+    """How often each loss ranks first over bootstrap resamples, one panel per metric.
+
+    Args:
+        probabilities: losses x metric labels, values in [0, 1]; rows are drawn top to bottom
+            in the frame's order.
+
+    Example:
+        >>> import tempfile
+        >>> p = pd.DataFrame({"DC": [0.7, 0.3]}, index=["a", "b"])
+        >>> rank_stability(p, tempfile.mkdtemp() + "/r.png").suffix
+        '.png'
+    """
+    plt = _plt()
+    k = len(probabilities)
+    fig, axes = plt.subplots(
+        1, probabilities.shape[1], figsize=(3.4 * probabilities.shape[1] + 1, 0.28 * k + 1.4),
+        squeeze=False, sharey=True,
+    )  # fmt: skip
+    y = np.arange(k)[::-1]
+    for ax, column in zip(axes[0], probabilities.columns, strict=True):
+        values = probabilities[column].to_numpy(dtype=float)
+        ax.barh(y, values, color="tab:blue", alpha=0.8)
+        for value, row in zip(values, y, strict=True):
+            if value > 0:
+                ax.text(min(value + 0.02, 0.9), row, f"{value:.0%}", va="center", fontsize=6)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"P(ranked first), {column}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(y, probabilities.index.tolist(), fontsize=7)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)

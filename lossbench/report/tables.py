@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 
 from lossbench.stats import (
+    DISTANCES,
     HIGHER_IS_BETTER,
     aggregate,
     case_matrix,
     coefficient_of_variation,
     false_positives,
     paired_tests,
+    penalised_counts,
 )
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "fp_table",
     "main_table",
     "paired_table",
+    "policy_note",
     "rank_table",
 ]
 
@@ -46,11 +49,12 @@ def _header(metric: str) -> str:
 
 def main_table(
     results: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, n_resamples: int = 10_000,
-    seed: int = 0,
+    seed: int = 0, nan_policy: str = "worst",
 ) -> pd.DataFrame:  # fmt: skip
     """Table 1: mean [95% bootstrap CI] per loss and metric over the cases with lesions; the best
-    mean per column in bold; ``(-k)`` after a value when k cases were excluded (NaN), and a
-    seed-spread column (SD of per-seed mean Dice) when there are several seeds.
+    mean per column in bold; ``(k worst)`` after a value when k cases received the worst value
+    (policy ``worst``) or ``(-k)`` when k were left out (``exclude``); a seed-spread column (SD
+    of per-seed mean Dice) when there are several seeds.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a", "a", "b", "b"], "seed": 0, "case_id": ["1", "2"] * 2,
@@ -58,7 +62,7 @@ def main_table(
         >>> main_table(t, ["dice"], n_resamples=50).loc["b", "DC ↑"].startswith("**0.850**")
         True
     """
-    stats = aggregate(results, metrics, n_resamples=n_resamples, seed=seed)
+    stats = aggregate(results, metrics, n_resamples=n_resamples, seed=seed, nan_policy=nan_policy)
     out = pd.DataFrame(index=stats.index)
     for metric in metrics:
         means = stats[(metric, "mean")]
@@ -74,20 +78,56 @@ def main_table(
             if np.isfinite(low):
                 text += f" [{low:.{digits}f}, {high:.{digits}f}]"
             excluded = int(stats.loc[loss, (metric, "excluded")])
+            penalised = int(stats.loc[loss, (metric, "penalised")])
             if excluded:
                 text += f" (-{excluded})"
+            if penalised:
+                text += f" ({penalised} worst)"
             cells.append(text)
         out[_header(metric)] = cells
     if results["seed"].nunique() > 1 and "dice" in metrics:
         out["DC seed SD"] = [f"{v:.3f}" for v in stats[("dice", "seed_sd")]]
     order = stats[(metrics[0], "mean")].sort_values(
-        ascending=not HIGHER_IS_BETTER.get(metrics[0], True)
+        ascending=not HIGHER_IS_BETTER.get(metrics[0], True), kind="stable"
     )
     return out.loc[order.index]
 
 
+def policy_note(results: pd.DataFrame, metrics: Sequence[str], nan_policy: str = "worst") -> str:
+    """One sentence for a table's caption: the missing-distance policy and, for the distance
+    metrics among ``metrics``, how many cases of each loss it touched.
+
+    Example:
+        >>> t = pd.DataFrame({"loss": ["a", "b"], "seed": 0, "case_id": "1", "ref_empty": False,
+        ...     "pred_empty": [True, False], "hd95": [float("nan"), 2.0]})
+        >>> policy_note(t, ["hd95"]).split(". ")[-1]
+        'Cases given the worst value: HD95 (mm): a 1.'
+    """
+    if nan_policy == "worst":
+        text = ("NaN policy: worst (a distance missing because exactly one mask is empty counts "
+                "as the case's image diagonal).")  # fmt: skip
+        verb = "given the worst value"
+    else:
+        text = ("NaN policy: exclude (a distance missing because exactly one mask is empty is "
+                "left out of the mean).")  # fmt: skip
+        verb = "left out"
+    counts = []
+    for metric in (m for m in metrics if m in DISTANCES):
+        if nan_policy == "worst":
+            per_loss = penalised_counts(results, metric, nan_policy)
+        else:
+            per_loss = case_matrix(results, metric, nan_policy).isna().sum()
+        touched = ", ".join(f"{loss} {int(n)}" for loss, n in per_loss.items() if n)
+        counts.append(f"{LABELS.get(metric, metric)}: {touched or 'none'}")
+    if counts:
+        text += f" Cases {verb}: " + "; ".join(counts) + "."
+    return text
+
+
 def cv_table(
-    results: pd.DataFrame, metrics: Sequence[str] = ("dice", "precision", "lesion_f1")
+    results: pd.DataFrame,
+    metrics: Sequence[str] = ("dice", "precision", "lesion_f1"),
+    nan_policy: str = "worst",
 ) -> pd.DataFrame:
     """Table 2: coefficient of variation across cases (SD with ddof=1 over the mean) per loss.
 
@@ -99,7 +139,7 @@ def cv_table(
     """
     out = {}
     for metric in metrics:
-        matrix = case_matrix(results, metric)
+        matrix = case_matrix(results, metric, nan_policy)
         out[f"CV {LABELS.get(metric, metric)}"] = {
             loss: f"{coefficient_of_variation(matrix[loss].to_numpy()):.3f}" for loss in matrix
         }
@@ -107,43 +147,55 @@ def cv_table(
 
 
 def paired_table(
-    results: pd.DataFrame, baseline: str, metrics: Sequence[str] = ("dice", "hd95", "lesion_f1")
+    results: pd.DataFrame,
+    baseline: str,
+    metrics: Sequence[str] = ("dice", "hd95", "lesion_f1"),
+    nan_policy: str = "worst",
 ) -> pd.DataFrame:
-    """Table 3: each loss against ``baseline``: median per-case difference and Holm-corrected
-    Wilcoxon p-value per metric.
+    """Table 3: each loss against ``baseline``: Hodges-Lehmann estimate of the per-case
+    difference (loss minus baseline) with its 95% CI, and the Wilcoxon signed-rank p-value,
+    Holm-corrected over all pairs of losses, per metric.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a"] * 6 + ["b"] * 6, "seed": 0, "ref_empty": False,
         ...     "case_id": [str(i) for i in range(6)] * 2,
         ...     "dice": list(range(6)) + list(range(1, 7))})
         >>> paired_table(t, "a", ["dice"]).loc["b"].tolist()
-        ['+1.000', '0.031']
+        ['+1.000 [+1.000, +1.000]', '0.031']
     """
     out = pd.DataFrame()
     for metric in metrics:
-        frame = paired_tests(results, metric, baseline)
+        frame = paired_tests(results, metric, baseline, nan_policy)
         label = LABELS.get(metric, metric)
-        out[f"Δ{label} (median)"] = frame["median_diff"].map(lambda v: f"{v:+.3f}")
-        out[f"p {label} (Holm)"] = frame["p_holm"].map(lambda v: f"{v:.3f}")
+        digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
+        out[f"Δ{label} (HL [95% CI])"] = [
+            f"{r.hl:+.{digits}f} "
+            + (f"[{r.low:+.{digits}f}, {r.high:+.{digits}f}]" if np.isfinite(r.low) else "[n/a]")
+            for r in frame.itertuples()
+        ]
+        out[f"p {label} (Holm)"] = frame["p_holm"].map(lambda v: f"{v:.3f}").tolist()
+        out.index = frame.index
     return out
 
 
-def rank_table(
-    ranks: pd.Series, p: float, cd: float, metric: str = "dice"
-) -> tuple[pd.DataFrame, str]:
-    """Mean Friedman ranks (from :func:`lossbench.stats.friedman`, 1 = best) as a table, and a
-    sentence with the test's p-value and the Nemenyi critical difference.
+def rank_table(ranked: dict[str, tuple[pd.Series, float]]) -> tuple[pd.DataFrame, str]:
+    """Mean Friedman ranks per metric (from :func:`lossbench.stats.friedman`, 1 = best) as one
+    table ordered by the first metric, and a sentence with each test's p-value.
 
     Example:
-        >>> frame, sentence = rank_table(pd.Series({"c": 1.0, "b": 2.0}), 0.01, 1.2)
-        >>> frame.index.tolist(), sentence.endswith("1.20.")
-        (['c', 'b'], True)
+        >>> ranks = {"dice": (pd.Series({"c": 1.0, "b": 2.0}), 0.01)}
+        >>> frame, sentence = rank_table(ranks)
+        >>> frame.index.tolist(), sentence
+        (['c', 'b'], 'Friedman test over 2 losses on per-case values: DC p = 0.01.')
     """
-    frame = pd.DataFrame({"mean rank": ranks.map(lambda v: f"{v:.2f}")})
-    sentence = (
-        f"Friedman test over {len(ranks)} losses on per-case {LABELS.get(metric, metric)}: "
-        f"p = {p:.3g}; Nemenyi critical difference of mean ranks (alpha 0.05): {cd:.2f}."
-    )
+    first = next(iter(ranked.values()))[0]
+    frame = pd.DataFrame({
+        f"mean rank {LABELS.get(metric, metric)}": ranks.reindex(first.index).map(
+            lambda v: f"{v:.2f}")
+        for metric, (ranks, _) in ranked.items()
+    })  # fmt: skip
+    tests = ", ".join(f"{LABELS.get(m, m)} p = {p:.3g}" for m, (_, p) in ranked.items())
+    sentence = f"Friedman test over {len(first)} losses on per-case values: {tests}."
     return frame, sentence
 
 

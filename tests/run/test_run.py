@@ -164,6 +164,8 @@ def test_bad_input() -> None:
         ("data.test_fraction=1", r"data.test_fraction must be in \(0, 1\), got 1.0"),
         ("train.pretrain_loss=dcie", "train.pretrain_loss: .*did you mean 'dice'"),
         ("train.init=nowhere.pt", "train.init must be 'pretrain', 'scratch' or a state-dict"),
+        ("data.lesion_free=1.5", r"data.lesion_free must be in \[0, 1\], got 1.5"),
+        ("report.nan_policy=drop", "report.nan_policy must be 'worst' or 'exclude', got 'drop'"),
     ],
 )
 def test_bad_values_are_refused_before_any_work(tmp_path: Path, setting: str, message: str) -> None:
@@ -224,6 +226,27 @@ def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:  # type: ignore[no
     out = capsys.readouterr().out
     assert "3 rows in" in out and "one seed cannot rank losses" in out
     assert main(["run", "--losses", "dcie", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_an_end_to_end_run_writes_the_diagonal_and_the_summary(tmp_path: Path) -> None:
+    import json
+
+    args = ["run", "--losses", "dice,ce", "--seeds", "0,1", "--device", "cpu"]
+    args += ["--out", str(tmp_path), *[a for item in TINY for a in ("--set", item)]]
+    assert main(args) == 0
+    table = load(tmp_path)
+    assert table["diagonal_mm"].to_numpy() == pytest.approx(np.sqrt(3 * 28.0**2))  # 28^3 at 1 mm
+    assert table.groupby(["loss", "seed"])["ref_empty"].sum().tolist() == [1] * 4  # 1 of 3
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["nan_policy"] == "worst" and summary["seeds"]["n"] == 2
+    assert set(summary["seeds"]["kendall_w"]) >= {"dice", "hd95", "lesion_f1"}
+    for metric in ("dice", "jaccard", "hd95", "asd", "precision", "recall", "lesion_f1", "nsd"):
+        facts = summary["metrics"][metric]
+        assert set(facts) >= {"higher_is_better", "mean", "ranking", "not_worse_than_best",
+                              "penalised"}  # fmt: skip
+        assert sorted(facts["ranking"]) == sorted(facts["mean"]) == ["ce", "dice"]
+    assert summary["protocol"]["pretrain_loss"] == "dice_ce"
+    assert (tmp_path / "report.md").read_text().startswith("# lossbench report\n\n## Verdict")
 
 
 def test_config_round_trip(tmp_path: Path) -> None:

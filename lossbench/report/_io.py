@@ -1,0 +1,48 @@
+"""What the report reads from a run folder: its results table, checked, and its configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lossbench.config import Config, from_toml
+from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
+from lossbench.results import load
+
+__all__ = ["REQUIRED_COLUMNS", "load_checked", "read_config"]
+
+REQUIRED_COLUMNS = ("loss", "seed", "case_id", *MAIN_METRICS, *EXTENDED_METRICS, "ref_empty",
+                    "n_fp_lesions", "fp_volume_mm3", "train_seconds")  # fmt: skip
+"""Columns the report needs (``diagonal_mm`` and ``pred_empty`` are used when present)."""
+
+
+def load_checked(run_dir: str | Path) -> pd.DataFrame:
+    """The results table of ``run_dir`` with ``loss`` and ``case_id`` as strings.
+
+    Raises:
+        FileNotFoundError: the folder holds no results table.
+        ValueError: a required column is missing, or the table has no rows (file named).
+    """
+    folder = Path(run_dir)
+    results = load(folder)
+    source = folder / "results.parquet"
+    source = source if source.exists() else folder / "results.csv"
+    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
+    if results.empty:
+        raise ValueError(f"{source}: the results table has no rows")
+    return results.assign(case_id=results["case_id"].astype(str), loss=results["loss"].astype(str))
+
+
+def read_config(run_dir: str | Path) -> Config | None:
+    """The configuration stored in a run folder's ``config.toml``, or ``None`` without one.
+
+    Example:
+        >>> import tempfile
+        >>> read_config(tempfile.mkdtemp()) is None
+        True
+    """
+    path = Path(run_dir) / "config.toml"
+    return from_toml(path) if path.exists() else None

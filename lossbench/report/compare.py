@@ -1,0 +1,150 @@
+"""``lossbench compare RUN_A RUN_B [...]``: how well the loss rankings of several runs agree
+(fine-tuned against from scratch, one dataset against another, one architecture against
+another)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tabulate import tabulate
+
+from lossbench.report._io import load_checked, read_config
+from lossbench.report.tables import LABELS
+from lossbench.report.verdict import describe_protocol
+from lossbench.stats import HIGHER_IS_BETTER, case_matrix, check_nan_policy, rank_agreement
+
+__all__ = ["compare_runs", "comparison_summary"]
+
+
+def _json(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def comparison_summary(
+    results: pd.DataFrame,
+    other: pd.DataFrame,
+    name: str,
+    protocol: dict[str, Any],
+    metrics: Sequence[str],
+    nan_policy: str = "worst",
+) -> dict[str, Any]:
+    """Rank agreement of one run with ``other``, for the verdict and ``summary.json``.
+
+    Returns:
+        ``{"run": name, "protocol": protocol text, "tau": {metric: {"tau", "p", "n"}}}`` over
+        the metrics both tables have; ``tau`` and ``p`` are ``None`` with fewer than 2 losses in
+        common.
+
+    Example:
+        >>> a = pd.DataFrame({"loss": ["x", "y", "z"], "seed": 0, "case_id": "1",
+        ...     "ref_empty": False, "dice": [0.9, 0.5, 0.1]})
+        >>> comparison_summary(a, a, "same", {"text": "copy"}, ["dice"])["tau"]["dice"]["tau"]
+        1.0
+    """
+    taus = {}
+    for metric in metrics:
+        if metric in results.columns and metric in other.columns:
+            row = rank_agreement({"a": results, "b": other}, metric, nan_policy)[1].iloc[0]
+            taus[metric] = {"tau": _json(row["tau"]), "p": _json(row["p"]), "n": int(row["n"])}
+    return {"run": name, "protocol": protocol.get("text", ""), "tau": taus}
+
+
+def _names(run_dirs: Sequence[Path]) -> list[str]:
+    """Folder names, or the paths as given where two folders share a name."""
+    names = [p.name or str(p) for p in run_dirs]
+    return names if len(set(names)) == len(names) else [str(p) for p in run_dirs]
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    metrics: Sequence[str] = ("dice", "hd95", "lesion_f1"),
+    nan_policy: str = "worst",
+    out_dir: str | Path | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Per metric, Kendall's tau between the loss rankings of every pair of runs, with its
+    p-value, and each loss's rank and mean in each run side by side.
+
+    Rankings follow :func:`lossbench.stats.rank_agreement`: mean over the cases with lesions,
+    seeds averaged, ``nan_policy`` for missing distances; tau is computed over the losses both
+    runs hold.
+
+    Args:
+        run_dirs: two or more run folders (each holding ``results.parquet`` or ``.csv``).
+        metrics: the metrics to compare.
+        nan_policy: ``"worst"`` or ``"exclude"``.
+        out_dir: when given, ``compare.md`` and ``compare.json`` are written there.
+
+    Returns:
+        ``(markdown, json-ready dictionary)``.
+
+    Raises:
+        ValueError: fewer than two runs, an unknown policy, or a metric no run has.
+        FileNotFoundError: a folder without results.
+    """
+    check_nan_policy(nan_policy)
+    paths = [Path(p) for p in run_dirs]
+    if len(paths) < 2:
+        raise ValueError(f"compare needs at least two run folders, got {len(paths)}")
+    names = _names(paths)
+    runs = {name: load_checked(path) for name, path in zip(names, paths, strict=True)}
+    for metric in metrics:
+        lacking = [n for n, t in runs.items() if metric not in t.columns]
+        if lacking:
+            raise ValueError(f"metric {metric!r} is not in the results of {', '.join(lacking)}")
+    protocols = {n: describe_protocol(read_config(p)) for n, p in zip(names, paths, strict=True)}
+    data: dict[str, Any] = {
+        "nan_policy": nan_policy,
+        "runs": [
+            {"name": n, "path": str(p), "protocol": protocols[n]["text"]}
+            for n, p in zip(names, paths, strict=True)
+        ],
+        "metrics": {},
+    }
+    md = ["# Rank agreement between runs", ""]
+    md += [f"- **{n}** ({p}): {protocols[n]['text']}" for n, p in zip(names, paths, strict=True)]
+    explained = (
+        f"Losses ranked by their mean over the cases with lesions (seeds averaged; NaN policy "
+        f"{nan_policy}); 1 = best. Kendall's tau-b over the losses both runs hold (1 = same "
+        "order, 0 = unrelated, -1 = reversed), two-sided p-value."
+    )
+    md += ["", explained, ""]
+    for metric in metrics:
+        ranks, taus = rank_agreement(runs, metric, nan_policy)
+        means = pd.DataFrame({n: case_matrix(t, metric, nan_policy).mean()
+                              for n, t in runs.items()})  # fmt: skip
+        digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
+        table = pd.DataFrame(index=ranks.index)
+        for name in names:
+            table[f"rank {name}"] = ranks[name].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+            table[f"mean {name}"] = (
+                means[name]
+                .reindex(ranks.index)
+                .map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}")
+            )
+        lines = [
+            f"- {row.a} vs {row.b}: tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
+            for row in taus.itertuples()
+        ]
+        rendered = tabulate(
+            table, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
+        )
+        md += [f"## {LABELS.get(metric, metric)}", "", *lines, "", rendered, ""]
+        data["metrics"][metric] = {
+            "higher_is_better": HIGHER_IS_BETTER.get(metric, True),
+            "tau": [
+                {"a": r.a, "b": r.b, "n": int(r.n), "tau": _json(r.tau), "p": _json(r.p)}
+                for r in taus.itertuples()
+            ],
+            "ranks": {n: {loss: _json(v) for loss, v in ranks[n].items()} for n in names},
+        }
+    markdown = "\n".join(md)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.md").write_text(markdown)
+        (out / "compare.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    return markdown, data
