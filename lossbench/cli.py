@@ -110,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("SX", "SY", "SZ")
     )
     synth.add_argument(
+        "--lesion-free", type=float, default=0.25,
+        help="share of cases without new lesions, rounded up (default 0.25)",
+    )  # fmt: skip
+    synth.add_argument(
         "--preview", action="store_true", help="also save OUT/preview.png (axial montage)"
     )
     check = data_commands.add_parser("check", help="validate every case of an MSSEG-2 folder")
@@ -222,8 +226,9 @@ def _synth(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         folders = synthesize(
-            args.out, args.cases, args.seed, tuple(args.shape), tuple(args.spacing), progress=True
-        )
+            args.out, args.cases, args.seed, tuple(args.shape), tuple(args.spacing),
+            progress=True, lesion_free=args.lesion_free,
+        )  # fmt: skip
     except ValueError as exc:
         print(f"lossbench data synth: {exc}", file=sys.stderr)
         return 2

@@ -135,7 +135,7 @@ def _standard() -> Config:
 def _scratch() -> Config:
     config = Config(preset="scratch")
     config.train.init = "scratch"
-    config.train.iterations = 850
+    config.train.iterations = 600
     config.train.lr = 1e-3
     return config
 

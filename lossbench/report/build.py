@@ -288,7 +288,8 @@ def build_report(
             + ([_md(frame), ""] if frame is not None else [])
         )
     for title, path in made.items():
-        md += [f"## {title}", "", f"![{title}](figures/{path.name})", ""]
+        md += [f"## {title}", "", *([dagger.strip(), ""] if dagger else [])]
+        md += [f"![{title}](figures/{path.name})", ""]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
 
@@ -304,7 +305,8 @@ def build_report(
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(
             f"<h2>{html.escape(title)}</h2>"
-            f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+            + (f"<p>{html.escape(dagger.strip())}</p>" if dagger else "")
+            + f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
         )
     if stored:
         body.append(f"<h2>Configuration and versions</h2><pre>{html.escape(stored)}</pre>")

@@ -215,7 +215,8 @@ def rank_stability(probabilities: pd.DataFrame, path: str | Path) -> Path:
         ax.barh(y, values, color="tab:blue", alpha=0.8)
         for value, row in zip(values, y, strict=True):
             if value > 0:
-                ax.text(min(value + 0.02, 0.9), row, f"{value:.0%}", va="center", fontsize=6)
+                text = f"{value:.0%}" if value >= 0.005 else "<1%"
+                ax.text(min(value + 0.02, 0.9), row, text, va="center", fontsize=6)
         ax.set_xlim(0, 1)
         ax.set_title(f"P(ranked first), {column}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
