@@ -145,8 +145,8 @@ def test_compare_runs_and_a_verdict_against_another_protocol(tmp_path: Path, cap
     assert (tmp_path / "cmp" / "compare.md").exists()
     assert main(["report", str(a), "--compare", str(b)]) == 0
     verdict = (a / "report.md").read_text().split("## Table 1")[0]
-    assert "trained from scratch" in verdict and "DC tau = -1.00" in verdict
-    assert "does not carry over" in verdict
+    assert "trained from scratch" in verdict and "rankings is -1.00 on DC" in verdict
+    assert "the Dice ranking does not carry over" in verdict
     assert main(["compare", str(a)]) == 2
     assert "at least two run folders" in capsys.readouterr().err
     assert main(["compare", str(a), str(b), "--metrics", "volume"]) == 2

@@ -183,7 +183,9 @@ def test_pairwise_tests_against_scipy_with_holm_over_all_pairs() -> None:
     pairs = pairwise_tests(results, "dice")
     matrix = case_matrix(results, "dice")
     assert list(zip(pairs["a"], pairs["b"], strict=True)) == [
-        ("ce", "dice"), ("ce", "hytver"), ("dice", "hytver")
+        ("ce", "dice"),
+        ("ce", "hytver"),
+        ("dice", "hytver"),
     ]
     for row in pairs.itertuples():
         diff = matrix[row.a] - matrix[row.b]

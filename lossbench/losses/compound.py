@@ -6,6 +6,7 @@ Notation as in :mod:`lossbench.losses.region`; ``wCE_beta = mean(-[beta y log p 
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from lossbench.losses._core import (
@@ -17,6 +18,7 @@ from lossbench.losses._core import (
     overlap_and_wce,
     overlap_sums,
     safe_pow,
+    unit_dot,
     unit_size,
 )
 from lossbench.losses.distribution import focal_loss, focal_sums
@@ -173,13 +175,17 @@ def _modified_tversky_terms(
     ``mTI_c = (TP_c + s) / (TP_c + delta FN_c + (1-delta) FP_c + s)``; the background counts
     follow from the lesion ones (``FN_0 = FP_1``, ``FP_0 = FN_1``).
     """
-    tp, sum_p, sum_y = overlap_sums(z, y, pooled)
+    tp, _, sum_y = overlap_sums(z, y, pooled)
     n = unit_size(y, pooled)
-    fp, fn = sum_p - tp, sum_y - tp
+    # summed directly, not as sum p - TP and sum y - TP: those cancel in float32 when p is near
+    # 0 off the lesion or near 1 on it, and the background term divides such tiny counts
+    fp = unit_dot(1 - y, torch.sigmoid(z), pooled)
+    fn = unit_dot(y, torch.sigmoid(-z), pooled)
     tp0 = (n - sum_y) - fp  # in this order: exact when there is no background left
-    mti0 = (tp0 + smooth) / (tp0 + delta * fp + (1 - delta) * fn + smooth)
-    mti1 = (tp + smooth) / (tp + delta * fn + (1 - delta) * fp + smooth)
-    return 1 - mti0, 1 - mti1
+    # 1 - mTI as its own ratio: 1 minus an index near 1 would cancel, and the focal exponent
+    # (1 - mTI)^(1-gamma) magnifies that error near 0
+    miss0, miss1 = delta * fp + (1 - delta) * fn, delta * fn + (1 - delta) * fp
+    return miss0 / (tp0 + miss0 + smooth), miss1 / (tp + miss1 + smooth)
 
 
 @loss_function

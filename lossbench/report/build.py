@@ -224,9 +224,10 @@ def build_report(
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
     mark = summary["protocol"]["pretrain_loss"]
-    shown = results.assign(loss=results["loss"].replace({mark: f"{mark} {DAGGER}"}))
-    shown_baseline = f"{baseline} {DAGGER}" if baseline == mark else baseline
     losses = sorted(results["loss"].unique())
+    rename = {mark: f"{mark} {DAGGER}"} if mark in losses else {}  # display names
+    shown = results.assign(loss=results["loss"].replace(rename))
+    shown_baseline = rename.get(baseline, baseline)
     n_lesion = summary["n_lesion_cases"]
     note = policy_note(results, MAIN_METRICS, policy)
     dagger = (f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss "
@@ -261,19 +262,21 @@ def build_report(
             groups = critical_difference_groups(ranks.index, pairwise_tests(shown, metric, policy))
             panels[LABELS.get(metric, metric)] = (ranks, groups)
     if results["ref_empty"].astype(bool).any():
-        sections.append(("Table 4: false positives on lesion-free cases", dagger.strip(),
+        sections.append(("Table 4: false positives on lesion-free cases",
+                         f"NaN policy: {policy} (no distance in this table).{dagger}",
                          fp_table(shown)))  # fmt: skip
     bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
-    sections.append(("Table 5: cost", dagger.strip(), cost_table(shown, bench_ms)))
+    bench_ms = {rename.get(k, k): v for k, v in bench_ms.items()} if bench_ms else None
+    sections.append(("Table 5: cost", f"NaN policy: {policy} (no metric in this table).{dagger}",
+                     cost_table(shown, bench_ms)))  # fmt: skip
     made = _figures(run_dir, results, shown, baseline, out_dir, policy)
     if panels:
         made["Critical difference"] = figures.critical_difference(
             panels, out_dir / "figures" / "critical_difference.png"
         )
-    order = [f"{n} {DAGGER}" if n == mark else n for n in summary["metrics"]["dice"]["ranking"]]
+    order = [rename.get(n, n) for n in summary["metrics"]["dice"]["ranking"]]
     first = pd.DataFrame({
-        LABELS.get(m, m): pd.Series(summary["metrics"][m]["p_first"]).rename(
-            lambda n: f"{n} {DAGGER}" if n == mark else n)
+        LABELS.get(m, m): pd.Series(summary["metrics"][m]["p_first"]).rename(rename)
         for m in VERDICT_METRICS if m in summary["metrics"]
     }).loc[order]  # fmt: skip
     made["Rank stability"] = figures.rank_stability(
@@ -287,8 +290,16 @@ def build_report(
             + ([text, ""] if text else [])
             + ([_md(frame), ""] if frame is not None else [])
         )
+    captions = {
+        "Critical difference": "Mean Friedman ranks; a bar joins losses no two of which differ "
+        "significantly in the pairwise Wilcoxon signed-rank tests (Holm over all pairs, 0.05).",
+        "Rank stability": f"How often each loss has the best mean over {n_resamples:,} bootstrap "
+        "resamples of the cases (and of the seeds within each case), every loss on the same "
+        "draws.",
+    }
+    captions = {t: " ".join(filter(None, [captions.get(t, ""), dagger.strip()])) for t in made}
     for title, path in made.items():
-        md += [f"## {title}", "", *([dagger.strip(), ""] if dagger else [])]
+        md += [f"## {title}", "", *([captions[title], ""] if captions[title] else [])]
         md += [f"![{title}](figures/{path.name})", ""]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
@@ -305,7 +316,7 @@ def build_report(
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(
             f"<h2>{html.escape(title)}</h2>"
-            + (f"<p>{html.escape(dagger.strip())}</p>" if dagger else "")
+            + (f"<p>{html.escape(captions[title])}</p>" if captions[title] else "")
             + f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
         )
     if stored:

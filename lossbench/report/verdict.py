@@ -77,8 +77,8 @@ def _metric_line(metric: str, facts: dict[str, Any], n_losses: int, mark: str | 
         line += f"None of the other {n_losses - 1} losses can be told apart from it."
     else:
         line += (
-            f"Cannot be told apart from it: {_names(group[1:], mark)} ({len(group)} of "
-            f"{n_losses} with the best). Significantly worse: {_names(worse, mark)}."
+            f"Cannot be told apart from it: {_names(group[1:], mark)} (with the best, "
+            f"{len(group)} of {n_losses} losses). Significantly worse: {_names(worse, mark)}."
         )
     penalised = {k: v for k, v in facts["penalised"].items() if v}
     if penalised:
@@ -129,17 +129,18 @@ def _protocol_line(summary: dict[str, Any]) -> str:
     parts = []
     for other in comparisons:
         taus = ", ".join(
-            f"{LABELS.get(m, m)} tau = {t['tau']:.2f} (p = {t['p']:.2g}, {t['n']} losses)"
+            f"{t['tau']:.2f} on {LABELS.get(m, m)} (p = {t['p']:.2g})"
             for m, t in other["tau"].items()
             if t["tau"] is not None
         )
         dice = other["tau"].get("dice", {})
         carries = dice.get("tau") is not None and dice["tau"] >= 0.5 and dice["p"] < 0.05
         parts.append(
-            f"against {other['run']} ({other['protocol']}): Kendall's {taus}; the Dice ranking "
-            + ("carries over." if carries else "does not carry over.")
+            f"against {other['run']} ({other['protocol']}), Kendall's tau between the rankings "
+            f"is {taus or 'not computable'}: the Dice ranking "
+            + ("carries over to that protocol." if carries else "does not carry over to it.")
         )
-    return "- **Protocol**: rank agreement " + "; ".join(parts)
+    return "- **Protocol**: " + " ".join(p[0].upper() + p[1:] for p in parts)
 
 
 def verdict_markdown(summary: dict[str, Any]) -> str:
@@ -176,7 +177,8 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
             "losses: every loss started from its optimum."
         )
     head += (
-        f" {len(losses)} losses, {summary['seeds']['n']} seed(s), {summary['n_cases']} test "
+        f" {len(losses)} losses, {summary['seeds']['n']} seed"
+        f"{'s' if summary['seeds']['n'] != 1 else ''}, {summary['n_cases']} test "
         f"cases ({summary['n_lesion_cases']} with new lesions); {policy}."
     )
     everywhere = [
