@@ -113,6 +113,12 @@ def test_nan_policy_from_the_flag_and_from_the_config(tmp_path: Path) -> None:
     assert json.loads((run / "summary.json").read_text())["nan_policy"] == "exclude"
 
 
+def test_a_verdict_on_noise_picks_no_loss_and_no_sign_on_zero(tmp_path: Path) -> None:
+    text = build_report(fabricated_run(tmp_path), n_resamples=100)[0].read_text()
+    assert "the evidence does not pick a loss" in text.split("## Table 1")[0]
+    assert "-0.000" not in text and "-0.00 " not in text
+
+
 def test_the_pretraining_loss_is_marked_and_the_protocol_named(tmp_path: Path) -> None:
     run = fabricated_run(tmp_path / "run", seeds=1)
     (run / "config.toml").write_text('[train]\ninit = "pretrain"\npretrain_loss = "ce"\n')

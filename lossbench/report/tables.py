@@ -146,6 +146,12 @@ def cv_table(
     return pd.DataFrame(out)
 
 
+def _signed(value: float, digits: int) -> str:
+    """``value`` with its sign, and no ``-0.000`` for a rounding residue below the last digit."""
+    text = f"{value:+.{digits}f}"
+    return f"{0.0:+.{digits}f}" if float(text) == 0 else text
+
+
 def paired_table(
     results: pd.DataFrame,
     baseline: str,
@@ -169,8 +175,12 @@ def paired_table(
         label = LABELS.get(metric, metric)
         digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
         out[f"Δ{label} (HL [95% CI])"] = [
-            f"{r.hl:+.{digits}f} "
-            + (f"[{r.low:+.{digits}f}, {r.high:+.{digits}f}]" if np.isfinite(r.low) else "[n/a]")
+            _signed(r.hl, digits)
+            + (
+                f" [{_signed(r.low, digits)}, {_signed(r.high, digits)}]"
+                if np.isfinite(r.low)
+                else " [n/a]"
+            )
             for r in frame.itertuples()
         ]
         out[f"p {label} (Holm)"] = frame["p_holm"].map(lambda v: f"{v:.3f}").tolist()

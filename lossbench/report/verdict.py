@@ -185,7 +185,12 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
         n for n in losses if all(n in summary["metrics"][m]["not_worse_than_best"] for m in metrics)
     ]
     labels = ", ".join(LABELS.get(m, m) for m in metrics)
-    if everywhere:
+    if len(everywhere) == len(losses) > 1:
+        short = (
+            f"**In short**: under this protocol no loss is significantly worse than the best on "
+            f"any of {labels}: the evidence does not pick a loss."
+        )
+    elif everywhere:
         short = (
             f"**In short**: under this protocol, the losses never significantly worse than the "
             f"best on {labels} are {_names(sorted(everywhere), mark)}"
