@@ -11,6 +11,7 @@ JSON report into a table of medians and ratios::
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -31,7 +32,12 @@ def _monai_counterparts() -> dict[str, Callable[[], torch.nn.Module]]:
     }
 
 
-def _forward_backward(loss: torch.nn.Module, logits: torch.Tensor, target: torch.Tensor):  # type: ignore[no-untyped-def]
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def _forward_backward(
+    loss: torch.nn.Module, logits: torch.Tensor, target: torch.Tensor
+) -> Callable[[], None]:
     x = logits.detach().requires_grad_(True)
 
     def step() -> None:
@@ -42,13 +48,13 @@ def _forward_backward(loss: torch.nn.Module, logits: torch.Tensor, target: torch
 
 
 @pytest.mark.parametrize("name", list_losses())
-def test_lossbench(benchmark, batch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_lossbench(benchmark: Any, batch: Batch, name: str) -> None:
     benchmark.group = name
     benchmark(_forward_backward(create_loss(name), *batch))
 
 
 @pytest.mark.parametrize("name", ["dice", "tversky", "focal", "dice_ce", "focal_dice"])
-def test_monai(benchmark, batch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_monai(benchmark: Any, batch: Batch, name: str) -> None:
     benchmark.group = name
     benchmark(_forward_backward(_monai_counterparts()[name](), *batch))
 
@@ -56,7 +62,9 @@ def test_monai(benchmark, batch, name: str) -> None:  # type: ignore[no-untyped-
 @pytest.mark.parametrize(
     "transform", [distance_to_boundary, signed_distance], ids=["to_boundary", "signed"]
 )
-def test_distance_maps(benchmark, batch, transform) -> None:  # type: ignore[no-untyped-def]
+def test_distance_maps(
+    benchmark: Any, batch: Batch, transform: Callable[[torch.Tensor], torch.Tensor]
+) -> None:
     """The scipy distance transforms that hausdorff_dt (two maps) and boundary (one) pay."""
     benchmark.group = f"distance map: {transform.__name__}"
     masks = batch[1][:, 0] > 0.5

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lossbench.losses._core import suggest
+from lossbench._text import suggest
 
 __all__ = ["PRESETS", "Config", "apply_overrides", "from_toml", "preset", "to_toml", "validate"]
 

@@ -9,18 +9,19 @@ hyper-parameters, activation, target shape, reduction), and :class:`Loss` into a
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Protocol, cast
+from typing import Annotated, Any, ClassVar, Concatenate, Literal, ParamSpec, Protocol, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lossbench._text import suggest
 
 __all__ = [
     "SMOOTH",
@@ -75,17 +76,6 @@ _COMMON = (
         "reduction", inspect.Parameter.KEYWORD_ONLY, default="mean", annotation=Reduction
     ),
 )
-
-
-def suggest(value: str, choices: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""`` if none is close.
-
-    Example:
-        >>> suggest("tverski", ["dice", "tversky"])
-        "; did you mean 'tversky'?"
-    """
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _check_value(owner: str, name: str, value: Any, hint: Any) -> None:
@@ -256,7 +246,7 @@ class _SoftOverlap(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, z: Tensor, y: Tensor, pooled: bool, beta: float | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         p = torch.sigmoid(z)
@@ -272,7 +262,7 @@ class _SoftOverlap(torch.autograd.Function):
         return tp, sum_p, wce
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: Any, grad_tp: Tensor, grad_sp: Tensor, grad_wce: Tensor
     ) -> tuple[Tensor | None, ...]:
         p, y = ctx.saved_tensors
@@ -339,19 +329,34 @@ def safe_pow(x: Tensor, exponent: float) -> Tensor:
     return torch.where(x > 0, x.clamp_min(tiny) ** exponent, torch.zeros_like(x))
 
 
-Term = Callable[..., Tensor]
+P = ParamSpec("P")
+Term = Callable[Concatenate[Tensor, Tensor, bool, P], Tensor]
 
 
-class LossFunction(Protocol):
-    """A public loss function made by :func:`loss_function`; ``term`` is the per-unit term."""
+class LossFunction(Protocol[P]):
+    """A public loss function made by :func:`loss_function`; ``term`` is the per-unit term.
 
-    term: Term
+    ``P`` holds the term's keyword hyper-parameters, so calls of ``loss.term`` are type-checked.
+    The loss itself types only ``batch`` and ``reduction`` (keywords cannot be added to a
+    ``ParamSpec``); its other hyper-parameters are validated when it is called.
+    """
+
+    term: Term[P]
+    __name__: str
     __signature__: inspect.Signature
 
-    def __call__(self, logits: Tensor, target: Tensor, **params: Any) -> Tensor: ...
+    def __call__(
+        self,
+        logits: Tensor,
+        target: Tensor,
+        *,
+        batch: bool = True,
+        reduction: Reduction = "mean",
+        **params: Any,
+    ) -> Tensor: ...
 
 
-def _apply(term: Term, logits: Tensor, target: Tensor, params: Mapping[str, Any]) -> Tensor:
+def _apply(term: Term[...], logits: Tensor, target: Tensor, params: Mapping[str, Any]) -> Tensor:
     hparams = dict(params)
     batch, reduction = hparams.pop("batch"), hparams.pop("reduction")
     z, y = lesion_input(logits, target)
@@ -359,7 +364,7 @@ def _apply(term: Term, logits: Tensor, target: Tensor, params: Mapping[str, Any]
     return per_unit.mean() if reduction == "mean" else per_unit
 
 
-def loss_function(term: Term) -> LossFunction:
+def loss_function(term: Term[P]) -> LossFunction[P]:
     """Make a public loss function from a per-unit term.
 
     The term has the signature ``term(z, y, pooled, *, <hyper-parameters>) -> Tensor`` with
@@ -394,10 +399,10 @@ def loss_function(term: Term) -> LossFunction:
     def loss(logits: Tensor, target: Tensor, **params: Any) -> Tensor:
         return _apply(term, logits, target, check_params(name, signature, params))
 
-    public = cast(LossFunction, loss)
+    public = cast(LossFunction[P], loss)
     public.__signature__ = signature
     public.term = term
-    del loss.__wrapped__  # type: ignore[attr-defined]  # the public signature is the one above
+    del loss.__wrapped__  # the public signature is the one above
     return public
 
 
@@ -406,9 +411,10 @@ class Loss(nn.Module):
 
     Subclasses set ``function`` (made by :func:`loss_function`), ``family`` and ``citation``;
     their constructor takes the function's keyword hyper-parameters, validated at construction.
+    The built-in subclasses are made by :func:`lossbench.losses.registry.builtin_loss`.
     """
 
-    function: ClassVar[LossFunction]
+    function: ClassVar[LossFunction[...]]
     family: ClassVar[str] = ""
     citation: ClassVar[str] = ""
 
@@ -420,8 +426,9 @@ class Loss(nn.Module):
             return_annotation=inspect.Signature.empty,
         )
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, *, batch: bool = True, reduction: Reduction = "mean", **params: Any) -> None:
         super().__init__()
+        params = {**params, "batch": batch, "reduction": reduction}
         self.params = check_params(type(self).__name__, inspect.signature(self.function), params)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:

@@ -7,26 +7,24 @@ A mask with no boundary (empty, or all lesion) has a zero distance map.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor
 
-from lossbench.losses._core import SMOOTH, Loss, NonNegative, loss_function, unit_mean
+from lossbench.losses._core import SMOOTH, Loss, NonNegative, unit_mean
 from lossbench.losses.region import dice_loss
-from lossbench.losses.registry import register_loss
+from lossbench.losses.registry import builtin_loss
 
-__all__ = [
-    "BoundaryLoss",
-    "HausdorffDTLoss",
-    "boundary_loss",
-    "distance_to_boundary",
-    "hausdorff_dt_loss",
-    "signed_distance",
-]
+if TYPE_CHECKING:
+
+    def __getattr__(name: str) -> type[Loss]: ...  # the classes made by builtin_loss
 
 
-def _per_case(masks: Tensor, fn) -> Tensor:  # type: ignore[no-untyped-def]
+def _per_case(masks: Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor:
     """Apply a numpy map to each case of a boolean (B, *spatial) tensor; same shape, float64."""
     arrays = masks.detach().cpu().numpy()
     out = np.zeros(arrays.shape, dtype=np.float64)
@@ -75,7 +73,13 @@ def signed_distance(masks: Tensor) -> Tensor:
     )
 
 
-@loss_function
+@builtin_loss(
+    "hausdorff_dt",
+    "HausdorffDTLoss",
+    family="boundary",
+    citation="Karimi, Salcudean. Reducing the Hausdorff distance in medical image segmentation "
+    "with convolutional neural networks. IEEE TMI 2019",
+)
 def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative = 2.0) -> Tensor:
     """Distance-transform Hausdorff loss: ``mean((p - y)^2 (d_y^alpha + d_p^alpha))``.
 
@@ -103,7 +107,13 @@ def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative 
     return unit_mean((p - y) ** 2 * field.to(z), pooled)
 
 
-@loss_function
+@builtin_loss(
+    "boundary",
+    "BoundaryLoss",
+    family="boundary",
+    citation="Kervadec, Bouchtiba, Desrosiers, Granger, Dolz, Ben Ayed. Boundary loss for highly "
+    "unbalanced segmentation. MIDL 2019 / MedIA 2021",
+)
 def boundary_loss(
     z: Tensor,
     y: Tensor,
@@ -139,41 +149,3 @@ def boundary_loss(
         phi = signed_distance(y > 0.5).abs().to(z)
     boundary = unit_mean(phi * (torch.sigmoid(z) - y).abs(), pooled)
     return lambda_dice * dice_loss.term(z, y, pooled, smooth=smooth) + lambda_boundary * boundary
-
-
-@register_loss("hausdorff_dt")
-class HausdorffDTLoss(Loss):
-    """Hausdorff distance-transform loss ``mean((p - y)^2 (d_y^alpha + d_p^alpha))``.
-
-    See :func:`hausdorff_dt_loss`.
-
-    Example:
-        >>> HausdorffDTLoss().params["alpha"]
-        2.0
-    """
-
-    function = hausdorff_dt_loss
-    family = "boundary"
-    citation = (
-        "Karimi, Salcudean. Reducing the Hausdorff distance in medical image segmentation with "
-        "convolutional neural networks. IEEE TMI 2019"
-    )
-
-
-@register_loss("boundary")
-class BoundaryLoss(Loss):
-    """Dice + boundary loss ``lambda_dice * dice + lambda_boundary * mean(phi (p - y))``.
-
-    See :func:`boundary_loss`.
-
-    Example:
-        >>> BoundaryLoss().params["lambda_boundary"]
-        0.01
-    """
-
-    function = boundary_loss
-    family = "boundary"
-    citation = (
-        "Kervadec, Bouchtiba, Desrosiers, Granger, Dolz, Ben Ayed. Boundary loss for highly "
-        "unbalanced segmentation. MIDL 2019 / MedIA 2021"
-    )

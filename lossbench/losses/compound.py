@@ -6,6 +6,8 @@ Notation as in :mod:`lossbench.losses.region`; ``wCE_beta = mean(-[beta y log p 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
@@ -14,7 +16,6 @@ from lossbench.losses._core import (
     Fraction,
     Loss,
     NonNegative,
-    loss_function,
     overlap_and_wce,
     overlap_sums,
     safe_pow,
@@ -23,25 +24,26 @@ from lossbench.losses._core import (
 )
 from lossbench.losses.distribution import focal_loss, focal_sums
 from lossbench.losses.region import dice_index, dice_loss, tversky_index
-from lossbench.losses.registry import register_loss
+from lossbench.losses.registry import builtin_loss
 
-__all__ = [
-    "AsymmetricUnifiedFocalLoss",
-    "ComboLoss",
+if TYPE_CHECKING:
+
+    def __getattr__(name: str) -> type[Loss]: ...  # the classes made by builtin_loss
+
+
+_CITE_UNIFIED = (
+    "Yeung, Sala, Schonlieb, Rundo. Unified focal loss: generalising Dice and cross entropy-based "
+    "losses to handle class imbalanced medical image segmentation. CMIG 2022"
+)
+
+
+@builtin_loss(
+    "dice_ce",
     "DiceCELoss",
-    "FocalDiceLoss",
-    "HyTverLoss",
-    "SymmetricUnifiedFocalLoss",
-    "asymmetric_unified_focal_loss",
-    "combo_loss",
-    "dice_ce_loss",
-    "focal_dice_loss",
-    "hytver_loss",
-    "symmetric_unified_focal_loss",
-]
-
-
-@loss_function
+    family="compound",
+    citation="Isensee, Jaeger, Kohl, Petersen, Maier-Hein. nnU-Net: a self-configuring method for "
+    "deep learning-based biomedical image segmentation. Nat Methods 2021",
+)
 def dice_ce_loss(
     z: Tensor,
     y: Tensor,
@@ -71,7 +73,13 @@ def dice_ce_loss(
     return lambda_dice * dice + lambda_ce * 2 * half_ce / unit_size(y, pooled)
 
 
-@loss_function
+@builtin_loss(
+    "focal_dice",
+    "FocalDiceLoss",
+    family="compound",
+    citation="Zhu et al. AnatomyNet: deep learning for fast and fully automated whole-volume "
+    "segmentation of head and neck anatomy. Med Phys 2019",
+)
 def focal_dice_loss(
     z: Tensor,
     y: Tensor,
@@ -103,7 +111,13 @@ def focal_dice_loss(
     )
 
 
-@loss_function
+@builtin_loss(
+    "combo",
+    "ComboLoss",
+    family="compound",
+    citation="Taghanaki, Zheng, Zhou, Georgescu, Sharma, Xu, Comaniciu, Hamarneh. Combo loss: "
+    "handling input and output imbalance in multi-organ segmentation. CMIG 2019",
+)
 def combo_loss(
     z: Tensor,
     y: Tensor,
@@ -133,7 +147,13 @@ def combo_loss(
     return alpha * wce / unit_size(y, pooled) + (1 - alpha) * dice
 
 
-@loss_function
+@builtin_loss(
+    "hytver",
+    "HyTverLoss",
+    family="compound",
+    citation="Perera, Fung, Baskaran. HyTver: a novel loss function for longitudinal multiple "
+    "sclerosis lesion segmentation. 2025",
+)
 def hytver_loss(
     z: Tensor,
     y: Tensor,
@@ -188,7 +208,12 @@ def _modified_tversky_terms(
     return miss0 / (tp0 + miss0 + smooth), miss1 / (tp + miss1 + smooth)
 
 
-@loss_function
+@builtin_loss(
+    "symmetric_unified_focal",
+    "SymmetricUnifiedFocalLoss",
+    family="compound",
+    citation=_CITE_UNIFIED,
+)
 def symmetric_unified_focal_loss(
     z: Tensor,
     y: Tensor,
@@ -225,7 +250,12 @@ def symmetric_unified_focal_loss(
     return weight * region + (1 - weight) * focal
 
 
-@loss_function
+@builtin_loss(
+    "asymmetric_unified_focal",
+    "AsymmetricUnifiedFocalLoss",
+    family="compound",
+    citation=_CITE_UNIFIED,
+)
 def asymmetric_unified_focal_loss(
     z: Tensor,
     y: Tensor,
@@ -258,106 +288,3 @@ def asymmetric_unified_focal_loss(
     region = (background + safe_pow(lesion, 1 - gamma)) / 2
     focal = focal_sums(z, y, delta, 0.0, gamma, pooled) / unit_size(y, pooled)
     return weight * region + (1 - weight) * focal
-
-
-_CITE_UNIFIED = (
-    "Yeung, Sala, Schonlieb, Rundo. Unified focal loss: generalising Dice and cross entropy-based "
-    "losses to handle class imbalanced medical image segmentation. CMIG 2022"
-)
-
-
-@register_loss("dice_ce")
-class DiceCELoss(Loss):
-    """``lambda_dice * dice + lambda_ce * ce``; see :func:`dice_ce_loss`.
-
-    Example:
-        >>> DiceCELoss(lambda_ce=0.5).params["lambda_ce"]
-        0.5
-    """
-
-    function = dice_ce_loss
-    family = "compound"
-    citation = (
-        "Isensee, Jaeger, Kohl, Petersen, Maier-Hein. nnU-Net: a self-configuring method for "
-        "deep learning-based biomedical image segmentation. Nat Methods 2021"
-    )
-
-
-@register_loss("focal_dice")
-class FocalDiceLoss(Loss):
-    """``lambda_dice * dice + lambda_focal * focal``; see :func:`focal_dice_loss`.
-
-    Example:
-        >>> FocalDiceLoss().params["alpha"]
-        0.25
-    """
-
-    function = focal_dice_loss
-    family = "compound"
-    citation = (
-        "Zhu et al. AnatomyNet: deep learning for fast and fully automated whole-volume "
-        "segmentation of head and neck anatomy. Med Phys 2019"
-    )
-
-
-@register_loss("combo")
-class ComboLoss(Loss):
-    """Combo loss ``alpha * wCE_beta + (1 - alpha) * dice``; see :func:`combo_loss`.
-
-    Example:
-        >>> ComboLoss(alpha=0.5, beta=0.5).params["beta"]
-        0.5
-    """
-
-    function = combo_loss
-    family = "compound"
-    citation = (
-        "Taghanaki, Zheng, Zhou, Georgescu, Sharma, Xu, Comaniciu, Hamarneh. Combo loss: "
-        "handling input and output imbalance in multi-organ segmentation. CMIG 2019"
-    )
-
-
-@register_loss("hytver")
-class HyTverLoss(Loss):
-    """HyTver ``gamma * wCE_beta + (1 - gamma) * (1 - TI_alpha)``; see :func:`hytver_loss`.
-
-    Example:
-        >>> HyTverLoss().params  # doctest: +NORMALIZE_WHITESPACE
-        {'alpha': 0.7, 'beta': 0.7, 'gamma': 0.5, 'smooth': 1e-05, 'batch': True,
-         'reduction': 'mean'}
-    """
-
-    function = hytver_loss
-    family = "compound"
-    citation = (
-        "Perera, Fung, Baskaran. HyTver: a novel loss function for longitudinal multiple "
-        "sclerosis lesion segmentation. 2025"
-    )
-
-
-@register_loss("symmetric_unified_focal")
-class SymmetricUnifiedFocalLoss(Loss):
-    """Symmetric unified focal loss; see :func:`symmetric_unified_focal_loss`.
-
-    Example:
-        >>> SymmetricUnifiedFocalLoss().params["delta"]
-        0.6
-    """
-
-    function = symmetric_unified_focal_loss
-    family = "compound"
-    citation = _CITE_UNIFIED
-
-
-@register_loss("asymmetric_unified_focal")
-class AsymmetricUnifiedFocalLoss(Loss):
-    """Asymmetric unified focal loss; see :func:`asymmetric_unified_focal_loss`.
-
-    Example:
-        >>> AsymmetricUnifiedFocalLoss().params["weight"]
-        0.5
-    """
-
-    function = asymmetric_unified_focal_loss
-    family = "compound"
-    citation = _CITE_UNIFIED

@@ -7,7 +7,7 @@ a unit (the whole batch, or one case with ``reduction="none"``). Log-probabiliti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -17,23 +17,16 @@ from lossbench.losses._core import (
     Fraction,
     Loss,
     NonNegative,
-    loss_function,
     overlap_and_wce,
     unit_dot,
     unit_size,
     unit_sum,
 )
-from lossbench.losses.registry import register_loss
+from lossbench.losses.registry import builtin_loss
 
-__all__ = [
-    "CELoss",
-    "FocalLoss",
-    "WeightedCELoss",
-    "ce_loss",
-    "focal_loss",
-    "focal_sums",
-    "weighted_ce_loss",
-]
+if TYPE_CHECKING:
+
+    def __getattr__(name: str) -> type[Loss]: ...  # the classes made by builtin_loss
 
 
 class _FocalSums(torch.autograd.Function):
@@ -44,7 +37,7 @@ class _FocalSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         z: Tensor,
         y: Tensor,
@@ -65,7 +58,7 @@ class _FocalSums(torch.autograd.Function):
         return -total
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         y, log_p, log_q = ctx.saved_tensors
         alpha, gamma_pos, gamma_neg, pooled = ctx.constants
         p, q = log_p.exp(), log_q.exp()
@@ -109,7 +102,13 @@ def focal_sums(
     return _FocalSums.apply(z, y, alpha, gamma_pos, gamma_neg, pooled)
 
 
-@loss_function
+@builtin_loss(
+    "ce",
+    "CELoss",
+    family="distribution",
+    citation="Cross-entropy; e.g. Ma et al., Loss odyssey in medical image segmentation, "
+    "MedIA 2021",
+)
 def ce_loss(z: Tensor, y: Tensor, pooled: bool) -> Tensor:
     """Binary cross-entropy: ``mean(-[y log p + (1-y) log(1-p)])``.
 
@@ -129,12 +128,21 @@ def ce_loss(z: Tensor, y: Tensor, pooled: bool) -> Tensor:
     return (unit_sum(F.softplus(z), pooled) - unit_dot(y, z, pooled)) / unit_size(y, pooled)
 
 
-@loss_function
+@builtin_loss(
+    "weighted_ce",
+    "WeightedCELoss",
+    family="distribution",
+    citation="Class-weighted cross-entropy, as run for 'Weighteddice' in Perera et al., "
+    "HyTver, 2025",
+)
 def weighted_ce_loss(z: Tensor, y: Tensor, pooled: bool, *, pos_weight: Fraction = 0.9) -> Tensor:
     """Class-weighted cross-entropy normalised by the total weight, as torch's weighted CE.
 
     ``sum(w_i l_i) / sum(w_i)`` with ``l_i`` the voxel cross-entropy and
     ``w_i = pos_weight y_i + (1 - pos_weight)(1 - y_i)``.
+
+    The HyTver paper's "Weighteddice" row is this loss with ``pos_weight=0.9``: that is what its
+    authors' released code trains under that name (it contains no weighted Dice).
 
     Args:
         logits, target, batch, reduction: as :func:`ce_loss`.
@@ -152,7 +160,12 @@ def weighted_ce_loss(z: Tensor, y: Tensor, pooled: bool, *, pos_weight: Fraction
     return numerator / weights.clamp_min(torch.finfo(z.dtype).tiny)
 
 
-@loss_function
+@builtin_loss(
+    "focal",
+    "FocalLoss",
+    family="distribution",
+    citation="Lin, Goyal, Girshick, He, Dollar. Focal loss for dense object detection. ICCV 2017",
+)
 def focal_loss(
     z: Tensor, y: Tensor, pooled: bool, *, alpha: Fraction = 0.25, gamma: NonNegative = 2.0
 ) -> Tensor:
@@ -174,53 +187,3 @@ def focal_loss(
         0.043322
     """
     return focal_sums(z, y, alpha, gamma, gamma, pooled) / unit_size(y, pooled)
-
-
-@register_loss("ce")
-class CELoss(Loss):
-    """Binary cross-entropy ``mean(-[y log p + (1-y) log(1-p)])``; see :func:`ce_loss`.
-
-    Example:
-        >>> CELoss()(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
-        tensor(0.6931)
-    """
-
-    function = ce_loss
-    family = "distribution"
-    citation = (
-        "Cross-entropy; e.g. Ma et al., Loss odyssey in medical image segmentation, MedIA 2021"
-    )
-
-
-@register_loss("weighted_ce")
-class WeightedCELoss(Loss):
-    """Class-weighted cross-entropy ``sum(w l) / sum(w)``, w = pos_weight on lesion voxels.
-
-    The HyTver paper's "Weighteddice" row is this loss with ``pos_weight=0.9``: that is what its
-    authors' released code trains under that name (it contains no weighted Dice). See
-    :func:`weighted_ce_loss`.
-
-    Example:
-        >>> WeightedCELoss(pos_weight=0.9)
-        WeightedCELoss(pos_weight=0.9, batch=True, reduction='mean')
-    """
-
-    function = weighted_ce_loss
-    family = "distribution"
-    citation = (
-        "Class-weighted cross-entropy, as run for 'Weighteddice' in Perera et al., HyTver, 2025"
-    )
-
-
-@register_loss("focal")
-class FocalLoss(Loss):
-    """Focal loss ``mean(-a_t (1-p_t)^gamma log p_t)``; see :func:`focal_loss`.
-
-    Example:
-        >>> FocalLoss(alpha=0.25, gamma=2.0).params["gamma"]
-        2.0
-    """
-
-    function = focal_loss
-    family = "distribution"
-    citation = "Lin, Goyal, Girshick, He, Dollar. Focal loss for dense object detection. ICCV 2017"

@@ -7,6 +7,8 @@ Losses written in the literature as "- index" are "1 - index" here (same gradien
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
@@ -14,32 +16,26 @@ from lossbench.losses._core import (
     SMOOTH,
     Loss,
     NonNegative,
-    loss_function,
     overlap_sums,
     safe_pow,
     unit_dot,
     unit_size,
     unit_sum,
 )
-from lossbench.losses.registry import register_loss
+from lossbench.losses.registry import builtin_loss
 
-__all__ = [
+if TYPE_CHECKING:
+
+    def __getattr__(name: str) -> type[Loss]: ...  # the classes made by builtin_loss
+
+
+@builtin_loss(
+    "dice",
     "DiceLoss",
-    "DicePPLoss",
-    "FocalTverskyLoss",
-    "GeneralizedDiceLoss",
-    "LogCoshDiceLoss",
-    "TverskyLoss",
-    "dice_loss",
-    "dice_pp_loss",
-    "focal_tversky_loss",
-    "generalized_dice_loss",
-    "logcosh_dice_loss",
-    "tversky_loss",
-]
-
-
-@loss_function
+    family="region",
+    citation="Milletari, Navab, Ahmadi. V-Net: fully convolutional neural networks for volumetric "
+    "medical image segmentation. 3DV 2016",
+)
 def dice_loss(z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH) -> Tensor:
     """Soft Dice loss: ``1 - (2TP + s) / (2TP + FP + FN + s)``.
 
@@ -82,7 +78,13 @@ def tversky_index(
     return (tp + smooth) / (tp + fp_weight * (sum_p - tp) + fn_weight * (sum_y - tp) + smooth)
 
 
-@loss_function
+@builtin_loss(
+    "tversky",
+    "TverskyLoss",
+    family="region",
+    citation="Salehi, Erdogmus, Gholipour. Tversky loss function for image segmentation using 3D "
+    "fully convolutional deep networks. MLMI 2017",
+)
 def tversky_loss(
     z: Tensor,
     y: Tensor,
@@ -110,7 +112,13 @@ def tversky_loss(
     return 1 - tversky_index(*overlap_sums(z, y, pooled), fp_weight, fn_weight, smooth)
 
 
-@loss_function
+@builtin_loss(
+    "focal_tversky",
+    "FocalTverskyLoss",
+    family="region",
+    citation="Abraham, Khan. A novel focal Tversky loss function with improved attention U-Net for "
+    "lesion segmentation. ISBI 2019",
+)
 def focal_tversky_loss(
     z: Tensor,
     y: Tensor,
@@ -139,7 +147,12 @@ def focal_tversky_loss(
     return safe_pow(1 - index, gamma)
 
 
-@loss_function
+@builtin_loss(
+    "logcosh_dice",
+    "LogCoshDiceLoss",
+    family="region",
+    citation="Jadon. A survey of loss functions for semantic segmentation. CIBCB 2020",
+)
 def logcosh_dice_loss(
     z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH
 ) -> Tensor:
@@ -158,7 +171,13 @@ def logcosh_dice_loss(
     return torch.log(torch.cosh(dice_loss.term(z, y, pooled, smooth=smooth)))
 
 
-@loss_function
+@builtin_loss(
+    "generalized_dice",
+    "GeneralizedDiceLoss",
+    family="region",
+    citation="Sudre, Li, Vercauteren, Ourselin, Cardoso. Generalised Dice overlap as a deep "
+    "learning loss function for highly unbalanced segmentations. DLMIA 2017",
+)
 def generalized_dice_loss(
     z: Tensor, y: Tensor, pooled: bool, *, smooth: NonNegative = SMOOTH
 ) -> Tensor:
@@ -192,7 +211,13 @@ def generalized_dice_loss(
     return 1 - (2 * (weight * intersection).sum(0) + smooth) / ((weight * size).sum(0) + smooth)
 
 
-@loss_function
+@builtin_loss(
+    "dice_pp",
+    "DicePPLoss",
+    family="region",
+    citation="Yeung, Rundo, Nan, Sala, Schonlieb, Yang. Calibrating the Dice loss to handle neural "
+    "network overconfidence for biomedical image segmentation. J Digit Imaging 2023",
+)
 def dice_pp_loss(
     z: Tensor, y: Tensor, pooled: bool, *, gamma: NonNegative = 2.0, smooth: NonNegative = SMOOTH
 ) -> Tensor:
@@ -218,111 +243,3 @@ def dice_pp_loss(
     fp = unit_sum(safe_pow(p * (1 - y), gamma), pooled)
     fn = unit_sum(safe_pow(q * y, gamma), pooled)
     return 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
-
-
-_CITE_TVERSKY = (
-    "Salehi, Erdogmus, Gholipour. Tversky loss function for image segmentation using 3D fully "
-    "convolutional deep networks. MLMI 2017"
-)
-
-
-@register_loss("dice")
-class DiceLoss(Loss):
-    """Soft Dice loss ``1 - (2TP + s) / (2TP + FP + FN + s)``; see :func:`dice_loss`.
-
-    Example:
-        >>> DiceLoss(smooth=0.0)(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))
-        tensor(0.3333)
-    """
-
-    function = dice_loss
-    family = "region"
-    citation = (
-        "Milletari, Navab, Ahmadi. V-Net: fully convolutional neural networks for volumetric "
-        "medical image segmentation. 3DV 2016"
-    )
-
-
-@register_loss("tversky")
-class TverskyLoss(Loss):
-    """Tversky loss ``1 - (TP + s) / (TP + fp_weight FP + fn_weight FN + s)``.
-
-    See :func:`tversky_loss`.
-
-    Example:
-        >>> TverskyLoss().params["fn_weight"]
-        0.7
-    """
-
-    function = tversky_loss
-    family = "region"
-    citation = _CITE_TVERSKY
-
-
-@register_loss("focal_tversky")
-class FocalTverskyLoss(Loss):
-    """Focal Tversky loss ``(1 - TI)^gamma``; see :func:`focal_tversky_loss`.
-
-    Example:
-        >>> FocalTverskyLoss(gamma=0.75).params["gamma"]
-        0.75
-    """
-
-    function = focal_tversky_loss
-    family = "region"
-    citation = (
-        "Abraham, Khan. A novel focal Tversky loss function with improved attention U-Net for "
-        "lesion segmentation. ISBI 2019"
-    )
-
-
-@register_loss("logcosh_dice")
-class LogCoshDiceLoss(Loss):
-    """Log-cosh Dice loss ``log(cosh(1 - Dice))``; see :func:`logcosh_dice_loss`.
-
-    Example:
-        >>> LogCoshDiceLoss().params["smooth"]
-        1e-05
-    """
-
-    function = logcosh_dice_loss
-    family = "region"
-    citation = "Jadon. A survey of loss functions for semantic segmentation. CIBCB 2020"
-
-
-@register_loss("generalized_dice")
-class GeneralizedDiceLoss(Loss):
-    """Generalised Dice loss over background and lesion, ``w_c = 1/(sum y_c)^2``.
-
-    See :func:`generalized_dice_loss`.
-
-    Example:
-        >>> GeneralizedDiceLoss(batch=False).params["batch"]
-        False
-    """
-
-    function = generalized_dice_loss
-    family = "region"
-    citation = (
-        "Sudre, Li, Vercauteren, Ourselin, Cardoso. Generalised Dice overlap as a deep learning "
-        "loss function for highly unbalanced segmentations. DLMIA 2017"
-    )
-
-
-@register_loss("dice_pp")
-class DicePPLoss(Loss):
-    """DSC++ ``1 - (2TP + s) / (2TP + sum (p(1-y))^gamma + sum ((1-p)y)^gamma + s)``.
-
-    See :func:`dice_pp_loss`.
-
-    Example:
-        >>> DicePPLoss().params["gamma"]
-        2.0
-    """
-
-    function = dice_pp_loss
-    family = "region"
-    citation = (
-        "Yeung, Rundo, Nan, Sala, Schonlieb, Yang. Calibrating the Dice loss to handle neural "
-        "network overconfidence for biomedical image segmentation. J Digit Imaging 2023"
-    )

@@ -1,4 +1,4 @@
-"""One registry of losses: built-ins register by decorator, plugins through entry points.
+"""One registry of losses: built-ins are declared by decorator, plugins found through entry points.
 
 A third-party package makes its loss available to ``lossbench run --losses all`` by declaring, in
 its ``pyproject.toml``::
@@ -17,18 +17,22 @@ import fnmatch
 import functools
 import inspect
 import re
+import sys
 import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from torch import nn
 
-from lossbench.losses._core import suggest
+from lossbench._text import suggest
+from lossbench.losses._core import Loss, LossFunction, Term, loss_function
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "builtin_loss",
     "create_loss",
+    "declared_names",
     "get_loss_class",
     "list_losses",
     "loss_defaults",
@@ -38,8 +42,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "lossbench.losses"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_DECLARED: list[str] = []
 
 T = TypeVar("T", bound=Callable[..., nn.Module])
+P = ParamSpec("P")
 
 
 def _add(name: str, obj: Callable[..., nn.Module], origin: str) -> None:
@@ -87,6 +93,60 @@ def register_loss(name: str) -> Callable[[T], T]:
         return obj
 
     return decorate
+
+
+def builtin_loss(
+    name: str, class_name: str, *, family: str, citation: str
+) -> Callable[[Term[P]], LossFunction[P]]:
+    """Declare a built-in loss, once, by decorating its per-unit term.
+
+    The term becomes the public functional (see :func:`loss_function`). Its ``nn.Module`` form,
+    a :class:`Loss` named ``class_name`` whose constructor takes the functional's keyword
+    hyper-parameters, gets ``family``, ``citation`` and the first line of the term's docstring,
+    and is registered under ``name``. Both names are put in the term's module and appended to
+    that module's ``__all__`` and to :func:`declared_names`.
+
+    Example:
+        >>> from lossbench.losses import region
+        >>> cls = region.DiceLoss
+        >>> cls is get_loss_class("dice"), cls.function is region.dice_loss, cls.family
+        (True, True, 'region')
+        >>> list(inspect.signature(cls).parameters)
+        ['smooth', 'batch', 'reduction']
+        >>> region.__all__[:2]
+        ['dice_loss', 'DiceLoss']
+    """
+
+    def declare(term: Term[P]) -> LossFunction[P]:
+        function = loss_function(term)
+        summary = (inspect.getdoc(term) or "").partition("\n")[0]
+        namespace = {
+            "__module__": term.__module__,
+            "__qualname__": class_name,
+            "__doc__": f"{summary}\n\nThe ``nn.Module`` form of :func:`{term.__name__}`, which "
+            "documents the arguments; hyper-parameters are validated at construction.",
+            "function": function,
+            "family": family,
+            "citation": citation,
+        }
+        cls = register_loss(name)(cast(type[Loss], type(class_name, (Loss,), namespace)))
+        module = sys.modules[term.__module__]
+        setattr(module, class_name, cls)
+        vars(module).setdefault("__all__", []).extend([term.__name__, class_name])
+        _DECLARED.extend([term.__name__, class_name])
+        return function
+
+    return declare
+
+
+def declared_names() -> list[str]:
+    """Names of the functionals and classes made by :func:`builtin_loss`, as declared.
+
+    Example:
+        >>> declared_names()[:4]
+        ['dice_loss', 'DiceLoss', 'tversky_loss', 'TverskyLoss']
+    """
+    return list(_DECLARED)
 
 
 @functools.cache

@@ -50,10 +50,13 @@ def test_gradcheck_overlap_sums_soft_labels(pooled: bool) -> None:
     gen = torch.Generator().manual_seed(1)
     z = (torch.randn(2, 3, 4, generator=gen, dtype=torch.float64) * 3).requires_grad_(True)
     y = torch.rand(2, 3, 4, generator=gen, dtype=torch.float64)
-    # weigh the two outputs differently so both gradient paths are exercised
-    assert torch.autograd.gradcheck(
-        lambda z: (lambda tp, sp, _: 2 * tp + 3 * sp)(*overlap_sums(z, y, pooled)), (z,)
-    )
+
+    def weighted(z: torch.Tensor) -> torch.Tensor:
+        # weigh the two outputs differently so both gradient paths are exercised
+        tp, sum_p, _ = overlap_sums(z, y, pooled)
+        return 2 * tp + 3 * sum_p
+
+    assert torch.autograd.gradcheck(weighted, (z,))
 
 
 @pytest.mark.parametrize("pooled", [True, False])
@@ -66,9 +69,9 @@ def test_overlap_and_weighted_ce_soft_labels(pooled: bool, beta: float) -> None:
     voxels = -(beta * y * F.logsigmoid(z) + (1 - beta) * (1 - y) * F.logsigmoid(-z))
     expected = voxels.sum().reshape(1) if pooled else voxels.flatten(1).sum(1)
     torch.testing.assert_close(wce, expected)
-    assert torch.autograd.gradcheck(
-        lambda z: (lambda tp, sp, _, w: 2 * tp + 3 * sp + 5 * w)(
-            *overlap_and_wce(z, y, pooled, beta)
-        ),
-        (z,),
-    )
+
+    def weighted(z: torch.Tensor) -> torch.Tensor:
+        tp, sum_p, _, wce = overlap_and_wce(z, y, pooled, beta)
+        return 2 * tp + 3 * sum_p + 5 * wce
+
+    assert torch.autograd.gradcheck(weighted, (z,))

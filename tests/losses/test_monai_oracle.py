@@ -13,7 +13,7 @@ monai_losses = pytest.importorskip("monai.losses")
 SMOOTH = {"smooth_nr": 1e-5, "smooth_dr": 1e-5}
 
 
-def _monai(name: str, batch: bool, reduction: str):  # type: ignore[no-untyped-def]
+def _monai(name: str, batch: bool, reduction: str) -> torch.nn.Module:
     """MONAI's counterpart of a lossbench loss (with its default hyper-parameters)."""
     if name == "dice":
         return monai_losses.DiceLoss(sigmoid=True, batch=batch, reduction=reduction, **SMOOTH)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lossbench.losses import create_loss, list_losses, register_loss
+from lossbench.losses import Loss, create_loss, list_losses, register_loss
 from lossbench.losses import registry as reg
 
 PAPER = [
@@ -33,6 +33,7 @@ def test_pattern() -> None:
 @pytest.mark.parametrize("name", PAPER + EXTRA)
 def test_every_builtin_states_family_and_citation(name: str) -> None:
     cls = reg.get_loss_class(name)
+    assert isinstance(cls, type) and issubclass(cls, Loss)
     assert cls.family in {"region", "distribution", "compound", "boundary"}
     assert len(cls.citation) > 20 and cls.__doc__
 
