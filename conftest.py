@@ -1,11 +1,30 @@
-"""Names every docstring example may use without importing them."""
+"""Docstring examples: names they may use without importing them, and a temporary folder of
+their own that is removed when the example ends."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+
 import pytest
 import torch
+from _pytest.doctest import DoctestItem
 
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace: dict) -> None:
     doctest_namespace["torch"] = torch
+
+
+@pytest.fixture(autouse=True)
+def _doctest_tempdir(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every ``tempfile.mkdtemp()`` of a docstring example lands in one folder, deleted after it."""
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="lossbench-doctest-") as folder:
+        previous, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous

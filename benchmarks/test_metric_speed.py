@@ -42,12 +42,12 @@ def case() -> tuple[np.ndarray, np.ndarray]:
     return pred, ref
 
 
-def test_evaluate_case(benchmark, case) -> None:  # type: ignore[no-untyped-def]
+def test_evaluate_case(benchmark, case) -> None:
     benchmark.group = "surface distances"
     benchmark(evaluate_case, *case, SPACING)
 
 
-def test_medpy(benchmark, case) -> None:  # type: ignore[no-untyped-def]
+def test_medpy(benchmark, case) -> None:
     binary = pytest.importorskip("medpy.metric.binary")
     benchmark.group = "surface distances"
 
@@ -59,7 +59,7 @@ def test_medpy(benchmark, case) -> None:  # type: ignore[no-untyped-def]
     benchmark(four, *case)
 
 
-def test_monai(benchmark, case) -> None:  # type: ignore[no-untyped-def]
+def test_monai(benchmark, case) -> None:
     metrics = pytest.importorskip("monai.metrics")
     benchmark.group = "surface distances"
 

@@ -14,7 +14,7 @@ from lossbench import __version__
 from lossbench.data import check_dataset, load_dataset, synthesize
 from lossbench.losses import get_loss_class, list_losses, loss_defaults
 
-__all__ = ["losses_table", "main"]
+__all__ = ["FLAGS", "as_flags", "losses_table", "main"]
 
 _COMMON = ("batch", "reduction")
 
@@ -39,14 +39,7 @@ def losses_table(pattern: str = "*") -> str:
     return tabulate(rows, headers=["name", "family", "defaults", "citation"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lossbench`` console script; returns the exit status.
-
-    Example:
-        >>> main(["losses", "hytver"])  # doctest: +ELLIPSIS
-        name    family    defaults ...
-        0
-    """
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lossbench",
         description="Benchmark segmentation losses on longitudinal MS new-lesion segmentation.",
@@ -85,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--compare", action="append", default=[], metavar="RUN_DIR",
         help="another run (e.g. --preset scratch) whose rankings the verdict compares (repeatable)",
     )  # fmt: skip
+    report.add_argument(
+        "--show", action="append", default=[], metavar="LOSS",
+        help="a loss to show in the qualitative figure beside the baseline and the best loss "
+        "(repeatable)",
+    )  # fmt: skip
     compare = commands.add_parser(
         "compare", help="how well the loss rankings of several runs agree (Kendall's tau)"
     )
@@ -118,45 +116,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check = data_commands.add_parser("check", help="validate every case of an MSSEG-2 folder")
     check.add_argument("root", help="dataset folder (one sub-folder per case)")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "run":
-        return _run(args)
-    if args.command == "report":
-        from lossbench.report import build_report
 
-        try:
-            paths = build_report(
-                args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench,
-                nan_policy=args.nan_policy, compare=args.compare,
-            )  # fmt: skip
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"lossbench report: {exc}", file=sys.stderr)
-            return 2
-        print("\n".join(str(p) for p in paths))
-        return 0
-    if args.command == "compare":
-        return _compare(args)
-    if args.command == "losses":
-        if not list_losses(args.pattern):
-            print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
-            return 1
-        print(losses_table(args.pattern))
-    elif args.data_command == "synth":
-        return _synth(args)
-    else:
-        problems = check_dataset(args.root)
-        for line in problems:
-            print(line)
-        if not problems:
-            print(f"{args.root}: every case is readable and consistent")
-        return 1 if problems else 0
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lossbench`` console script; returns the exit status.
+
+    Example:
+        >>> main(["losses", "hytver"])  # doctest: +ELLIPSIS
+        name    family    defaults ...
+        0
+    """
+    args = _parser().parse_args(argv)
+    command = args.command if args.command != "data" else f"data {args.data_command}"
+    return _COMMANDS[command](args)
+
+
+FLAGS = {"losses": "--losses", "seeds": "--seeds", "device": "--device", "data.source": "--data",
+         "preset": "--preset"}  # fmt: skip
+"""Config keys that the ``run`` command sets through a flag of their own; every other key is
+set with ``--set KEY=VALUE``."""
+
+
+def as_flags(message: str) -> str:
+    """A library message that starts with a config key, reworded with the command-line flag.
+
+    Example:
+        >>> as_flags("data.source must be 'synthetic' or a dataset folder; no folder at x")
+        "--data must be 'synthetic' or a dataset folder; no folder at x"
+        >>> as_flags("train.lr must be positive, got 0.0")
+        '--set train.lr must be positive, got 0.0'
+    """
+    key = message.split(" ", 1)[0].rstrip(":")
+    if key in FLAGS:
+        return FLAGS[key] + message[len(key) :]
+    if "." in key and key.replace(".", "").replace("_", "").isalnum() and key.islower():
+        return f"--set {message}"
+    return message
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lossbench.report import build_report
+
+    try:
+        paths = build_report(
+            args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench,
+            nan_policy=args.nan_policy, compare=args.compare, show=args.show,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench report: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(str(p) for p in paths))
     return 0
 
 
+def _losses(args: argparse.Namespace) -> int:
+    if not list_losses(args.pattern):
+        print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
+        return 1
+    print(losses_table(args.pattern))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    problems = check_dataset(args.root)
+    for line in problems:
+        print(line)
+    if not problems:
+        print(f"{args.root}: every case is readable and consistent")
+    return 1 if problems else 0
+
+
 def _run(args: argparse.Namespace) -> int:
-    from lossbench.config import apply_overrides, preset
-    from lossbench.run import plan, resolve_losses, run
+    from lossbench.config import apply_overrides, preset, validate
+    from lossbench.run import RunFolderInUseError, plan, resolve_losses, run
     from lossbench.stats import overview
 
     try:
@@ -169,22 +202,26 @@ def _run(args: argparse.Namespace) -> int:
         if args.device is not None:
             config.device = args.device
         apply_overrides(config, args.overrides)
-        names = resolve_losses(config.losses)
+        names = resolve_losses(validate(config).losses)
         if args.dry_run:
             print(plan(config, names))
             return 0
         out = args.out or f"runs/{config.preset}"
         start = time.perf_counter()
         table_path = run(config, out, resume=args.resume, force=args.force)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench run: {exc}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, RunFolderInUseError) as exc:
+        print(f"lossbench run: {as_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a lost mount: every finished step is on disk
+        print(f"lossbench run: {exc}; what finished is kept: fix the cause and rerun the same "
+              "command to resume", file=sys.stderr)  # fmt: skip
+        return 1
     import pandas as pd
 
-    from lossbench.report._io import read_config
+    from lossbench.report import read_config
 
     table = pd.read_csv(table_path, dtype={"case_id": str})
     print(f"\n{len(table)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
@@ -241,6 +278,16 @@ def _synth(args: argparse.Namespace) -> int:
         )
         print(f"preview: {path}")
     return 0
+
+
+_COMMANDS = {
+    "run": _run,
+    "report": _report,
+    "compare": _compare,
+    "losses": _losses,
+    "data synth": _synth,
+    "data check": _check,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,17 @@ from typing import Any
 
 from lossbench._text import suggest
 
-__all__ = ["PRESETS", "Config", "apply_overrides", "from_toml", "preset", "to_toml", "validate"]
+__all__ = [
+    "PRESETS",
+    "STORED_TABLES",
+    "Config",
+    "apply_overrides",
+    "from_toml",
+    "preset",
+    "stored_table",
+    "to_toml",
+    "validate",
+]
 
 
 @dataclass
@@ -180,12 +190,13 @@ def _coerce(key: str, current: Any, text: str) -> Any:
             return float(text)
         if isinstance(current, list):
             items = [t for t in text.replace(",", " ").split() if t]
-            kind = type(current[0]) if current else float
-            return [kind(t) for t in items]
+            item_type = type(current[0]) if current else float
+            return [item_type(t) for t in items]
     except ValueError:
-        raise ValueError(
-            f"--set {key}={text}: expected a {type(current).__name__}, got {text!r}"
-        ) from None
+        kinds: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number",
+                                  list: "a list"}  # fmt: skip
+        kind = kinds.get(type(current), type(current).__name__)
+        raise ValueError(f"{key} must be {kind}, got {text!r}") from None
     return text
 
 
@@ -199,7 +210,7 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
     """
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
+            raise ValueError(f"an override must be section.key=value, got {item!r}")
         key, text = item.split("=", 1)
         parts = key.strip().split(".")
         target: Any = config
@@ -207,12 +218,12 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
             names = [f.name for f in dataclasses.fields(target)]
             if part not in names or not dataclasses.is_dataclass(getattr(target, part)):
                 raise ValueError(
-                    f"--set: unknown section {part!r} in {key!r}{suggest(part, names)}"
+                    f"unknown config section {part!r} in {key!r}{suggest(part, names)}"
                 )
             target = getattr(target, part)
         names = [f.name for f in dataclasses.fields(target)]
         if parts[-1] not in names:
-            raise ValueError(f"--set: unknown key {key!r}{suggest(parts[-1], names)}")
+            raise ValueError(f"unknown config key {key!r}{suggest(parts[-1], names)}")
         setattr(target, parts[-1], _coerce(key, getattr(target, parts[-1]), text.strip()))
     return config
 
@@ -221,13 +232,83 @@ def _sizes(values: list, count: int = 3) -> bool:
     return len(values) == count and all(v > 0 for v in values)
 
 
+def _check_losses(config: Config) -> None:
+    from lossbench.losses import get_loss_class
+
+    if not config.losses:
+        raise ValueError("losses must name at least one loss, or 'all'")
+    names = [n for n in config.losses if n != "all"]
+    if "all" in config.losses and names:
+        raise ValueError(f"losses must be ['all'] or loss names, got {config.losses!r}")
+    for key, name in [
+        *(("losses", n) for n in names),
+        ("train.pretrain_loss", config.train.pretrain_loss),
+    ]:
+        try:
+            get_loss_class(name)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+
+
+def _check_device(name: str) -> None:
+    if name not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device is 'cuda', but torch sees no CUDA device")
+
+
+def _check_source(data: DataConfig) -> None:
+    if data.source == "synthetic":
+        from lossbench.data.synthetic import MIN_SIZE
+
+        if min(data.shape) < MIN_SIZE:
+            raise ValueError(
+                f"data.shape must be at least {MIN_SIZE} voxels per axis for the synthetic "
+                f"phantom, got {data.shape!r}"
+            )
+        return
+    from lossbench.data.msseg2 import complete_cases
+
+    if not Path(data.source).is_dir():
+        raise FileNotFoundError(
+            f"data.source must be 'synthetic' or a dataset folder; no folder at {data.source}"
+        )
+    try:
+        complete_cases(data.source)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"data.source: {exc}") from None
+
+
+def _check_model(config: Config) -> None:
+    from lossbench.models.vnet import MIN_LEVELS, size_multiple
+
+    levels = config.model.levels
+    if levels < MIN_LEVELS:
+        raise ValueError(f"model.levels must be at least {MIN_LEVELS} for the V-Net, got {levels}")
+    multiple = size_multiple(levels)
+    if config.train.patch_size % multiple:
+        raise ValueError(
+            f"train.patch_size must be a multiple of {multiple} for a V-Net of {levels} levels "
+            f"(2^(model.levels - 1)), got {config.train.patch_size}"
+        )
+
+
 def validate(config: Config) -> Config:
     """Check every value before any work starts; returns ``config`` unchanged.
 
+    Nothing is created or deleted before this passes. Messages start with the config key at
+    fault (``losses``, ``device``, ``data.source``, ``train.lr``, ...).
+
     Raises:
-        ValueError: a value out of range, naming the key, what it must be and what it got
-            (``train.pretrain_loss`` an unregistered loss, with a did-you-mean).
-        FileNotFoundError: ``train.init`` is neither ``pretrain``, ``scratch`` nor a file.
+        ValueError: a value out of range, naming the key, what it must be and what it got; an
+            unregistered loss (``losses``, ``train.pretrain_loss``) with a did-you-mean; a CUDA
+            device that torch does not see; a model or patch the V-Net cannot take; a phantom
+            shape below its minimum.
+        FileNotFoundError: ``data.source`` is neither ``synthetic`` nor a folder with complete
+            cases, or ``train.init`` is neither ``pretrain``, ``scratch`` nor a file.
 
     Example:
         >>> validate(apply_overrides(preset("quick"), ["eval.overlap=1"]))
@@ -237,6 +318,7 @@ def validate(config: Config) -> Config:
     """
     data, model, train, ev = config.data, config.model, config.train, config.eval
     rules: list[tuple[str, Any, bool, str]] = [
+        ("preset", config.preset, config.preset in PRESETS, f"one of {', '.join(PRESETS)}"),
         ("seeds", config.seeds, len(config.seeds) > 0, "at least one seed"),
         ("data.cases", data.cases, data.cases >= 1, "at least 1"),
         ("data.test_cases", data.test_cases, data.test_cases >= 1, "at least 1"),
@@ -247,7 +329,6 @@ def validate(config: Config) -> Config:
         ("data.lesion_free", data.lesion_free, 0 <= data.lesion_free <= 1, "in [0, 1]"),
         ("data.test_fraction", data.test_fraction, 0 < data.test_fraction < 1, "in (0, 1)"),
         ("model.width", model.width, model.width >= 1, "at least 1"),
-        ("model.levels", model.levels, model.levels >= 1, "at least 1"),
         ("train.iterations", train.iterations, train.iterations >= 1, "at least 1"),
         ("train.batch_size", train.batch_size, train.batch_size >= 1, "at least 1"),
         ("train.lr", train.lr, train.lr > 0, "positive"),
@@ -271,12 +352,10 @@ def validate(config: Config) -> Config:
             f"train.init must be 'pretrain', 'scratch' or a state-dict file; no file at "
             f"{train.init}"
         )
-    from lossbench.losses import get_loss_class
-
-    try:
-        get_loss_class(train.pretrain_loss)
-    except ValueError as exc:
-        raise ValueError(f"train.pretrain_loss: {exc}") from None
+    _check_model(config)
+    _check_losses(config)
+    _check_device(config.device)
+    _check_source(data)
     return config
 
 
@@ -306,23 +385,70 @@ def to_toml(config: Config, extra: dict[str, dict[str, Any]] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
-def from_toml(path: str | Path) -> Config:
-    """Read a configuration written by :func:`to_toml` (extra tables are ignored)."""
+STORED_TABLES = ("environment", "test_data")
+"""Tables that ``run`` writes into ``config.toml`` beside the configuration: the versions and
+device (``environment``) and where the test cases lie (``test_data``: ``root``, ``case_ids``)."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    raw = tomllib.loads(Path(path).read_text())
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+
+
+def from_toml(path: str | Path) -> Config:
+    """Read a configuration written by :func:`to_toml`.
+
+    Raises:
+        ValueError: the file is not TOML, or holds a key that is not a configuration key (named,
+            with a did-you-mean), as ``--set`` refuses one; the tables of ``STORED_TABLES`` are
+            allowed.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config.toml"
+        >>> _ = path.write_text('[train]\\niterations = 5\\n')
+        >>> from_toml(path).train.iterations
+        5
+    """
+    path = Path(path)
+    raw = _read_toml(path)
     config = Config()
-    for f in dataclasses.fields(Config):
-        if f.name not in raw:
+    names = [f.name for f in dataclasses.fields(Config)]
+    for name, value in raw.items():
+        if name in STORED_TABLES:
             continue
-        value = raw[f.name]
-        if isinstance(value, dict):
-            section = getattr(config, f.name)
-            for key, item in value.items():
-                if hasattr(section, key):
-                    setattr(section, key, item)
-        else:
-            setattr(config, f.name, value)
+        if name not in names:
+            raise ValueError(f"{path}: unknown key {name!r}{suggest(name, names)}")
+        section = getattr(config, name)
+        if not dataclasses.is_dataclass(section):
+            setattr(config, name, value)
+            continue
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: {name!r} must be a table [{name}], got {value!r}")
+        keys = [f.name for f in dataclasses.fields(section)]
+        for key, item in value.items():
+            if key not in keys:
+                raise ValueError(f"{path}: unknown key '{name}.{key}'{suggest(key, keys)}")
+            setattr(section, key, item)
     return config
+
+
+def stored_table(path: str | Path, name: str) -> dict[str, Any]:
+    """One of the ``STORED_TABLES`` of a ``config.toml`` (empty when the file lacks it).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config.toml"
+        >>> _ = path.write_text(to_toml(preset("quick"), {"test_data": {"root": "data/test"}}))
+        >>> stored_table(path, "test_data")
+        {'root': 'data/test'}
+    """
+    if name not in STORED_TABLES:
+        raise ValueError(f"name must be one of {', '.join(STORED_TABLES)}, got {name!r}")
+    return dict(_read_toml(Path(path)).get(name, {}))

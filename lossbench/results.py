@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossbench.layout import RunLayout
+
 __all__ = ["load"]
 
 
@@ -17,8 +19,8 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     Raises:
         FileNotFoundError: the folder holds no results table.
     """
-    folder = Path(run_dir)
-    parquet, csv = folder / "results.parquet", folder / "results.csv"
+    layout = RunLayout(Path(run_dir))
+    parquet, csv = layout.results_parquet, layout.results_csv
     if parquet.exists():
         try:
             return pd.read_parquet(parquet)
@@ -26,4 +28,4 @@ def load(run_dir: str | Path) -> pd.DataFrame:
             pass
     if csv.exists():
         return pd.read_csv(csv, dtype={"case_id": str})
-    raise FileNotFoundError(f"no results.parquet or results.csv in {folder}")
+    raise FileNotFoundError(f"no {parquet.name} or {csv.name} in {layout.root}")

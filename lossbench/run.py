@@ -1,26 +1,22 @@
 """The grid of trials (losses x seeds), the run directory, resume and the results table.
 
-    runs/<name>/config.toml            resolved configuration, versions, device, git revision
-    runs/<name>/data/train|test/       synthetic cases (when the data is synthetic)
-    runs/<name>/pretrain/model.pt      the shared starting point (train.init = "pretrain")
-    runs/<name>/trials/<loss>-seed<k>/ checkpoint, history.csv, metrics.csv, predictions
-    runs/<name>/results.parquet|csv    every trial's per-case metrics
-    runs/<name>/failures.csv           trials stopped by a non-finite loss
-
-A trial is a pure function of (resolved config, loss, seed) that writes only its own folder; a
-finished trial (``metrics.csv`` present) is never recomputed, an interrupted one resumes from
-its last checkpoint.
+The run folder's layout is :class:`lossbench.layout.RunLayout`. A trial is a pure function of
+(resolved config, loss, seed) that writes only its own folder; a finished trial (``metrics.csv``
+present) is never recomputed, an interrupted one resumes from its last checkpoint. A lock keeps a
+second driver out of a folder in use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +25,34 @@ import torch
 from tqdm import tqdm
 
 from lossbench.config import Config, from_toml, to_toml, validate
-from lossbench.data import load_dataset, synthesize
-from lossbench.data.msseg2 import FILES, Dataset
+from lossbench.data import complete_cases, load_dataset, synthesize
+from lossbench.data.msseg2 import Dataset
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
 from lossbench.infer import sliding_window
+from lossbench.layout import RunLayout, TrialLayout
 from lossbench.losses import get_loss_class, list_losses
 from lossbench.metrics import evaluate_case
 from lossbench.train import NonFiniteLossError, build_model, train_trial
 
-__all__ = ["PAPER_SPLIT", "plan", "resolve_device", "resolve_losses", "run"]
+__all__ = [
+    "PAPER_SPLIT",
+    "RunFolderInUseError",
+    "collect",
+    "plan",
+    "resolve_device",
+    "resolve_losses",
+    "run",
+]
 
 PAPER_SPLIT = {
     "train": "015 016 018 019 020 021 024 029 030 032 035 037 039 043 047 048 049 051 052 057 061 "
     "068 069 070 074 077 083 084 088 089 090 096".split(),
     "test": "013 026 027 091 094 095 099 100".split(),
 }
+
+
+class RunFolderInUseError(RuntimeError):
+    """Another ``lossbench run`` holds the run folder's lock."""
 
 
 def resolve_losses(names: Sequence[str]) -> list[str]:
@@ -61,7 +70,7 @@ def resolve_losses(names: Sequence[str]) -> list[str]:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``.
+    """The device of a validated ``device`` setting: ``auto`` is CUDA when available, else CPU.
 
     Example:
         >>> resolve_device("cpu")
@@ -69,10 +78,6 @@ def resolve_device(name: str) -> torch.device:
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
 
 
@@ -101,33 +106,21 @@ def _environment(device: torch.device) -> dict[str, dict[str, str]]:
     }
 
 
-def _split(config: Config, out: Path) -> tuple[Dataset, Dataset]:
+def _split(config: Config, layout: RunLayout) -> tuple[Dataset, Dataset]:
     data = config.data
     if data.source == "synthetic":
         shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
         spacing = (float(data.spacing[0]), float(data.spacing[1]), float(data.spacing[2]))
-        free = data.lesion_free
-        train = synthesize(out / "data" / "train", data.cases, data.seed, shape, spacing,
-                           lesion_free=free)  # fmt: skip
-        test = synthesize(out / "data" / "test", data.test_cases, data.seed + 1, shape, spacing,
-                          lesion_free=free)  # fmt: skip
-        return load_dataset(train[0].parent), load_dataset(test[0].parent)
+        sets = []
+        for split, count, seed in (("train", data.cases, data.seed),
+                                   ("test", data.test_cases, data.seed + 1)):  # fmt: skip
+            synthesize(
+                layout.data(split), count, seed, shape, spacing, lesion_free=data.lesion_free
+            )
+            sets.append(load_dataset(layout.data(split)))
+        return sets[0], sets[1]
     root = Path(data.source)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"--data {root}: not a folder (expected 'synthetic' or an MSSEG-2 folder)"
-        )
-    ids = load_dataset(root).case_ids
-    complete = [
-        i
-        for i in ids
-        if all((root / i / FILES[k]).is_file() for k in ("baseline", "followup", "label"))
-    ]
-    if not complete:
-        raise FileNotFoundError(
-            f"--data {root}: no case folder holds {FILES['baseline']}, {FILES['followup']} and "
-            f"{FILES['label']}; expected ROOT/<case_id>/ with those files"
-        )
+    complete = complete_cases(root)
     if set(PAPER_SPLIT["train"] + PAPER_SPLIT["test"]) <= set(complete):
         return load_dataset(root, PAPER_SPLIT["train"]), load_dataset(root, PAPER_SPLIT["test"])
     order = np.random.default_rng(data.seed).permutation(len(complete))
@@ -135,6 +128,16 @@ def _split(config: Config, out: Path) -> tuple[Dataset, Dataset]:
     test_ids = sorted(complete[i] for i in order[:n_test])
     train_ids = sorted(complete[i] for i in order[n_test:])
     return load_dataset(root, train_ids), load_dataset(root, test_ids)
+
+
+def _test_data(test_set: Dataset, layout: RunLayout) -> dict[str, object]:
+    """Where the test cases lie: relative to the run folder when inside it, else absolute."""
+    root = test_set.root.resolve()
+    try:
+        where = root.relative_to(layout.root.resolve()).as_posix()
+    except ValueError:
+        where = str(root)
+    return {"root": where, "case_ids": list(test_set.case_ids)}
 
 
 def _prepare(dataset: Dataset, config: Config, desc: str, progress: bool) -> list[PreparedCase]:
@@ -153,8 +156,8 @@ def plan(config: Config, losses: Sequence[str]) -> str:
         >>> "trials" in plan(preset("quick"), ["dice"])
         True
     """
-    device = resolve_device(config.device)
     validate(config)
+    device = resolve_device(config.device)
     model = build_model(config, 0).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     size = config.train.patch_size
@@ -192,26 +195,27 @@ def plan(config: Config, losses: Sequence[str]) -> str:
 
 
 def _pretrain(
-    config: Config, cases: list, out: Path, device: torch.device, progress: bool
+    config: Config, cases: list, layout: RunLayout, device: torch.device, progress: bool
 ) -> dict | None:
     train = config.train
     if train.init == "scratch":
         return None
     if train.init != "pretrain":  # a state-dict file, checked by validate
         return torch.load(train.init, map_location="cpu", weights_only=True)
-    folder = out / "pretrain"
-    final = folder / "model.pt"
-    if not final.exists():
+    stage = layout.pretrain
+    if not stage.model.exists():
         model, _ = train_trial(
-            train.pretrain_loss, config.data.seed, cases, config, folder, device,
+            train.pretrain_loss, config.data.seed, cases, config, stage, device,
             iterations=train.pretrain_iterations, lr=train.pretrain_lr, progress=progress,
         )  # fmt: skip
-        torch.save(model.state_dict(), final)
-    return torch.load(final, map_location="cpu", weights_only=True)
+        partial = stage.model.with_suffix(".partial")
+        torch.save(model.state_dict(), partial)
+        partial.replace(stage.model)
+    return torch.load(stage.model, map_location="cpu", weights_only=True)
 
 
-def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config, folder: Path,
-              device: torch.device, progress: bool) -> list[dict]:  # fmt: skip
+def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
+              trial: TrialLayout, device: torch.device, progress: bool) -> list[dict]:  # fmt: skip
     import nibabel as nib
 
     rows = []
@@ -224,26 +228,59 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
         metrics = evaluate_case(pred, case.native_label, case.native_spacing)
         rows.append({"case_id": case.case_id, **metrics})
         if config.eval.save_predictions:
-            (folder / "predictions").mkdir(exist_ok=True)
+            trial.predictions.mkdir(exist_ok=True)
             nib.save(
-                nib.Nifti1Image(pred.astype(np.uint8), case.affine),
-                folder / "predictions" / f"{case.case_id}.nii.gz",
+                nib.Nifti1Image(pred.astype(np.uint8), case.affine), trial.prediction(case.case_id)
             )
     return rows
 
 
-def _check_out(out: Path, config: Config, resume: bool, force: bool) -> Config:
-    stored = out / "config.toml"
-    if force and out.exists():
-        shutil.rmtree(out)
-    elif stored.exists():
-        previous = from_toml(stored)
+@contextlib.contextmanager
+def _locked(layout: RunLayout) -> Iterator[None]:
+    """Hold the run folder's lock; a second driver on the same folder is refused at once.
+
+    The lock is an advisory ``flock`` on ``<run>/.lock``: the kernel releases it when the holder
+    exits, even when killed, so a crashed run never leaves the folder locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover  (Windows: no advisory locks; run one driver at a time)
+        yield
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise RunFolderInUseError(
+                f"{layout.root} is in use by another lossbench run (pid {holder}); wait for it "
+                "to finish or stop it, then rerun to resume"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> Config:
+    if force:
+        for entry in layout.root.iterdir():
+            if entry != layout.lock:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    elif layout.config.exists():
+        previous = from_toml(layout.config)
         if resume:
             return validate(previous)  # a stored config.toml may have been edited by hand
         if dataclasses.asdict(previous) != dataclasses.asdict(config):
             raise ValueError(
-                f"{out} holds a run with a different configuration; pass --resume to continue "
-                "it with its own configuration, or --force to start over"
+                f"{layout.root} holds a run with a different configuration; resume it with its "
+                "own configuration (resume=True, --resume), or start over (force=True, --force)"
             )
     return config
 
@@ -252,56 +289,93 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
         progress: bool = True) -> Path:  # fmt: skip
     """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
 
+    Every value is validated (:func:`lossbench.config.validate`) before the folder is created,
+    changed or, with ``force``, emptied.
+
     Raises:
-        ValueError: unknown loss, bad device, a value out of range (:func:`validate`), or
-            ``out`` holding another configuration.
-        FileNotFoundError: the data folder is not an MSSEG-2 folder, or ``train.init`` names
-            no file.
+        ValueError: a value :func:`lossbench.config.validate` refuses (unknown loss, device,
+            value out of range), or ``out`` holding another configuration.
+        FileNotFoundError: the data folder holds no complete case, or ``train.init`` names no
+            file.
+        RunFolderInUseError: another run holds ``out``.
     """
-    out = Path(out)
+    layout = RunLayout(Path(out))
+    validate(config)
+    with _locked(layout):
+        config = _check_out(layout, config, resume, force)
+        return _run_locked(config, layout, progress)
+
+
+def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
     losses = resolve_losses(config.losses)
     device = resolve_device(config.device)
-    config = _check_out(out, validate(config), resume, force)  # validated before --force deletes
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.toml").write_text(to_toml(config, _environment(device)))
+    environment = _environment(device)
+    layout.config.write_text(to_toml(config, environment))
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    train_set, test_set = _split(config, out)
+    train_set, test_set = _split(config, layout)
+    layout.config.write_text(
+        to_toml(config, {**environment, "test_data": _test_data(test_set, layout)})
+    )
     pairs = [(c.image, c.label) for c in _prepare(train_set, config, "prepare train", progress)]
     test_cases = _prepare(test_set, config, "prepare test", progress)
-    init_state = _pretrain(config, pairs, out, device, progress)
+    init_state = _pretrain(config, pairs, layout, device, progress)
     failures = []
     grid = [(seed, loss) for seed in config.seeds for loss in losses]
     for seed, loss in tqdm(grid, desc="trials", unit="trial", disable=not progress):
-        folder = out / "trials" / f"{loss}-seed{seed}"
-        if (folder / "metrics.csv").exists():
+        trial = layout.trial(loss, seed)
+        if trial.metrics.exists():
             continue
         try:
-            model, seconds = train_trial(loss, seed, pairs, config, folder, device, init_state,
+            model, seconds = train_trial(loss, seed, pairs, config, trial, device, init_state,
                                          progress=progress)  # fmt: skip
         except NonFiniteLossError as exc:
             failures.append({"loss": loss, "seed": seed, "error": str(exc)})
-            (folder / "failed.json").write_text(json.dumps(failures[-1]))
+            trial.failed.write_text(json.dumps(failures[-1]))
             continue
-        rows = _evaluate(model, test_cases, config, folder, device, progress)
+        rows = _evaluate(model, test_cases, config, trial, device, progress)
         frame = pd.DataFrame(rows)
         frame.insert(0, "seed", seed)
         frame.insert(0, "loss", loss)
         frame["train_seconds"] = round(seconds, 2)
-        frame.to_csv(folder / "metrics.partial.csv", index=False)
-        (folder / "metrics.partial.csv").replace(folder / "metrics.csv")
+        _write_atomic(frame, trial.metrics)
     if failures:
-        pd.DataFrame(failures).to_csv(out / "failures.csv", index=False)
-    return _collect(out, losses, config.seeds)
+        _write_atomic(pd.DataFrame(failures), layout.failures)
+    return collect(layout.root, losses, config.seeds)
 
 
-def _collect(out: Path, losses: Sequence[str], seeds: Sequence[int]) -> Path:
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV beside ``path`` and rename it into place: a crash or a full disk
+    leaves the previous file (or none), never half a table."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        frame.to_csv(partial, index=False)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def collect(out: str | Path, losses: Sequence[str], seeds: Sequence[int]) -> Path:
+    """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
+    ``results.parquet``; returns the CSV path. Trials without metrics are skipped.
+
+    Example:
+        >>> import tempfile
+        >>> collect(tempfile.mkdtemp(), ["dice"], [0]).name
+        'results.csv'
+    """
+    layout = RunLayout(Path(out))
     frames = [
-        pd.read_csv(out / "trials" / f"{loss}-seed{seed}" / "metrics.csv", dtype={"case_id": str})
+        pd.read_csv(layout.trial(loss, seed).metrics, dtype={"case_id": str})
         for seed in seeds for loss in losses
-        if (out / "trials" / f"{loss}-seed{seed}" / "metrics.csv").exists()
+        if layout.trial(loss, seed).metrics.exists()
     ]  # fmt: skip
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    table.to_csv(out / "results.csv", index=False)
-    table.to_parquet(out / "results.parquet", index=False)
-    return out / "results.csv"
+    _write_atomic(table, layout.results_csv)
+    partial = layout.results_parquet.with_name(layout.results_parquet.name + ".partial")
+    try:
+        table.to_parquet(partial, index=False)
+        partial.replace(layout.results_parquet)
+    finally:
+        partial.unlink(missing_ok=True)
+    return layout.results_csv

@@ -25,18 +25,22 @@ import itertools
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from lossbench.metrics.facts import facts
+
 __all__ = [
-    "DISTANCES",
     "FALLBACK_DIAGONAL_MM",
-    "HIGHER_IS_BETTER",
     "NAN_POLICIES",
     "SUMMARY_METRICS",
+    "FriedmanResult",
+    "HodgesLehmann",
+    "Interval",
+    "RankAgreement",
     "aggregate",
     "bootstrap_ci",
     "case_matrix",
@@ -59,20 +63,41 @@ __all__ = [
     "summarise",
 ]
 
+
+class Interval(NamedTuple):
+    """A confidence interval ``[low, high]`` in the metric's unit."""
+
+    low: float
+    high: float
+
+
+class HodgesLehmann(NamedTuple):
+    """The Hodges-Lehmann estimate of a paired difference and its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class FriedmanResult(NamedTuple):
+    """Mean rank of each loss (1 = best, best first) and the Friedman test's p-value."""
+
+    ranks: pd.Series
+    p: float
+
+
+class RankAgreement(NamedTuple):
+    """Each loss's rank per run (losses x runs) and Kendall's tau per pair of runs
+    (columns ``a, b, n, tau, p``)."""
+
+    ranks: pd.DataFrame
+    taus: pd.DataFrame
+
+
 NanPolicy = Literal["worst", "exclude"]
 
 NAN_POLICIES = ("worst", "exclude")
 """The aggregation policies for a distance that is NaN because exactly one mask is empty."""
-
-HIGHER_IS_BETTER = {
-    "dice": True, "jaccard": True, "precision": True, "recall": True, "nsd": True,
-    "lesion_precision": True, "lesion_recall": True, "lesion_f1": True,
-    "hd": False, "hd95": False, "asd": False, "assd": False,
-}  # fmt: skip
-"""Direction of each metric of the results table."""
-
-DISTANCES = ("hd", "hd95", "asd", "assd")
-"""The distance metrics (mm), NaN in a row when exactly one mask is empty."""
 
 FALLBACK_DIAGONAL_MM = 400.0
 """Worst distance (mm) for a results table without a ``diagonal_mm`` column: about the diagonal
@@ -106,7 +131,7 @@ def _long(results: pd.DataFrame, metric: str, nan_policy: str) -> pd.DataFrame:
     table = table.sort_values(["loss", "seed", "case_id"], kind="stable")
     value = table[metric].astype(float)
     penalised = pd.Series(False, index=table.index)
-    if metric in DISTANCES and nan_policy == "worst":
+    if facts(metric).is_distance and nan_policy == "worst":
         penalised = value.isna()
         if "pred_empty" in table.columns:  # only a NaN that comes from one empty mask
             penalised &= table["pred_empty"].astype(bool) != table["ref_empty"].astype(bool)
@@ -190,7 +215,7 @@ def bootstrap_ci(
     n_resamples: int = 10_000,
     level: float = 0.95,
     seed: int = 0,
-) -> tuple[float, float]:
+) -> Interval:
     """Percentile bootstrap confidence interval of the mean over cases.
 
     ``values`` holds one value per case (1D) or one per case and seed (2D, cases x seeds). Cases
@@ -210,12 +235,12 @@ def bootstrap_ci(
     x = x[:, None] if x.ndim == 1 else x
     x = x[~np.isnan(x).all(axis=1)]
     if x.size == 0:
-        return float("nan"), float("nan")
+        return Interval(float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = _resampled_means(x[:, None, :], n_resamples, rng)[:, 0]
     alpha = (1 - level) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
+    return Interval(float(low), float(high))
 
 
 def coefficient_of_variation(values: Sequence[float] | np.ndarray) -> float:
@@ -318,9 +343,7 @@ def _signed_rank_cdf(n: int) -> np.ndarray:
     return np.cumsum(pmf)
 
 
-def hodges_lehmann(
-    differences: Sequence[float] | np.ndarray, level: float = 0.95
-) -> tuple[float, float, float]:
+def hodges_lehmann(differences: Sequence[float] | np.ndarray, level: float = 0.95) -> HodgesLehmann:
     """Hodges-Lehmann estimate of a paired difference and its distribution-free CI.
 
     The estimate is the median of the n(n+1)/2 Walsh averages (d_i + d_j) / 2, i <= j. The CI
@@ -341,7 +364,7 @@ def hodges_lehmann(
     d = d[~np.isnan(d)]
     n = d.size
     if n == 0:
-        return float("nan"), float("nan"), float("nan")
+        return HodgesLehmann(float("nan"), float("nan"), float("nan"))
     i, j = np.triu_indices(n)
     walsh = np.sort((d[i] + d[j]) / 2)
     m = walsh.size
@@ -352,7 +375,7 @@ def hodges_lehmann(
         sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
         k = math.floor(m / 2 + 0.5 - sps.norm.ppf(1 - alpha) * sd)  # continuity-corrected
     low, high = (walsh[k - 1], walsh[m - k]) if k >= 1 else (float("nan"), float("nan"))
-    return float(np.median(walsh)), float(low), float(high)
+    return HodgesLehmann(float(np.median(walsh)), float(low), float(high))
 
 
 def _wilcoxon_p(differences: np.ndarray) -> float:
@@ -439,12 +462,10 @@ def paired_tests(
 
 
 def _sign(metric: str) -> float:
-    return -1.0 if HIGHER_IS_BETTER.get(metric, True) else 1.0
+    return -1.0 if facts(metric).higher_is_better else 1.0
 
 
-def friedman(
-    results: pd.DataFrame, metric: str, nan_policy: str = "worst"
-) -> tuple[pd.Series, float]:
+def friedman(results: pd.DataFrame, metric: str, nan_policy: str = "worst") -> FriedmanResult:
     """Friedman test over all losses (cases with lesions as blocks, complete cases only) and
     the mean rank of each loss (1 = best, following the metric's direction).
 
@@ -468,7 +489,7 @@ def friedman(
         p = float("nan") if k < 3 else 1.0
     else:
         p = float(sps.friedmanchisquare(*[matrix[c] for c in matrix.columns]).pvalue)
-    return ranks, p
+    return FriedmanResult(ranks, p)
 
 
 def critical_difference_groups(
@@ -593,7 +614,7 @@ def _ranking(means: pd.Series, metric: str) -> list[str]:
 
 def rank_agreement(
     runs: dict[str, pd.DataFrame], metric: str, nan_policy: str = "worst"
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> RankAgreement:
     """How well the rankings of several runs agree on ``metric``.
 
     Each run's losses are ranked by their mean (cases with lesions, seeds averaged, policy
@@ -631,7 +652,7 @@ def rank_agreement(
             else:
                 tau, p = float("nan"), float("nan")
             rows.append({"a": a, "b": b, "n": len(both), "tau": tau, "p": p})
-    return ranks, pd.DataFrame(rows, columns=["a", "b", "n", "tau", "p"])
+    return RankAgreement(ranks, pd.DataFrame(rows, columns=["a", "b", "n", "tau", "p"]))
 
 
 def _json_float(value: float) -> float | None:
@@ -689,7 +710,7 @@ def summarise(
         first = rank_first_probability(results, metric, n_resamples, seed, nan_policy)
         spread = seed_spread(results, metric, nan_policy)
         out["metrics"][metric] = {
-            "higher_is_better": HIGHER_IS_BETTER.get(metric, True),
+            "higher_is_better": facts(metric).higher_is_better,
             "mean": {loss: _json_float(v) for loss, v in means.items()},
             "ranking": ranking,
             "not_worse_than_best": group,

@@ -14,6 +14,7 @@ import hashlib
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lossbench.config import Config
+from lossbench.config import Config, TrainConfig
 from lossbench.data.patches import sample_batch
+from lossbench.layout import TrialLayout
 from lossbench.losses import create_loss
 from lossbench.models import VNet
 
@@ -63,8 +65,8 @@ def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> lis
 
 
 def _batch_hash(images: np.ndarray, labels: np.ndarray) -> str:
-    digest = hashlib.sha1(memoryview(np.ascontiguousarray(images)))  # no copy of the batch
-    digest.update(memoryview(np.ascontiguousarray(labels)))
+    digest = hashlib.sha1(np.ascontiguousarray(images).data)  # a view: no copy of the batch
+    digest.update(np.ascontiguousarray(labels).data)
     return digest.hexdigest()[:12]
 
 
@@ -73,7 +75,7 @@ def train_trial(
     seed: int,
     cases: Sequence[tuple[np.ndarray, np.ndarray]],
     config: Config,
-    folder: Path,
+    trial: TrialLayout,
     device: torch.device,
     init_state: dict[str, torch.Tensor] | None = None,
     iterations: int | None = None,
@@ -82,15 +84,17 @@ def train_trial(
 ) -> tuple[VNet, float]:
     """Train one trial and return ``(model, training seconds)``.
 
-    Writes ``folder/history.csv`` (iteration, loss, seconds, batch hash) and
-    ``folder/checkpoint.pt``; an existing checkpoint is resumed.
+    Writes the trial's ``history.csv`` (iteration, loss, seconds, batch hash) and
+    ``checkpoint.pt``; an existing checkpoint is resumed. Both are written beside their place
+    and renamed into it, so an interruption (even SIGKILL) or a full disk leaves the previous
+    checkpoint whole.
 
     Args:
         loss_name: a registered loss.
         seed: drives the initial weights (when ``init_state`` is None) and the batch sequence.
         cases: prepared ``(image (3, x, y, z), label (x, y, z))`` training pairs.
         config: the run's configuration (``train`` and ``model`` sections).
-        folder: the trial's folder.
+        trial: the trial's folder (:class:`lossbench.layout.TrialLayout`).
         device: where to train.
         init_state: starting weights shared by every loss (e.g. the pretrained checkpoint).
         iterations, lr: override ``config.train.iterations`` / ``lr`` (the pretraining stage).
@@ -101,85 +105,126 @@ def train_trial(
     """
     train = config.train
     iterations = train.iterations if iterations is None else iterations
-    folder.mkdir(parents=True, exist_ok=True)
-    model = build_model(config, seed)
-    if init_state is not None:
-        skipped = load_matching(model, init_state)
-        if skipped:  # a state dict from another architecture: say what kept its initial value
-            (folder / "init_skipped.txt").write_text("\n".join(skipped) + "\n")
-            warnings.warn(
-                f"{len(skipped)} of the model's weights had no matching entry in the initial "
-                f"state and keep their seeded values (listed in {folder / 'init_skipped.txt'})",
-                stacklevel=2,
-            )
-    model.to(device)
-    if train.freeze_encoder and init_state is not None:
-        for p in model.encoder_parameters():
-            p.requires_grad_(False)
+    trial.folder.mkdir(parents=True, exist_ok=True)
+    model = _initial_model(config, seed, init_state, trial, device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=train.lr if lr is None else lr)
-    loss_fn = create_loss(loss_name)
-    rng = np.random.default_rng([seed, 7])
-    amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    start, elapsed, history = 0, 0.0, []
-    checkpoint = folder / "checkpoint.pt"
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        if state.get("scaler"):  # the AMP loss scale (empty when the trial ran without AMP)
-            scaler.load_state_dict(state["scaler"])
-        start, elapsed, history = state["iteration"], state["elapsed"], state["history"]
-    size = (train.patch_size,) * 3
-    model.train()
+    state = _State(
+        model=model,
+        optimizer=torch.optim.Adam(params, lr=train.lr if lr is None else lr),
+        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
+        rng=np.random.default_rng([seed, 7]),
+    )
+    if trial.checkpoint.exists():
+        state.restore(trial.checkpoint, device)
     bar = tqdm(
-        range(start, iterations), desc=f"{loss_name} seed {seed}", unit="it", leave=False,
-        disable=not progress, initial=start, total=iterations,
+        range(state.iteration, iterations), desc=f"{loss_name} seed {seed}", unit="it",
+        leave=False, disable=not progress, initial=state.iteration, total=iterations,
     )  # fmt: skip
-    clock = time.perf_counter()
+    loss_fn = create_loss(loss_name)
+    model.train()
+    clock, before = time.perf_counter(), state.elapsed
     for iteration in bar:
-        images, labels = sample_batch(
-            cases, train.batch_size, size, rng, train.max_shift, augmentation=train.augment
-        )
-        x = torch.from_numpy(images).to(device)
-        y = torch.from_numpy(labels).to(device)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=amp):
-            logits = model(x)
-        loss = loss_fn(logits.float(), y)
-        value = float(loss.detach())
+        value, batch = _step(state, loss_fn, cases, train, device)
         if not np.isfinite(value):
             raise NonFiniteLossError(
                 f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
             )
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        now = time.perf_counter()
-        history.append([iteration + 1, value, round(elapsed + now - clock, 3),
-                        _batch_hash(images, labels)])  # fmt: skip
-        done = iteration + 1
-        if done % train.checkpoint_every == 0 or done == iterations:
-            _save_checkpoint(
-                checkpoint, model, optimizer, scaler, rng, done, elapsed + now - clock, history
+        state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
+        state.history.append([state.iteration, value, round(state.elapsed, 3), batch])
+        if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
+            state.save(trial.checkpoint)
+    _write_history(state.history, trial.history)
+    return model, before + time.perf_counter() - clock
+
+
+def _initial_model(config: Config, seed: int, init_state: dict[str, torch.Tensor] | None,
+                   trial: TrialLayout, device: torch.device) -> VNet:  # fmt: skip
+    """The seeded V-Net, loaded with ``init_state`` where names and shapes match."""
+    model = build_model(config, seed)
+    if init_state is not None:
+        skipped = load_matching(model, init_state)
+        if skipped:  # a state dict from another architecture: say what kept its initial value
+            trial.init_skipped.write_text("\n".join(skipped) + "\n")
+            warnings.warn(
+                f"{len(skipped)} of the model's weights had no matching entry in the initial "
+                f"state and keep their seeded values (listed in {trial.init_skipped})",
+                stacklevel=3,
             )
-    elapsed += time.perf_counter() - clock
-    with (folder / "history.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["iteration", "loss", "seconds", "batch_hash"])
-        writer.writerows(history)
-    return model, elapsed
+        if config.train.freeze_encoder:
+            for p in model.encoder_parameters():
+                p.requires_grad_(False)
+    return model.to(device)
 
 
-def _save_checkpoint(path: Path, model: Any, optimizer: Any, scaler: Any, rng: Any,
-                     iteration: int, elapsed: float, history: list) -> None:  # fmt: skip
+@dataclass
+class _State:
+    """Everything a resumed trial needs to continue exactly where it stopped."""
+
+    model: VNet
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    rng: np.random.Generator
+    iteration: int = 0
+    elapsed: float = 0.0
+    history: list[list[Any]] = field(default_factory=list)
+
+    def restore(self, path: Path, device: torch.device) -> None:
+        saved = torch.load(path, map_location=device, weights_only=False)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.rng.bit_generator.state = saved["rng"]
+        if saved.get("scaler"):  # the AMP loss scale (empty when the trial ran without AMP)
+            self.scaler.load_state_dict(saved["scaler"])
+        self.iteration, self.elapsed = saved["iteration"], saved["elapsed"]
+        self.history = saved["history"]
+
+    def save(self, path: Path) -> None:
+        """Write beside ``path`` and rename: a failed write (a full disk, a kill) leaves the
+        previous checkpoint whole and no debris."""
+        partial = path.with_suffix(".partial")
+        try:
+            torch.save(
+                {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scaler": self.scaler.state_dict(), "rng": self.rng.bit_generator.state,
+                 "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history},
+                partial,
+            )  # fmt: skip
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def _step(state: _State, loss_fn: torch.nn.Module, cases: Sequence[tuple[np.ndarray, np.ndarray]],
+          train: TrainConfig, device: torch.device) -> tuple[float, str]:  # fmt: skip
+    """One optimiser step on the next seeded batch; returns the loss value and the batch hash.
+
+    A non-finite loss returns before the update, so the weights stay those of the last step.
+    """
+    size = (train.patch_size,) * 3
+    images, labels = sample_batch(
+        cases, train.batch_size, size, state.rng, train.max_shift, augmentation=train.augment
+    )
+    x = torch.from_numpy(images).to(device)
+    y = torch.from_numpy(labels).to(device)
+    state.optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, enabled=device.type == "cuda"):
+        logits = state.model(x)
+    loss = loss_fn(logits.float(), y)
+    value = float(loss.detach())
+    if np.isfinite(value):
+        state.scaler.scale(loss).backward()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+    return value, _batch_hash(images, labels)
+
+
+def _write_history(history: list[list[Any]], path: Path) -> None:
     partial = path.with_suffix(".partial")
-    torch.save(
-        {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-         "scaler": scaler.state_dict(), "rng": rng.bit_generator.state,
-         "iteration": iteration, "elapsed": elapsed, "history": history},
-        partial,
-    )  # fmt: skip
-    partial.replace(path)
+    try:
+        with partial.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["iteration", "loss", "seconds", "batch_hash"])
+            writer.writerows(history)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ def fabricated_run(folder: Path, seeds: int = 2) -> Path:
     for loss in ("dice", "ce", "hytver", "focal"):
         for seed in range(seeds):
             for case in range(10):
-                row = {k: float(rng.uniform(0.3, 0.9)) for k in METRIC_KEYS}
+                row: dict[str, object] = {k: float(rng.uniform(0.3, 0.9)) for k in METRIC_KEYS}
                 row.update(loss=loss, seed=seed, case_id=f"{case:03d}", ref_empty=case >= 8,
                            pred_empty=False, n_fp_lesions=int(rng.integers(0, 3)),
                            fp_volume_mm3=5.0, train_seconds=12.0)  # fmt: skip
@@ -136,7 +136,7 @@ def test_the_pretraining_loss_is_marked_and_the_protocol_named(tmp_path: Path) -
     assert "trained from scratch for 850 iterations" in text and "†" not in text
 
 
-def test_compare_runs_and_a_verdict_against_another_protocol(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_compare_runs_and_a_verdict_against_another_protocol(tmp_path: Path, capsys) -> None:
     a = fabricated_run(tmp_path / "a", seeds=1)
     b = fabricated_run(tmp_path / "b", seeds=1)
     table = pd.read_csv(b / "results.csv")
@@ -159,7 +159,7 @@ def test_compare_runs_and_a_verdict_against_another_protocol(tmp_path: Path, cap
     assert "metric 'volume' is not in the results of a, b" in capsys.readouterr().err
 
 
-def test_report_command_and_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_report_command_and_errors(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path)]) == 2
     assert "no results.parquet or results.csv in" in capsys.readouterr().err
     run = fabricated_run(tmp_path / "run", seeds=1)

@@ -16,7 +16,7 @@ METRICS = ["dice", "hd95"]
 
 
 @st.composite
-def results_tables(draw):  # type: ignore[no-untyped-def]
+def results_tables(draw):
     losses, seeds, cases = draw(st.integers(2, 4)), draw(st.integers(1, 2)), draw(st.integers(3, 7))
     shape = (losses, seeds, cases)
     dice = draw(arrays(np.float64, shape, elements=st.floats(0, 1)))
@@ -40,7 +40,7 @@ def summary(results: pd.DataFrame) -> dict:
 
 @SETTINGS
 @given(results=results_tables(), order=st.randoms(use_true_random=False))
-def test_the_verdict_ignores_the_order_of_rows_and_of_losses(results, order) -> None:  # type: ignore[no-untyped-def]
+def test_the_verdict_ignores_the_order_of_rows_and_of_losses(results, order) -> None:
     index = list(results.index)
     order.shuffle(index)
     shuffled = results.loc[index].reset_index(drop=True)
@@ -50,7 +50,7 @@ def test_the_verdict_ignores_the_order_of_rows_and_of_losses(results, order) -> 
 
 @SETTINGS
 @given(results=results_tables(), order=st.randoms(use_true_random=False))
-def test_renaming_the_losses_permutes_the_rankings(results, order) -> None:  # type: ignore[no-untyped-def]
+def test_renaming_the_losses_permutes_the_rankings(results, order) -> None:
     names = sorted(results["loss"].unique())
     for metric in METRICS:  # ties in the means would be broken by name
         means = case_matrix(results, metric).mean()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from lossbench.data.msseg2 import FILES, Case, Dataset, check_dataset, load_case, load_dataset
+from lossbench.data.msseg2 import (
+    FILES,
+    Case,
+    Dataset,
+    check_dataset,
+    complete_cases,
+    load_case,
+    load_dataset,
+)
 from lossbench.data.synthetic import (
     PhantomSettings,
     SyntheticCase,
@@ -18,6 +26,7 @@ __all__ = [
     "PhantomSettings",
     "SyntheticCase",
     "check_dataset",
+    "complete_cases",
     "generate_case",
     "load_case",
     "load_dataset",

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FILES", "Case", "Dataset", "check_dataset", "load_case", "load_dataset"]
+__all__ = [
+    "FILES",
+    "Case",
+    "Dataset",
+    "check_dataset",
+    "complete_cases",
+    "load_case",
+    "load_dataset",
+]
 
 FILES = {
     "baseline": "flair_time01_on_middle_space.nii.gz",
@@ -170,6 +178,34 @@ def load_dataset(root: str | Path, case_ids: Sequence[str] | None = None) -> Dat
     if not ids:
         raise FileNotFoundError(f"no case folder in {folder}")
     return Dataset(folder, ids)
+
+
+def complete_cases(root: str | Path) -> list[str]:
+    """Sorted ids of the case folders of ``root`` that hold a baseline, a follow-up and a label.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder, or no case folder in it is complete (the
+            message names the expected files).
+
+    Example:
+        >>> import tempfile
+        >>> from lossbench.data.synthetic import synthesize
+        >>> root = tempfile.mkdtemp()
+        >>> _ = synthesize(root, 2, shape=(24, 24, 24))
+        >>> complete_cases(root)
+        ['case_000', 'case_001']
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {folder}")
+    needed = [FILES[k] for k in ("baseline", "followup", "label")]
+    ids = [i for i in _case_dirs(folder) if all((folder / i / name).is_file() for name in needed)]
+    if not ids:
+        raise FileNotFoundError(
+            f"{folder}: no case folder holds {', '.join(needed)}; expected ROOT/<case_id>/ with "
+            "those files"
+        )
+    return ids
 
 
 def check_dataset(root: str | Path) -> list[str]:

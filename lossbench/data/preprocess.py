@@ -206,9 +206,9 @@ def prepare_case(
         image=image,
         label=label[box].astype(np.uint8),
         brain_mask=brain_c,
-        spacing=target,  # type: ignore[arg-type]
+        spacing=target,
         box=box,
-        shape=baseline.shape,  # type: ignore[arg-type]
+        shape=baseline.shape,
         native_label=case.label.astype(bool),
         native_spacing=spacing,  # type: ignore[arg-type]
         affine=case.affine,

@@ -20,7 +20,17 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["PhantomSettings", "SyntheticCase", "generate_case", "synthesize", "write_case"]
+__all__ = [
+    "MIN_SIZE",
+    "PhantomSettings",
+    "SyntheticCase",
+    "generate_case",
+    "synthesize",
+    "write_case",
+]
+
+MIN_SIZE = 24
+"""The smallest edge (voxels) of a phantom volume: the anatomy needs room for its structures."""
 
 # FLAIR-like tissue intensities before acquisition effects
 _WM, _GM, _CSF, _CAP, _LESION = 0.50, 0.58, 0.08, 0.66, 0.92
@@ -94,7 +104,7 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], cells: int =
 
 
 def _ellipsoid(grid: list[np.ndarray], centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii, strict=True))  # type: ignore[return-value]
+    return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii, strict=True))
 
 
 def _anatomy(rng: np.random.Generator, shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
@@ -180,6 +190,67 @@ def _rigid(
     return ndimage.affine_transform(volume, rot, offset=offset, order=order, mode="nearest")
 
 
+def _old_lesions(
+    rng: np.random.Generator, base: np.ndarray, follow: np.ndarray, ventricles: np.ndarray,
+    wm_deep: np.ndarray, voxel_mm3: float, settings: PhantomSettings,
+) -> np.ndarray:  # fmt: skip
+    """Pre-existing lesions, mostly periventricular, drawn into both time points (in place);
+    some grow at follow-up, unlabelled. Returns the voxels they occupy at follow-up."""
+    near_ventricles = ndimage.binary_dilation(ventricles, iterations=6) & wm_deep
+    occupied = np.zeros(base.shape, bool)
+    candidates = {True: np.argwhere(near_ventricles), False: np.argwhere(wm_deep)}
+    for _ in range(int(rng.integers(*settings.old_lesions, endpoint=True))):
+        pool = candidates[bool(rng.random() < 0.7 and len(candidates[True]))]
+        centre = pool[rng.integers(len(pool))].astype(np.float64)
+        volume = math.exp(rng.uniform(math.log(10), math.log(400))) / voxel_mm3
+        box, grid = _local_grid(centre, 2.5 * np.cbrt(volume) + 2, base.shape)
+        lesion, _ = _blob(grid, centre, volume, rng)
+        contrast = rng.uniform(0.7, 1.0) * (_LESION - _WM)
+        base[box] = np.maximum(base[box], np.where(lesion > 0, _WM + contrast * lesion, 0))
+        grown = _blob(grid, centre, volume * rng.uniform(1.2, 1.8), rng)[0] if (
+            rng.random() < settings.old_growth) else lesion  # fmt: skip
+        follow[box] = np.maximum(follow[box], np.where(grown > 0, _WM + contrast * grown, 0))
+        occupied[box] |= grown > 0
+    return occupied
+
+
+def _new_lesions(
+    rng: np.random.Generator, follow: np.ndarray, free: np.ndarray, fallback: np.ndarray,
+    count: int, voxel_mm3: float, settings: PhantomSettings,
+) -> tuple[np.ndarray, list[tuple[float, float, float]]]:  # fmt: skip
+    """``count`` new lesions drawn into the follow-up (in place), in ``free`` white matter away
+    from the old ones (``fallback`` white matter when a small brain has none left). Returns
+    their soft field, whose 0.5 level is the label, and their centres (voxels)."""
+    field_new = np.zeros(follow.shape, np.float32)
+    centres = []
+    for _ in range(count):
+        pool = np.argwhere(free)
+        if not len(pool):  # a small brain crowded by old lesions: any other white matter
+            pool = np.argwhere(fallback & ~(field_new > 0))
+        if not len(pool):
+            break
+        centre = pool[rng.integers(len(pool))].astype(np.float64)
+        low, high = settings.new_volume_mm3
+        volume = math.exp(rng.uniform(math.log(low), math.log(high))) / voxel_mm3
+        contrast = rng.uniform(*settings.new_contrast)
+        min_voxels = math.floor(settings.min_label_mm3 / voxel_mm3) + 1
+        while True:  # grow until the thresholded label is large enough to be scored
+            box, grid = _local_grid(centre, 2.5 * np.cbrt(volume) + 2, follow.shape)
+            lesion, _ = _blob(grid, centre, volume, rng)
+            # the core (> 0.75) must be large enough: the sub-voxel misregistration moves the
+            # label's 0.5 edge, never the core's voxels below 0.5
+            if np.count_nonzero(lesion > 0.75) >= min_voxels:
+                break
+            volume *= 1.5
+        field_new[box] = np.maximum(field_new[box], lesion)
+        follow[box] = np.maximum(
+            follow[box], np.where(lesion > 0, follow[box] + contrast * lesion, 0)
+        )
+        free[box] &= lesion <= 0
+        centres.append((float(centre[0]), float(centre[1]), float(centre[2])))
+    return field_new, centres
+
+
 def generate_case(
     seed: int,
     shape: tuple[int, int, int] = (64, 80, 64),
@@ -192,7 +263,7 @@ def generate_case(
 
     Args:
         seed: drives every random draw of the case.
-        shape: volume size (voxels), axes (x, y, z); at least 24 per axis.
+        shape: volume size (voxels), axes (x, y, z); at least ``MIN_SIZE`` per axis.
         spacing: voxel size (mm) per axis.
         settings: difficulty knobs, :class:`PhantomSettings` defaults when ``None``.
         case_id: folder name; ``f"case_{seed}"`` when ``None``.
@@ -208,72 +279,28 @@ def generate_case(
         >>> case.baseline.shape, case.label.dtype, set(np.unique(case.label)) <= {0, 1}
         ((32, 40, 32), dtype('uint8'), True)
     """
-    if len(shape) != 3 or min(shape) < 24:
-        raise ValueError(f"`shape` must be 3 sizes of at least 24 voxels, got {shape}")
+    if len(shape) != 3 or min(shape) < MIN_SIZE:
+        raise ValueError(f"`shape` must be 3 sizes of at least {MIN_SIZE} voxels, got {shape}")
     if len(spacing) != 3 or min(spacing) <= 0:
         raise ValueError(f"`spacing` must be 3 positive sizes (mm), got {spacing}")
     settings = settings or PhantomSettings()
     rng = np.random.default_rng(seed)
-    shape = tuple(int(s) for s in shape)  # type: ignore[assignment]
+    size = (int(shape[0]), int(shape[1]), int(shape[2]))
     voxel_mm3 = float(np.prod(spacing))
-    tissue = _anatomy(rng, shape)
+    tissue = _anatomy(rng, size)
     base = np.where(tissue["brain"], _WM, 0.0).astype(np.float32)
     base[tissue["gm"]] = _GM
     base[tissue["caps"]] = _CAP
     base[tissue["csf"]] = _CSF
     wm = tissue["brain"] & ~tissue["gm"] & ~tissue["csf"] & ~tissue["caps"]
     wm_deep = ndimage.binary_erosion(wm, iterations=2)
-    near_ventricles = ndimage.binary_dilation(tissue["ventricles"], iterations=6) & wm_deep
     follow = base.copy()
-
-    # pre-existing lesions, mostly periventricular, at both time points; some grow (unlabelled)
-    occupied = np.zeros(shape, bool)
-    candidates = {True: np.argwhere(near_ventricles), False: np.argwhere(wm_deep)}
-    for _ in range(int(rng.integers(*settings.old_lesions, endpoint=True))):
-        pool = candidates[bool(rng.random() < 0.7 and len(candidates[True]))]
-        centre = pool[rng.integers(len(pool))].astype(np.float64)
-        volume = math.exp(rng.uniform(math.log(10), math.log(400))) / voxel_mm3
-        box, grid = _local_grid(centre, 2.5 * np.cbrt(volume) + 2, shape)
-        lesion, _ = _blob(grid, centre, volume, rng)
-        contrast = rng.uniform(0.7, 1.0) * (_LESION - _WM)
-        base[box] = np.maximum(base[box], np.where(lesion > 0, _WM + contrast * lesion, 0))
-        grown = _blob(grid, centre, volume * rng.uniform(1.2, 1.8), rng)[0] if (
-            rng.random() < settings.old_growth) else lesion  # fmt: skip
-        follow[box] = np.maximum(follow[box], np.where(grown > 0, _WM + contrast * grown, 0))
-        occupied[box] |= grown > 0
-
-    # new lesions: follow-up only, white matter away from the old ones; they form the label
-    field_new = np.zeros(shape, np.float32)
-    centres = []
-    free = wm_deep & ~ndimage.binary_dilation(occupied, iterations=3)
+    occupied = _old_lesions(rng, base, follow, tissue["ventricles"], wm_deep, voxel_mm3, settings)
     count = int(rng.poisson(settings.new_lesion_rate)) if new_lesions is not False else 0
     while new_lesions and count == 0:
         count = int(rng.poisson(settings.new_lesion_rate))
-    for _ in range(count):
-        pool = np.argwhere(free)
-        if not len(pool):  # a small brain crowded by old lesions: any other white matter
-            pool = np.argwhere(wm & ~occupied & ~(field_new > 0))
-        if not len(pool):
-            break
-        centre = pool[rng.integers(len(pool))].astype(np.float64)
-        low, high = settings.new_volume_mm3
-        volume = math.exp(rng.uniform(math.log(low), math.log(high))) / voxel_mm3
-        contrast = rng.uniform(*settings.new_contrast)
-        min_voxels = math.floor(settings.min_label_mm3 / voxel_mm3) + 1
-        while True:  # grow until the thresholded label is large enough to be scored
-            box, grid = _local_grid(centre, 2.5 * np.cbrt(volume) + 2, shape)
-            lesion, _ = _blob(grid, centre, volume, rng)
-            # the core (> 0.75) must be large enough: the sub-voxel misregistration below moves
-            # the label's 0.5 edge, never the core's voxels below 0.5
-            if np.count_nonzero(lesion > 0.75) >= min_voxels:
-                break
-            volume *= 1.5
-        field_new[box] = np.maximum(field_new[box], lesion)
-        follow[box] = np.maximum(
-            follow[box], np.where(lesion > 0, follow[box] + contrast * lesion, 0)
-        )
-        free[box] &= lesion <= 0
-        centres.append((float(centre[0]), float(centre[1]), float(centre[2])))
+    free = wm_deep & ~ndimage.binary_dilation(occupied, iterations=3)
+    field_new, centres = _new_lesions(rng, follow, free, wm & ~occupied, count, voxel_mm3, settings)
 
     # acquisition: the follow-up (and its label) is misregistered by a sub-voxel rigid motion
     state = rng.bit_generator.state

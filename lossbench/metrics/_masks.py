@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lossbench._geometry import bounding_box
 
-__all__ = ["check_masks", "metric", "union_box"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def metric(*, higher_is_better: bool, unit: str) -> Callable[[F], F]:
-    """Decorator stating a metric's facts as attributes (``higher_is_better``, ``unit``).
-
-    Example:
-        >>> @metric(higher_is_better=False, unit="mm")
-        ... def gap(pred, ref, spacing): ...
-        >>> gap.higher_is_better, gap.unit
-        (False, 'mm')
-    """
-
-    def decorate(fn: F) -> F:
-        fn.higher_is_better = higher_is_better  # type: ignore[attr-defined]
-        fn.unit = unit  # type: ignore[attr-defined]
-        return fn
-
-    return decorate
+__all__ = ["check_masks", "union_box"]
 
 
 def _as_mask(name: str, array: Any) -> np.ndarray:
@@ -90,7 +70,7 @@ def check_masks(
         raise ValueError(f"`spacing` must be 3 positive numbers (mm), got {spacing!r}") from None
     if len(values) != 3 or not all(math.isfinite(s) and s > 0 for s in values):
         raise ValueError(f"`spacing` must be 3 positive numbers (mm), got {spacing!r}")
-    return pred, ref, values  # type: ignore[return-value]
+    return pred, ref, values
 
 
 def union_box(pred: np.ndarray, ref: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:

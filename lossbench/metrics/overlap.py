@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.metrics._masks import check_masks, metric
+from lossbench.metrics._masks import check_masks
 
 __all__ = ["dice", "jaccard", "overlap_counts", "precision", "recall"]
 
@@ -45,7 +45,6 @@ def _counts(pred: Any, ref: Any) -> tuple[int, int, int, bool]:
     return tp, fp, fn, tp + fp + fn == 0
 
 
-@metric(higher_is_better=True, unit="")
 def dice(pred: Any, ref: Any) -> float:
     """Dice coefficient ``2TP / (2TP + FP + FN)``; 1 when both masks are empty.
 
@@ -65,7 +64,6 @@ def dice(pred: Any, ref: Any) -> float:
     return ratio(2 * tp, 2 * tp + fp + fn, empty)
 
 
-@metric(higher_is_better=True, unit="")
 def jaccard(pred: Any, ref: Any) -> float:
     """Jaccard index ``TP / (TP + FP + FN)``; 1 when both masks are empty.
 
@@ -79,7 +77,6 @@ def jaccard(pred: Any, ref: Any) -> float:
     return ratio(tp, tp + fp + fn, empty)
 
 
-@metric(higher_is_better=True, unit="")
 def precision(pred: Any, ref: Any) -> float:
     """Voxel-wise precision ``TP / (TP + FP)``; 0 for an empty prediction (unless both empty).
 
@@ -93,7 +90,6 @@ def precision(pred: Any, ref: Any) -> float:
     return ratio(tp, tp + fp, empty)
 
 
-@metric(higher_is_better=True, unit="")
 def recall(pred: Any, ref: Any) -> float:
     """Voxel-wise recall (sensitivity) ``TP / (TP + FN)``; an empty reference with a non-empty
     prediction gives 0/0, counted as 0.

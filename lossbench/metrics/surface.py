@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from lossbench.metrics._masks import check_masks, metric, union_box
+from lossbench.metrics._masks import check_masks, union_box
 
 __all__ = ["SurfaceDistances", "asd", "assd", "border", "hd", "hd95", "nsd", "surface_distances"]
 
@@ -118,7 +118,6 @@ def _distance(pred: Any, ref: Any, spacing: Sequence[float] | None, name: str) -
     return float(getattr(surface_distances(pred, ref, sp), name))
 
 
-@metric(higher_is_better=False, unit="mm")
 def hd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     """Hausdorff distance (mm): the larger of the two directed maxima.
 
@@ -131,7 +130,6 @@ def hd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     return _distance(pred, ref, spacing, "hd")
 
 
-@metric(higher_is_better=False, unit="mm")
 def hd95(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     """95th-percentile Hausdorff distance (mm), both directed sets pooled (as MedPy).
 
@@ -143,7 +141,6 @@ def hd95(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     return _distance(pred, ref, spacing, "hd95")
 
 
-@metric(higher_is_better=False, unit="mm")
 def asd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     """Average surface distance (mm), directed from prediction to reference (as MedPy).
 
@@ -156,7 +153,6 @@ def asd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     return _distance(pred, ref, spacing, "asd")
 
 
-@metric(higher_is_better=False, unit="mm")
 def assd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     """Average symmetric surface distance (mm): mean of both directed sets pooled (MedPy 0.5).
 
@@ -169,7 +165,6 @@ def assd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
     return _distance(pred, ref, spacing, "assd")
 
 
-@metric(higher_is_better=True, unit="")
 def nsd(
     pred: Any, ref: Any, spacing: Sequence[float] | None = None, tolerance_mm: float = 1.0
 ) -> float:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lossbench.models.vnet import VNet, count_parameters
+from lossbench.models.vnet import MIN_LEVELS, VNet, count_parameters, size_multiple
 
-__all__ = ["VNet", "count_parameters"]
+__all__ = ["MIN_LEVELS", "VNet", "count_parameters", "size_multiple"]

@@ -14,9 +14,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["VNet", "count_parameters"]
+__all__ = ["MIN_LEVELS", "VNet", "count_parameters", "size_multiple"]
 
 CONVS_PER_LEVEL = (1, 2, 3, 3, 3)
+
+MIN_LEVELS = 2
+"""The fewest resolution levels a V-Net has (one downsampling and one upsampling)."""
+
+
+def size_multiple(levels: int) -> int:
+    """The edge (voxels) that a patch must be a multiple of so that no level pads it:
+    ``2 ** (levels - 1)``.
+
+    Example:
+        >>> size_multiple(3), size_multiple(5)
+        (4, 16)
+    """
+    return 2 ** (levels - 1)
 
 
 def _unit(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -50,8 +64,10 @@ class VNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, width: int = 16, levels: int = 5) -> None:
         super().__init__()
-        if levels < 2 or width < 1:
-            raise ValueError(f"VNet needs levels >= 2 and width >= 1, got {levels} and {width}")
+        if levels < MIN_LEVELS or width < 1:
+            raise ValueError(
+                f"VNet needs levels >= {MIN_LEVELS} and width >= 1, got {levels} and {width}"
+            )
         self.levels = levels
         convs = [CONVS_PER_LEVEL[min(i, len(CONVS_PER_LEVEL) - 1)] for i in range(levels)]
         chans = [width * 2**i for i in range(levels)]
@@ -83,7 +99,7 @@ class VNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Lesion logits (B, 1, x, y, z) of images (B, in_channels, x, y, z)."""
         size = x.shape[2:]
-        factor = 2 ** (self.levels - 1)
+        factor = size_multiple(self.levels)
         pad = [p for s in reversed(size) for p in (0, (-s) % factor)]
         h = self.stem(F.pad(x, pad))
         skips = []

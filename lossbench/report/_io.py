@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from lossbench.config import Config, from_toml
+from lossbench.config import Config, from_toml, stored_table
+from lossbench.layout import RunLayout
 from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
 from lossbench.results import load
 
-__all__ = ["REQUIRED_COLUMNS", "load_checked", "read_config"]
+__all__ = ["REQUIRED_COLUMNS", "load_checked", "locate_test_cases", "read_config"]
 
 REQUIRED_COLUMNS = ("loss", "seed", "case_id", *MAIN_METRICS, *EXTENDED_METRICS, "ref_empty",
                     "n_fp_lesions", "fp_volume_mm3", "train_seconds")  # fmt: skip
@@ -24,10 +25,9 @@ def load_checked(run_dir: str | Path) -> pd.DataFrame:
         FileNotFoundError: the folder holds no results table.
         ValueError: a required column is missing, or the table has no rows (file named).
     """
-    folder = Path(run_dir)
-    results = load(folder)
-    source = folder / "results.parquet"
-    source = source if source.exists() else folder / "results.csv"
+    layout = RunLayout(Path(run_dir))
+    results = load(layout.root)
+    source = layout.results_parquet if layout.results_parquet.exists() else layout.results_csv
     missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing:
         raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
@@ -44,5 +44,25 @@ def read_config(run_dir: str | Path) -> Config | None:
         >>> read_config(tempfile.mkdtemp()) is None
         True
     """
-    path = Path(run_dir) / "config.toml"
+    path = RunLayout(Path(run_dir)).config
     return from_toml(path) if path.exists() else None
+
+
+def locate_test_cases(run_dir: str | Path) -> Path | None:
+    """The folder holding the run's test cases (one sub-folder per case id), as ``run``
+    recorded it in ``config.toml`` (table ``test_data``), or ``None`` when not recorded.
+
+    A relative location is relative to the run folder (the synthetic cases it generated), so a
+    run folder can be moved with its data. A run folder from before the location was recorded
+    falls back to its generated ``data/test`` when that exists.
+
+    Example:
+        >>> import tempfile
+        >>> locate_test_cases(tempfile.mkdtemp()) is None
+        True
+    """
+    layout = RunLayout(Path(run_dir))
+    root = stored_table(layout.config, "test_data").get("root") if layout.config.exists() else None
+    if not root:
+        return layout.data("test") if layout.data("test").is_dir() else None
+    return Path(root) if Path(root).is_absolute() else layout.root / root

@@ -1,12 +1,12 @@
-"""Assemble the report of a run: ``report.md``, ``report.html`` and ``figures/``."""
+"""Assemble the report of a run: ``report.md``, ``report.html``, ``summary.json`` and
+``figures/``, in three steps: the sections (text and tables), the figures, then the markdown and
+HTML renderings of both."""
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from lossbench.config import Config
+from lossbench.layout import ReportLayout, RunLayout
+from lossbench.metrics.facts import facts
 from lossbench.report import figures
-from lossbench.report._io import load_checked, read_config
+from lossbench.report._io import load_checked, locate_test_cases, read_config
 from lossbench.report.compare import comparison_summary
+from lossbench.report.html import Section, html_page
 from lossbench.report.tables import (
     EXTENDED_METRICS,
-    LABELS,
     MAIN_METRICS,
     benchmark_ms,
     cost_table,
@@ -52,187 +55,42 @@ PROTOCOL = (
     "out."
 )
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1rem auto;
-max-width:70rem;padding:0 1rem;line-height:1.45;color:#222}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-th{background:#f2f2f2;cursor:pointer}td:first-child,th:first-child{text-align:left}
-img{max-width:100%;height:auto}pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;font-size:.8rem}
-"""
-
-_SORT = """
-document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',
-function(){var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.d==='a'?-1:1;
-th.dataset.d=d===1?'a':'d';var v=function(x){var s=x.cells[i].innerText,n=parseFloat(s);
-return isNaN(n)?s:n};r.sort(function(a,c){var x=v(a),y=v(c);return x<y?-d:x>y?d:0});
-r.forEach(function(x){b.appendChild(x)})})});
-"""
-
 
 def _md(frame: pd.DataFrame) -> str:
     return tabulate(frame, headers="keys", tablefmt="github", stralign="right",
                     disable_numparse=True)  # fmt: skip
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["loss", *frame.columns])
-    rows = []
-    for index, row in frame.iterrows():
-        cells = [f"<td>{html.escape(str(index))}</td>"]
-        for value in row:
-            text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(str(value)))
-            cells.append(f"<td>{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    body = "".join(rows)
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+@dataclass(frozen=True)
+class _View:
+    """The results under display names: the pretraining loss carries a dagger."""
+
+    results: pd.DataFrame
+    shown: pd.DataFrame
+    rename: dict[str, str]
+    dagger: str
+
+    @classmethod
+    def of(cls, results: pd.DataFrame, mark: str | None) -> _View:
+        losses = set(results["loss"])
+        rename = {mark: f"{mark} {DAGGER}"} if mark is not None and mark in losses else {}
+        dagger = (f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss "
+                  "started." if mark in losses else "")  # fmt: skip
+        return cls(results, results.assign(loss=results["loss"].replace(rename)), rename, dagger)
+
+    def name(self, loss: str) -> str:
+        return self.rename.get(loss, loss)
 
 
-def _figures(run_dir: Path, results: pd.DataFrame, shown: pd.DataFrame, baseline: str,
-             out_dir: Path, nan_policy: str) -> dict[str, Path]:  # fmt: skip
-    """Boxplots (display names), training curves and the qualitative figure (run names)."""
-    out = out_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    made = {"Per-case metrics": figures.boxplots(shown, out / "boxplots.png",
-                                                 nan_policy=nan_policy)}  # fmt: skip
-    seed = int(results["seed"].min())
-    rename = dict(zip(results["loss"], shown["loss"], strict=True))
-    histories = {}
-    for loss in sorted(results["loss"].unique()):
-        path = run_dir / "trials" / f"{loss}-seed{seed}" / "history.csv"
-        if path.exists():
-            histories[rename[loss]] = pd.read_csv(path)
-    if histories:
-        made["Training loss"] = figures.training_curves(histories, out / "training.png")
-    qualitative = _qualitative(run_dir, results, baseline, seed, out / "qualitative.png")
-    if qualitative is not None:
-        made["Worst case of the baseline loss"] = qualitative
-    return made
-
-
-def _qualitative(run_dir: Path, results: pd.DataFrame, baseline: str, seed: int,
-                 path: Path) -> Path | None:  # fmt: skip
-    import nibabel as nib
-
-    from lossbench.data.msseg2 import FILES
-
-    lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
-    if baseline not in set(lesion["loss"]):
-        return None
-    base_rows = lesion[lesion["loss"] == baseline]
-    case_id = str(base_rows.loc[base_rows["dice"].idxmin(), "case_id"])
-    best = lesion.groupby("loss")["dice"].mean().idxmax()
-    shown = list(dict.fromkeys([baseline, "hytver", best]))
-    folder = run_dir / "data" / "test" / case_id
-    predictions = {}
-    for loss in shown:
-        file = run_dir / "trials" / f"{loss}-seed{seed}" / "predictions" / f"{case_id}.nii.gz"
-        if file.exists():
-            image: Any = nib.load(str(file))
-            predictions[loss] = np.asarray(image.dataobj).astype(bool)
-    if not folder.is_dir() or not predictions:
-        return None
-    volumes = [_read(folder / FILES[k]) for k in ("baseline", "followup", "label")]
-    if any(p.shape != volumes[2].shape for p in predictions.values()):
-        return None  # predictions on a resampled grid: not comparable slice by slice
-    return figures.qualitative(volumes[0], volumes[1], volumes[2].astype(bool), predictions, path,
-                               title=f"case {case_id}")  # fmt: skip
-
-
-def _read(path: Path) -> np.ndarray:
-    import nibabel as nib
-
-    image: Any = nib.load(str(path))
-    return np.asarray(image.dataobj)
-
-
-def _inline(text: str) -> str:
-    """Markdown bold and code spans of the verdict as HTML."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-
-
-def _html_text(markdown: str) -> str:
-    """The verdict's paragraphs and bullet lists as HTML."""
-    parts, items = [], []
-    for line in [*markdown.splitlines(), ""]:
-        if line.startswith("- "):
-            items.append(f"<li>{_inline(line[2:])}</li>")
-            continue
-        if items:
-            parts.append("<ul>" + "".join(items) + "</ul>")
-            items = []
-        if line:
-            parts.append(f"<p>{_inline(line)}</p>")
-    return "".join(parts)
-
-
-def build_report(
-    run_dir: str | Path,
-    baseline: str = "dice",
-    n_resamples: int = 10_000,
-    out_dir: str | Path | None = None,
-    bench: str | Path | None = None,
-    nan_policy: str | None = None,
-    compare: Sequence[str | Path] = (),
-) -> tuple[Path, Path]:
-    """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` for a finished (or
-    partial) run.
-
-    The report opens with the verdict (:func:`lossbench.report.verdict.verdict_markdown`);
-    ``summary.json`` holds its numbers (:func:`lossbench.stats.summarise`) plus the protocol and
-    any comparison with other runs.
-
-    Args:
-        run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
-        baseline: the reference loss of the paired comparison of Table 3.
-        n_resamples: bootstrap resamples of Table 1 and of the rank stability.
-        out_dir: where to write (default ``run_dir``); figures that need the run's images
-            still read them from ``run_dir``.
-        bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
-            Table 5.
-        nan_policy: ``"worst"`` or ``"exclude"`` for distances missing because exactly one mask
-            is empty; default the run's ``report.nan_policy``, else ``"worst"``.
-        compare: other run folders (e.g. the same losses from scratch) whose rankings the
-            verdict sets against this run's (Kendall's tau).
-
-    Returns:
-        ``(markdown path, html path)``.
-
-    Raises:
-        FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
-        ValueError: the table lacks a required column (file and column named), has no rows,
-            or ``nan_policy`` is unknown.
-    """
-    run_dir = Path(run_dir)
-    out_dir = run_dir if out_dir is None else Path(out_dir)
-    config = read_config(run_dir)
-    policy = check_nan_policy(
-        nan_policy if nan_policy is not None else config.report.nan_policy if config else "worst"
-    )
-    results = load_checked(run_dir)
-    others = {Path(other): load_checked(Path(other)) for other in compare}
-    summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
-    summary["protocol"] = describe_protocol(config)
-    summary["comparisons"] = [
-        comparison_summary(
-            results, table, str(path), describe_protocol(read_config(path)), VERDICT_METRICS, policy
-        )
-        for path, table in others.items()
-    ]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-
-    mark = summary["protocol"]["pretrain_loss"]
+def _sections(
+    view: _View, summary: dict[str, Any], baseline: str, policy: str, n_resamples: int,
+    bench: str | Path | None,
+) -> tuple[list[Section], dict]:  # fmt: skip
+    """The verdict and the tables, and the critical-difference panels (label -> ranks, groups)."""
+    results, shown, dagger = view.results, view.shown, view.dagger
     losses = sorted(results["loss"].unique())
-    rename = {mark: f"{mark} {DAGGER}"} if mark in losses else {}  # display names
-    shown = results.assign(loss=results["loss"].replace(rename))
-    shown_baseline = rename.get(baseline, baseline)
-    n_lesion = summary["n_lesion_cases"]
     note = policy_note(results, MAIN_METRICS, policy)
-    dagger = (f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss "
-              "started." if mark in losses else "")  # fmt: skip
-    sections: list[tuple[str, str, pd.DataFrame | None]] = [
+    sections: list[Section] = [
         ("Verdict", verdict_markdown(summary), None),
         ("Table 1: mean metrics per loss", f"{PROTOCOL} {note}{dagger}",
          main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy)),
@@ -249,82 +107,198 @@ def build_report(
                 f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
                 f"pairs of losses. Per-case values are averaged over seeds. "
                 f"{policy_note(results, ('hd95',), policy)}{dagger}")  # fmt: skip
-        sections.append((f"Table 3: paired comparison with {shown_baseline}", text,
-                         paired_table(shown, shown_baseline, nan_policy=policy)))  # fmt: skip
+        sections.append((f"Table 3: paired comparison with {view.name(baseline)}", text,
+                         paired_table(shown, view.name(baseline), nan_policy=policy)))  # fmt: skip
     panels: dict[str, tuple[pd.Series, list[list[str]]]] = {}
-    if len(losses) >= 3 and n_lesion >= 2:
+    if len(losses) >= 3 and summary["n_lesion_cases"] >= 2:
         ranked = {m: friedman(shown, m, policy) for m in VERDICT_METRICS if m in shown.columns}
         frame, sentence = rank_table(ranked)
         sections.append(("Mean ranks", "Mean rank of each loss over the cases with lesions "
                          f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
                          f"{dagger}", frame))  # fmt: skip
-        for metric, (ranks, _) in ranked.items():
-            groups = critical_difference_groups(ranks.index, pairwise_tests(shown, metric, policy))
-            panels[LABELS.get(metric, metric)] = (ranks, groups)
+        for metric, result in ranked.items():
+            tests = pairwise_tests(shown, metric, policy)
+            groups = critical_difference_groups(result.ranks.index, tests)
+            panels[facts(metric).label] = (result.ranks, groups)
     if results["ref_empty"].astype(bool).any():
         sections.append(("Table 4: false positives on lesion-free cases",
                          f"NaN policy: {policy} (no distance in this table).{dagger}",
                          fp_table(shown)))  # fmt: skip
     bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
-    bench_ms = {rename.get(k, k): v for k, v in bench_ms.items()} if bench_ms else None
+    bench_ms = {view.name(k): v for k, v in bench_ms.items()} if bench_ms else None
     sections.append(("Table 5: cost", f"NaN policy: {policy} (no metric in this table).{dagger}",
                      cost_table(shown, bench_ms)))  # fmt: skip
-    made = _figures(run_dir, results, shown, baseline, out_dir, policy)
+    return sections, panels
+
+
+def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, Any],
+             panels: dict, policy: str, show: Sequence[str], baseline: str,
+             n_resamples: int) -> dict[str, tuple[Path, str]]:  # fmt: skip
+    """Every figure of the report: title -> (PNG path, caption)."""
+    results, shown = view.results, view.shown
+    out.figures.mkdir(parents=True, exist_ok=True)
+    made = {"Per-case metrics": figures.boxplots(shown, out.figure("boxplots"),
+                                                 nan_policy=policy)}  # fmt: skip
+    seed = int(results["seed"].min())
+    histories = {
+        view.name(loss): pd.read_csv(run.trial(loss, seed).history)
+        for loss in sorted(results["loss"].unique())
+        if run.trial(loss, seed).history.exists()
+    }
+    if histories:
+        made["Training loss"] = figures.training_curves(histories, out.figure("training"))
+    qualitative = _qualitative(run, results, baseline, show, seed, out.figure("qualitative"))
+    if qualitative is not None:
+        made["Worst case of the baseline loss"] = qualitative
     if panels:
         made["Critical difference"] = figures.critical_difference(
-            panels, out_dir / "figures" / "critical_difference.png"
+            panels, out.figure("critical_difference")
         )
-    order = [rename.get(n, n) for n in summary["metrics"]["dice"]["ranking"]]
+    order = [view.name(n) for n in summary["metrics"]["dice"]["ranking"]]
     first = pd.DataFrame({
-        LABELS.get(m, m): pd.Series(summary["metrics"][m]["p_first"]).rename(rename)
+        facts(m).label: pd.Series(summary["metrics"][m]["p_first"]).rename(view.rename)
         for m in VERDICT_METRICS if m in summary["metrics"]
     }).loc[order]  # fmt: skip
-    made["Rank stability"] = figures.rank_stability(
-        first, out_dir / "figures" / "rank_stability.png"
-    )
-
-    md = ["# lossbench report", ""]
-    for title, text, frame in sections:
-        md += (
-            [f"## {title}", ""]
-            + ([text, ""] if text else [])
-            + ([_md(frame), ""] if frame is not None else [])
-        )
+    made["Rank stability"] = figures.rank_stability(first, out.figure("rank_stability"))
     captions = {
+        "Worst case of the baseline loss": f"The test case where {baseline} has its lowest "
+        "Dice: the baseline loss, the loss with the best mean Dice and any loss asked for "
+        "with --show; green true positives, red false positives, blue false negatives.",
         "Critical difference": "Mean Friedman ranks; a bar joins losses no two of which differ "
         "significantly in the pairwise Wilcoxon signed-rank tests (Holm over all pairs, 0.05).",
         "Rank stability": f"How often each loss has the best mean over {n_resamples:,} bootstrap "
         "resamples of the cases (and of the seeds within each case), every loss on the same "
         "draws.",
     }
-    captions = {t: " ".join(filter(None, [captions.get(t, ""), dagger.strip()])) for t in made}
-    for title, path in made.items():
-        md += [f"## {title}", "", *([captions[title], ""] if captions[title] else [])]
-        md += [f"![{title}](figures/{path.name})", ""]
-    md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md))
+    return {
+        title: (path, " ".join(filter(None, [captions.get(title, ""), view.dagger.strip()])))
+        for title, path in made.items()
+    }
 
-    stored = (run_dir / "config.toml").read_text() if config is not None else ""
-    body = ["<h1>lossbench report</h1>"]
+
+def _qualitative(run: RunLayout, results: pd.DataFrame, baseline: str, show: Sequence[str],
+                 seed: int, path: Path) -> Path | None:  # fmt: skip
+    """Baseline, follow-up, reference and predictions of the baseline loss's worst case, for
+    the baseline loss, the best loss by mean Dice and the losses of ``show``."""
+    import nibabel as nib
+
+    from lossbench.data.msseg2 import FILES
+
+    lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
+    location = locate_test_cases(run.root)
+    if baseline not in set(lesion["loss"]) or location is None:
+        return None
+    base_rows = lesion[lesion["loss"] == baseline]
+    case_id = str(base_rows.loc[base_rows["dice"].idxmin(), "case_id"])
+    best = str(lesion.groupby("loss")["dice"].mean().idxmax())
+    predictions = {}
+    for loss in dict.fromkeys([baseline, best, *show]):
+        file = run.trial(loss, seed).prediction(case_id)
+        if file.exists():
+            image: Any = nib.load(str(file))
+            predictions[loss] = np.asarray(image.dataobj).astype(bool)
+    folder = location / case_id
+    if not folder.is_dir() or not predictions:
+        return None
+    volumes = [_read(folder / FILES[k]) for k in ("baseline", "followup", "label")]
+    if any(p.shape != volumes[2].shape for p in predictions.values()):
+        return None  # predictions on a resampled grid: not comparable slice by slice
+    return figures.qualitative(volumes[0], volumes[1], volumes[2].astype(bool), predictions, path,
+                               title=f"case {case_id}")  # fmt: skip
+
+
+def _read(path: Path) -> np.ndarray:
+    import nibabel as nib
+
+    image: Any = nib.load(str(path))
+    return np.asarray(image.dataobj)
+
+
+def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) -> str:
+    md = ["# lossbench report", ""]
     for title, text, frame in sections:
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if text:
-            body.append(_html_text(text))
-        if frame is not None:
-            body.append(_html_table(frame))
-    for title, path in made.items():
-        data = base64.b64encode(path.read_bytes()).decode()
-        body.append(
-            f"<h2>{html.escape(title)}</h2>"
-            + (f"<p>{html.escape(captions[title])}</p>" if captions[title] else "")
-            + f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+        md += [f"## {title}", ""] + ([text, ""] if text else [])
+        md += [_md(frame), ""] if frame is not None else []
+    for title, (path, caption) in made.items():
+        md += [f"## {title}", "", *([caption, ""] if caption else [])]
+        md += [f"![{title}](figures/{path.name})", ""]
+    return "\n".join(md)
+
+
+def _summary(results: pd.DataFrame, config: Config | None, policy: str, n_resamples: int,
+             compare: Sequence[str | Path]) -> dict[str, Any]:  # fmt: skip
+    summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
+    summary["protocol"] = describe_protocol(config)
+    summary["comparisons"] = [
+        comparison_summary(
+            results, load_checked(Path(other)), str(other),
+            describe_protocol(read_config(Path(other))), VERDICT_METRICS, policy,
         )
-    if stored:
-        body.append(f"<h2>Configuration and versions</h2><pre>{html.escape(stored)}</pre>")
-    page = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>lossbench report</title><style>{_STYLE}</style></head><body>"
-            + "".join(body) + f"<script>{_SORT}</script></body></html>")  # fmt: skip
-    html_path = out_dir / "report.html"
-    html_path.write_text(page)
-    return md_path, html_path
+        for other in compare
+    ]  # fmt: skip
+    return summary
+
+
+def build_report(
+    run_dir: str | Path,
+    baseline: str = "dice",
+    n_resamples: int = 10_000,
+    out_dir: str | Path | None = None,
+    bench: str | Path | None = None,
+    nan_policy: str | None = None,
+    compare: Sequence[str | Path] = (),
+    show: Sequence[str] = (),
+) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` for a finished (or
+    partial) run.
+
+    The report opens with the verdict (:func:`lossbench.report.verdict.verdict_markdown`);
+    ``summary.json`` holds its numbers (:func:`lossbench.stats.summarise`) plus the protocol and
+    any comparison with other runs.
+
+    Args:
+        run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
+        baseline: the reference loss of the paired comparison of Table 3 and of the
+            qualitative figure.
+        n_resamples: bootstrap resamples of Table 1 and of the rank stability.
+        out_dir: where to write (default ``run_dir``); figures that need the run's images
+            still read them from ``run_dir`` and the test cases it records.
+        bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
+            Table 5.
+        nan_policy: ``"worst"`` or ``"exclude"`` for distances missing because exactly one mask
+            is empty; default the run's ``report.nan_policy``, else ``"worst"``.
+        compare: other run folders (e.g. the same losses from scratch) whose rankings the
+            verdict sets against this run's (Kendall's tau).
+        show: losses shown in the qualitative figure beside the baseline and the best loss.
+
+    Returns:
+        ``(markdown path, html path)``.
+
+    Raises:
+        FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
+        ValueError: the table lacks a required column (file and column named), has no rows,
+            ``nan_policy`` is unknown or a ``show`` loss is not in the results.
+    """
+    run = RunLayout(Path(run_dir))
+    out = ReportLayout(run.root if out_dir is None else Path(out_dir))
+    config = read_config(run.root)
+    policy = check_nan_policy(
+        nan_policy if nan_policy is not None else config.report.nan_policy if config else "worst"
+    )
+    results = load_checked(run.root)
+    unknown = [n for n in show if n not in set(results["loss"])]
+    if unknown:
+        raise ValueError(
+            f"show: {', '.join(unknown)} not in the results of {run.root} "
+            f"(losses: {', '.join(sorted(results['loss'].unique()))})"
+        )
+    summary = _summary(results, config, policy, n_resamples, compare)
+    out.root.mkdir(parents=True, exist_ok=True)
+    out.summary.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    view = _View.of(results, summary["protocol"]["pretrain_loss"])
+    sections, panels = _sections(view, summary, baseline, policy, n_resamples, bench)
+    made = _figures(run, out, view, summary, panels, policy, show, baseline, n_resamples)
+    out.markdown.write_text(_markdown(sections, made))
+    configuration = run.config.read_text() if config is not None else ""
+    out.html.write_text(html_page(sections, made, configuration))
+    return out.markdown, out.html

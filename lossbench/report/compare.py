@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from lossbench.metrics.facts import facts
 from lossbench.report._io import load_checked, read_config
-from lossbench.report.tables import LABELS
 from lossbench.report.verdict import describe_protocol
-from lossbench.stats import HIGHER_IS_BETTER, case_matrix, check_nan_policy, rank_agreement
+from lossbench.stats import case_matrix, check_nan_policy, rank_agreement
 
 __all__ = ["compare_runs", "comparison_summary"]
 
@@ -116,14 +116,14 @@ def compare_runs(
         ranks, taus = rank_agreement(runs, metric, nan_policy)
         means = pd.DataFrame({n: case_matrix(t, metric, nan_policy).mean()
                               for n, t in runs.items()})  # fmt: skip
-        digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
+        fact = facts(metric)
         table = pd.DataFrame(index=ranks.index)
         for name in names:
             table[f"rank {name}"] = ranks[name].map(lambda v: "" if pd.isna(v) else f"{v:g}")
             table[f"mean {name}"] = (
                 means[name]
                 .reindex(ranks.index)
-                .map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}")
+                .map(lambda v, f=fact: "" if pd.isna(v) else f.format(v))
             )
         lines = [
             f"- {row.a} vs {row.b}: tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
@@ -132,9 +132,9 @@ def compare_runs(
         rendered = tabulate(
             table, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
         )
-        md += [f"## {LABELS.get(metric, metric)}", "", *lines, "", rendered, ""]
+        md += [f"## {facts(metric).label}", "", *lines, "", rendered, ""]
         data["metrics"][metric] = {
-            "higher_is_better": HIGHER_IS_BETTER.get(metric, True),
+            "higher_is_better": facts(metric).higher_is_better,
             "tau": [
                 {"a": r.a, "b": r.b, "n": int(r.n), "tau": _json(r.tau), "p": _json(r.p)}
                 for r in taus.itertuples()

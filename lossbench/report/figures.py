@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lossbench.report.tables import LABELS
+from lossbench.metrics.facts import facts
 from lossbench.stats import case_matrix
 
 __all__ = ["boxplots", "critical_difference", "qualitative", "rank_stability", "training_curves"]
 
 
-def _plt():  # type: ignore[no-untyped-def]
+def _plt() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,7 +56,7 @@ def boxplots(
             ax.scatter(
                 i + rng.uniform(-0.15, 0.15, len(values)), values, s=8, alpha=0.6, color="tab:blue"
             )
-        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.set_ylabel(facts(metric).label)
         ax.set_xticks(range(1, len(order) + 1), order, rotation=40, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

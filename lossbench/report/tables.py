@@ -5,14 +5,13 @@ Statistics come from :mod:`lossbench.stats`; this module only formats them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from lossbench.metrics.facts import facts
 from lossbench.stats import (
-    DISTANCES,
-    HIGHER_IS_BETTER,
     aggregate,
     case_matrix,
     coefficient_of_variation,
@@ -35,16 +34,6 @@ __all__ = [
 
 MAIN_METRICS = ("dice", "jaccard", "hd95", "asd", "precision", "lesion_f1")
 EXTENDED_METRICS = ("nsd", "recall", "lesion_precision", "lesion_recall")
-LABELS = {
-    "dice": "DC", "jaccard": "JC", "hd95": "HD95 (mm)", "asd": "ASD (mm)", "precision": "PR",
-    "lesion_f1": "lesion F1", "nsd": "NSD", "recall": "RC", "lesion_precision": "lesion PR",
-    "lesion_recall": "lesion RC", "hd": "HD (mm)", "assd": "ASSD (mm)",
-}  # fmt: skip
-
-
-def _header(metric: str) -> str:
-    arrow = "↑" if HIGHER_IS_BETTER.get(metric, True) else "↓"
-    return f"{LABELS.get(metric, metric)} {arrow}"
 
 
 def main_table(
@@ -66,17 +55,17 @@ def main_table(
     out = pd.DataFrame(index=stats.index)
     for metric in metrics:
         means = stats[(metric, "mean")]
-        best = means.max() if HIGHER_IS_BETTER.get(metric, True) else means.min()
-        digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
+        fact = facts(metric)
+        best = means.max() if fact.higher_is_better else means.min()
         cells = []
         for loss in stats.index:
             mean = means[loss]
-            text = f"{mean:.{digits}f}" if np.isfinite(mean) else "n/a"
+            text = fact.format(mean)
             if np.isfinite(mean) and mean == best:
                 text = f"**{text}**"
             low, high = stats.loc[loss, (metric, "low")], stats.loc[loss, (metric, "high")]
             if np.isfinite(low):
-                text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+                text += f" [{fact.format(low)}, {fact.format(high)}]"
             excluded = int(stats.loc[loss, (metric, "excluded")])
             penalised = int(stats.loc[loss, (metric, "penalised")])
             if excluded:
@@ -84,11 +73,11 @@ def main_table(
             if penalised:
                 text += f" ({penalised} worst)"
             cells.append(text)
-        out[_header(metric)] = cells
+        out[fact.header] = cells
     if results["seed"].nunique() > 1 and "dice" in metrics:
         out["DC seed SD"] = [f"{v:.3f}" for v in stats[("dice", "seed_sd")]]
     order = stats[(metrics[0], "mean")].sort_values(
-        ascending=not HIGHER_IS_BETTER.get(metrics[0], True), kind="stable"
+        ascending=not facts(metrics[0]).higher_is_better, kind="stable"
     )
     return out.loc[order.index]
 
@@ -112,13 +101,13 @@ def policy_note(results: pd.DataFrame, metrics: Sequence[str], nan_policy: str =
                 "left out of the mean).")  # fmt: skip
         verb = "left out"
     counts = []
-    for metric in (m for m in metrics if m in DISTANCES):
+    for metric in (m for m in metrics if facts(m).is_distance):
         if nan_policy == "worst":
             per_loss = penalised_counts(results, metric, nan_policy)
         else:
             per_loss = case_matrix(results, metric, nan_policy).isna().sum()
         touched = ", ".join(f"{loss} {int(n)}" for loss, n in per_loss.items() if n)
-        counts.append(f"{LABELS.get(metric, metric)}: {touched or 'none'}")
+        counts.append(f"{facts(metric).label}: {touched or 'none'}")
     if counts:
         text += f" Cases {verb}: " + "; ".join(counts) + "."
     return text
@@ -140,16 +129,10 @@ def cv_table(
     out = {}
     for metric in metrics:
         matrix = case_matrix(results, metric, nan_policy)
-        out[f"CV {LABELS.get(metric, metric)}"] = {
+        out[f"CV {facts(metric).label}"] = {
             loss: f"{coefficient_of_variation(matrix[loss].to_numpy()):.3f}" for loss in matrix
         }
     return pd.DataFrame(out)
-
-
-def _signed(value: float, digits: int) -> str:
-    """``value`` with its sign, and no ``-0.000`` for a rounding residue below the last digit."""
-    text = f"{value:+.{digits}f}"
-    return f"{0.0:+.{digits}f}" if float(text) == 0 else text
 
 
 def paired_table(
@@ -172,12 +155,12 @@ def paired_table(
     out = pd.DataFrame()
     for metric in metrics:
         frame = paired_tests(results, metric, baseline, nan_policy)
-        label = LABELS.get(metric, metric)
-        digits = 3 if HIGHER_IS_BETTER.get(metric, True) else 2
+        fact = facts(metric)
+        label = fact.label
         out[f"Δ{label} (HL [95% CI])"] = [
-            _signed(r.hl, digits)
+            fact.format(r.hl, signed=True)
             + (
-                f" [{_signed(r.low, digits)}, {_signed(r.high, digits)}]"
+                f" [{fact.format(r.low, signed=True)}, {fact.format(r.high, signed=True)}]"
                 if np.isfinite(r.low)
                 else " [n/a]"
             )
@@ -188,7 +171,7 @@ def paired_table(
     return out
 
 
-def rank_table(ranked: dict[str, tuple[pd.Series, float]]) -> tuple[pd.DataFrame, str]:
+def rank_table(ranked: Mapping[str, tuple[pd.Series, float]]) -> tuple[pd.DataFrame, str]:
     """Mean Friedman ranks per metric (from :func:`lossbench.stats.friedman`, 1 = best) as one
     table ordered by the first metric, and a sentence with each test's p-value.
 
@@ -200,11 +183,11 @@ def rank_table(ranked: dict[str, tuple[pd.Series, float]]) -> tuple[pd.DataFrame
     """
     first = next(iter(ranked.values()))[0]
     frame = pd.DataFrame({
-        f"mean rank {LABELS.get(metric, metric)}": ranks.reindex(first.index).map(
+        f"mean rank {facts(metric).label}": ranks.reindex(first.index).map(
             lambda v: f"{v:.2f}")
         for metric, (ranks, _) in ranked.items()
     })  # fmt: skip
-    tests = ", ".join(f"{LABELS.get(m, m)} p = {p:.3g}" for m, (_, p) in ranked.items())
+    tests = ", ".join(f"{facts(m).label} p = {p:.3g}" for m, (_, p) in ranked.items())
     sentence = f"Friedman test over {len(first)} losses on per-case values: {tests}."
     return frame, sentence
 

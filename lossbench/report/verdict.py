@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from lossbench.config import Config
-from lossbench.report.tables import LABELS
+from lossbench.metrics.facts import facts
 
 __all__ = ["DAGGER", "VERDICT_METRICS", "describe_protocol", "verdict_markdown"]
 
@@ -56,20 +56,21 @@ def _names(names: list[str], mark: str | None) -> str:
     return ", ".join(f"{n}{DAGGER}" if n == mark else n for n in names) or "none"
 
 
-def _value(value: float | None, higher: bool) -> str:
+def _value(metric: str, value: float | None) -> str:
+    fact = facts(metric)
     if value is None:
         return "n/a"
-    return f"{value:.3f}" if higher else f"{value:.2f} mm"
+    return f"{fact.format(value)} {fact.unit}".strip()
 
 
-def _metric_line(metric: str, facts: dict[str, Any], n_losses: int, mark: str | None) -> str:
-    best = facts["ranking"][0]
-    group, worse = facts["not_worse_than_best"], facts["significantly_worse"]
-    higher = facts["higher_is_better"]
-    label = LABELS.get(metric, metric)
+def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | None) -> str:
+    best = entry["ranking"][0]
+    group, worse = entry["not_worse_than_best"], entry["significantly_worse"]
+    higher = entry["higher_is_better"]
+    label = facts(metric).label
     line = (
         f"- **{label}** ({'higher' if higher else 'lower'} is better): best mean "
-        f"{_names([best], mark)} ({_value(facts['mean'][best], higher)}). "
+        f"{_names([best], mark)} ({_value(metric, entry['mean'][best])}). "
     )
     if len(group) == 1:
         line += "Every other loss is significantly worse."
@@ -80,7 +81,7 @@ def _metric_line(metric: str, facts: dict[str, Any], n_losses: int, mark: str | 
             f"Cannot be told apart from it: {_names(group[1:], mark)} (with the best, "
             f"{len(group)} of {n_losses} losses). Significantly worse: {_names(worse, mark)}."
         )
-    penalised = {k: v for k, v in facts["penalised"].items() if v}
+    penalised = {k: v for k, v in entry["penalised"].items() if v}
     if penalised:
         line += " Cases given the worst value: " + ", ".join(
             f"{_names([k], mark)} {v}" for k, v in sorted(penalised.items())
@@ -95,11 +96,11 @@ def _seed_line(summary: dict[str, Any]) -> str:
             "- **Seeds**: one seed, so how far the ranking moves when only the seed changes is "
             "not measured here; run several (`--seeds 0,1,2`, or `--preset standard`)."
         )
-    facts = summary["metrics"].get("dice") or next(iter(summary["metrics"].values()))
     metric = "dice" if "dice" in summary["metrics"] else next(iter(summary["metrics"]))
-    label = LABELS.get(metric, metric)
+    entry = summary["metrics"][metric]
+    label = facts(metric).label
     line = f"- **Seeds** ({seeds['n']}): "
-    seed_sd, between = facts["seed_sd"], facts["between_sd"]
+    seed_sd, between = entry["seed_sd"], entry["between_sd"]
     if seed_sd is not None and between:
         line += (
             f"the seed-to-seed SD of a loss's mean {label} is {seed_sd:.3f} (median over "
@@ -129,7 +130,7 @@ def _protocol_line(summary: dict[str, Any]) -> str:
     parts = []
     for other in comparisons:
         taus = ", ".join(
-            f"{t['tau']:.2f} on {LABELS.get(m, m)} (p = {t['p']:.2g})"
+            f"{t['tau']:.2f} on {facts(m).label} (p = {t['p']:.2g})"
             for m, t in other["tau"].items()
             if t["tau"] is not None
         )
@@ -184,7 +185,7 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
     everywhere = [
         n for n in losses if all(n in summary["metrics"][m]["not_worse_than_best"] for m in metrics)
     ]
-    labels = ", ".join(LABELS.get(m, m) for m in metrics)
+    labels = ", ".join(facts(m).label for m in metrics)
     if len(everywhere) == len(losses) > 1:
         short = (
             f"**In short**: under this protocol no loss is significantly worse than the best on "

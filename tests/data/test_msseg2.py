@@ -11,6 +11,7 @@ import pytest
 
 from lossbench.cli import main
 from lossbench.data import FILES, check_dataset, generate_case, load_case, load_dataset, write_case
+from tests._helpers.nifti import load_nifti, read_volume
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def case_dir(tmp_path: Path) -> Path:
 
 
 def _rewrite(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> None:
-    old = nib.load(str(path))
+    old = load_nifti(path)
     nib.save(nib.Nifti1Image(data, old.affine if affine is None else affine), str(path))
 
 
@@ -42,7 +43,7 @@ def test_time_points_of_different_shapes(case_dir: Path) -> None:
 
 def test_time_points_of_different_affines(case_dir: Path) -> None:
     path = case_dir / FILES["baseline"]
-    _rewrite(path, np.asarray(nib.load(str(path)).dataobj), np.diag([2.0, 1.0, 1.0, 1.0]))
+    _rewrite(path, read_volume(path), np.diag([2.0, 1.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match="different affines"):
         load_case(case_dir)
 
@@ -59,7 +60,7 @@ def test_label_must_be_binary(case_dir: Path) -> None:
 
 def test_nan_voxels_are_counted(case_dir: Path) -> None:
     path = case_dir / FILES["followup"]
-    data = np.asarray(nib.load(str(path)).dataobj).copy()
+    data = read_volume(path).copy()
     data[0, 0, :3] = np.nan
     data[1, 1, 1] = np.inf
     _rewrite(path, data)
@@ -93,7 +94,7 @@ def test_dataset_is_lazy_and_ordered(tmp_path: Path) -> None:
         load_dataset(tmp_path / "nope")
 
 
-def test_check_lists_every_problem_and_exits_1(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_check_lists_every_problem_and_exits_1(tmp_path: Path, capsys) -> None:
     for seed in range(3):
         write_case(generate_case(seed, (24, 24, 24), case_id=f"c{seed}"), tmp_path)
     assert main(["data", "check", str(tmp_path)]) == 0
@@ -107,7 +108,7 @@ def test_check_lists_every_problem_and_exits_1(tmp_path: Path, capsys) -> None: 
     assert out[-2:] == problems
 
 
-def test_synth_command_with_preview(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_synth_command_with_preview(tmp_path: Path, capsys) -> None:
     args = ["data", "synth", "--out", str(tmp_path), "--cases", "3", "--seed", "2"]
     assert main([*args, "--shape", "32", "40", "32", "--preview"]) == 0
     assert (tmp_path / "preview.png").stat().st_size > 1000

@@ -11,7 +11,7 @@ from lossbench.data.patches import augment, sample_batch, sample_patch
 from lossbench.data.preprocess import prepare_case, resample, to_native
 
 
-def _case(seed: int, spacing=(1.0, 1.0, 1.0)) -> tuple[Case, list]:  # type: ignore[no-untyped-def]
+def _case(seed: int, spacing=(1.0, 1.0, 1.0)) -> tuple[Case, list]:
     c = generate_case(seed, (48, 56, 48), spacing)
     case = Case(c.case_id, c.baseline, c.followup, c.label, c.brain_mask, c.spacing, c.affine)
     return case, c.new_lesion_centres
@@ -22,7 +22,7 @@ def _lesion_seed() -> int:
 
 
 @pytest.mark.parametrize(("target", "order"), [((0.5, 0.75, 0.75), 1), ((2.0, 1.5, 1.0), 3)])
-def test_resampling_keeps_lesions_at_their_centres(target, order: int) -> None:  # type: ignore[no-untyped-def]
+def test_resampling_keeps_lesions_at_their_centres(target, order: int) -> None:
     case, centres = _case(_lesion_seed(), spacing=(1.0, 1.0, 1.0))
     prepared = prepare_case(case, target_spacing=target, margin=3, image_order=order)
     labels, n = ndimage.label(prepared.label)
@@ -57,7 +57,7 @@ def test_resample_orders() -> None:
 
 
 @pytest.mark.parametrize("target", [(0.5, 0.75, 0.75), (1.0, 1.0, 1.0), (0.9, 0.6, 1.0)])
-def test_to_native_inverts_an_upsampling_exactly(target) -> None:  # type: ignore[no-untyped-def]
+def test_to_native_inverts_an_upsampling_exactly(target) -> None:
     # native voxel i sits at i * s / t on the finer grid, within half a fine voxel (less than
     # half a native one) of a fine voxel whose nearest native voxel is i: the round trip is exact
     case, _ = _case(_lesion_seed())

@@ -14,7 +14,7 @@ from lossbench.data.preprocess import zscore
 SMALL = (40, 48, 40)
 
 
-def test_round_trip_synth_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_synth_load(tmp_path) -> None:
     folders = synthesize(tmp_path, 2, 5, SMALL, (0.9, 1.0, 1.1), lesion_free=None)
     seeds = np.random.SeedSequence(5).spawn(2)
     for folder, seq in zip(folders, seeds, strict=True):
@@ -26,7 +26,7 @@ def test_round_trip_synth_load(tmp_path) -> None:  # type: ignore[no-untyped-def
         np.testing.assert_allclose(case.affine, expected.affine)
 
 
-def test_same_seed_same_voxels_other_seed_other_voxels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_same_voxels_other_seed_other_voxels(tmp_path) -> None:
     a, b, c = generate_case(11, SMALL), generate_case(11, SMALL), generate_case(12, SMALL)
     for name in ("baseline", "followup", "label"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
@@ -37,7 +37,7 @@ def test_same_seed_same_voxels_other_seed_other_voxels(tmp_path) -> None:  # typ
         assert x.followup.tobytes() == y.followup.tobytes()
 
 
-def test_interrupted_synth_resumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_synth_resumes(tmp_path) -> None:
     synthesize(tmp_path, 3, seed=1, shape=SMALL)
     first = load_case(tmp_path / "case_001").followup
     (tmp_path / "case_001" / "ground_truth.nii.gz").unlink()  # as if stopped mid-case
@@ -81,7 +81,7 @@ def test_statistics_of_a_generated_set() -> None:
 
 
 @pytest.mark.parametrize(("cases", "share", "expected"), [(8, 0.25, 2), (7, 0.25, 2), (4, 0.0, 0)])
-def test_a_set_holds_its_share_of_lesion_free_cases(tmp_path, cases, share, expected) -> None:  # type: ignore[no-untyped-def]
+def test_a_set_holds_its_share_of_lesion_free_cases(tmp_path, cases, share, expected) -> None:
     folders = synthesize(tmp_path, cases, 4, (24, 24, 24), lesion_free=share)
     empty = [not load_case(f).label.any() for f in folders]
     assert sum(empty) == expected  # rounded up: 7 x 0.25 = 1.75 -> 2

@@ -21,7 +21,7 @@ def test_not_3d() -> None:
 
 
 @pytest.mark.parametrize("spacing", [(1, 1), (1, 0, 1), (1, -1, 1), (1, float("nan"), 1), "abc"])
-def test_bad_spacing(spacing) -> None:  # type: ignore[no-untyped-def]
+def test_bad_spacing(spacing) -> None:
     with pytest.raises(ValueError, match="`spacing` must be 3 positive numbers"):
         hd(A, A, spacing)
 

@@ -22,7 +22,7 @@ from lossbench.metrics import (
 )
 
 
-def cube(shape, corner, size) -> np.ndarray:  # type: ignore[no-untyped-def]
+def cube(shape, corner, size) -> np.ndarray:
     mask = np.zeros(shape, bool)
     mask[tuple(slice(c, c + size) for c in corner)] = True
     return mask

@@ -13,7 +13,7 @@ from tests._helpers.lesion_rule import detection
 medpy = pytest.importorskip("medpy.metric.binary")
 
 
-def random_masks(seed: int, shape=(24, 28, 20), blobs: int = 4):  # type: ignore[no-untyped-def]
+def random_masks(seed: int, shape=(24, 28, 20), blobs: int = 4):
     """Random lesion-like masks: blobs of random size, the prediction a dilated, eroded or
     shifted copy with some blobs dropped or added."""
     rng = np.random.default_rng(seed)
@@ -86,9 +86,8 @@ def test_lesion_rule_equals_plain_transcription(seed: int, connectivity: int) ->
 @pytest.mark.parametrize("seed", range(6))
 def test_lesion_rule_thresholds_equal_plain_transcription(seed: int) -> None:
     pred, ref, spacing = random_masks(100 + seed, shape=(14, 16, 12), blobs=6)
-    rule = {"alpha": 0.3, "beta": 0.4, "gamma": 0.9, "min_lesion_mm3": 1.0}
-    got = lesion_detection(pred, ref, spacing, **rule)
-    expected = detection(pred, ref, spacing, **rule)
+    got = lesion_detection(pred, ref, spacing, alpha=0.3, beta=0.4, gamma=0.9, min_lesion_mm3=1.0)
+    expected = detection(pred, ref, spacing, alpha=0.3, beta=0.4, gamma=0.9, min_lesion_mm3=1.0)
     assert {k: getattr(got, k) for k in expected} == pytest.approx(expected)
 
 

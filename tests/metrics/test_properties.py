@@ -18,7 +18,7 @@ DISTANCES = ("hd", "hd95", "asd", "assd")
 
 
 @st.composite
-def mask_pairs(draw):  # type: ignore[no-untyped-def]
+def mask_pairs(draw):
     shape = tuple(draw(st.lists(st.integers(1, 7), min_size=3, max_size=3)))
     pred = draw(arrays(np.bool_, shape))
     ref = draw(arrays(np.bool_, shape))
@@ -34,7 +34,7 @@ def same(a: float, b: float) -> bool:
 
 @SETTINGS
 @given(masks=mask_pairs(), spacing=spacings)
-def test_symmetric_under_swapping(masks, spacing) -> None:  # type: ignore[no-untyped-def]
+def test_symmetric_under_swapping(masks, spacing) -> None:
     pred, ref = masks
     ab, ba = evaluate_case(pred, ref, spacing), evaluate_case(ref, pred, spacing)
     for key in SYMMETRIC:
@@ -44,7 +44,7 @@ def test_symmetric_under_swapping(masks, spacing) -> None:  # type: ignore[no-un
 
 @SETTINGS
 @given(masks=mask_pairs(), spacing=spacings, pad=st.integers(1, 3))
-def test_translation_invariant(masks, spacing, pad: int) -> None:  # type: ignore[no-untyped-def]
+def test_translation_invariant(masks, spacing, pad: int) -> None:
     pred, ref = masks
     before = evaluate_case(pred, ref, spacing)
     after = evaluate_case(np.pad(pred, (pad, 0)), np.pad(ref, (pad, 0)), spacing)
@@ -62,7 +62,7 @@ def test_translation_invariant(masks, spacing, pad: int) -> None:  # type: ignor
 
 @SETTINGS
 @given(masks=mask_pairs(), factor=st.floats(0.25, 4.0))
-def test_distances_scale_with_isotropic_spacing(masks, factor: float) -> None:  # type: ignore[no-untyped-def]
+def test_distances_scale_with_isotropic_spacing(masks, factor: float) -> None:
     pred, ref = masks
     unit = evaluate_case(pred, ref, (1.0, 1.0, 1.0), min_lesion_mm3=0.0)
     scaled = evaluate_case(pred, ref, (factor,) * 3, min_lesion_mm3=0.0)
@@ -72,7 +72,7 @@ def test_distances_scale_with_isotropic_spacing(masks, factor: float) -> None:  
 
 @SETTINGS
 @given(masks=mask_pairs(), spacing=spacings)
-def test_ranges(masks, spacing) -> None:  # type: ignore[no-untyped-def]
+def test_ranges(masks, spacing) -> None:
     pred, ref = masks
     m = evaluate_case(pred, ref, spacing)
     for key in ("dice", "jaccard", "precision", "recall", "nsd"):
@@ -89,7 +89,7 @@ def test_ranges(masks, spacing) -> None:  # type: ignore[no-untyped-def]
 
 @SETTINGS
 @given(masks=mask_pairs(), spacing=spacings)
-def test_identical_masks(masks, spacing) -> None:  # type: ignore[no-untyped-def]
+def test_identical_masks(masks, spacing) -> None:
     mask = masks[0]
     m = evaluate_case(mask, mask, spacing)
     assert m["dice"] == 1.0 and m["nsd"] == 1.0

@@ -11,25 +11,15 @@ import pytest
 import torch
 
 from lossbench.cli import main
-from lossbench.config import Config, apply_overrides, from_toml, preset, to_toml
+from lossbench.config import apply_overrides, from_toml
+from lossbench.layout import RunLayout
 from lossbench.metrics import METRIC_KEYS
-from lossbench.models import VNet, count_parameters
+from lossbench.models import VNet
+from lossbench.report import build_report
 from lossbench.results import load
-from lossbench.run import resolve_device, resolve_losses, run
-
-TINY = [
-    "data.cases=3", "data.test_cases=3", "data.shape=28,28,28", "train.iterations=4",
-    "train.pretrain_iterations=3", "train.patch_size=16", "train.checkpoint_every=2",
-    "model.width=2", "model.levels=2",
-]  # fmt: skip
-
-
-def tiny(losses: list[str], **changes: object) -> Config:
-    config = apply_overrides(preset("quick"), TINY)
-    config.losses = losses
-    config.device = "cpu"
-    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-
+from lossbench.run import run
+from tests._helpers.nifti import load_nifti
+from tests._helpers.runs import TINY, tiny
 
 COLUMNS = ["loss", "seed", "case_id", *METRIC_KEYS, "train_seconds"]
 
@@ -46,15 +36,13 @@ def test_results_table_rows_and_columns(tmp_path: Path) -> None:
 
 
 def test_a_resampled_run_is_scored_and_saved_on_each_case_grid(tmp_path: Path) -> None:
-    import nibabel as nib
-
     sets = ["data.spacing=0.8,0.9,1.0", "data.target_spacing=1.2,1.2,1.2"]
     run(apply_overrides(tiny(["dice"]), sets), tmp_path, progress=False)
     table = load(tmp_path)
     voxel = 0.8 * 0.9 * 1.0
     for row in table.itertuples():
-        label = nib.load(tmp_path / "data" / "test" / row.case_id / "ground_truth.nii.gz")
-        pred = nib.load(tmp_path / "trials/dice-seed0/predictions" / f"{row.case_id}.nii.gz")
+        label = load_nifti(tmp_path / "data" / "test" / row.case_id / "ground_truth.nii.gz")
+        pred = load_nifti(tmp_path / "trials/dice-seed0/predictions" / f"{row.case_id}.nii.gz")
         assert pred.shape == label.shape and np.allclose(pred.affine, label.affine)
         assert row.ref_volume_mm3 == pytest.approx(np.asarray(label.dataobj).sum() * voxel)
         assert row.pred_volume_mm3 == pytest.approx(np.asarray(pred.dataobj).sum() * voxel)
@@ -106,7 +94,8 @@ def test_identical_seeds_mean_identical_batches_and_start(tmp_path: Path) -> Non
 def test_other_config_in_the_folder_is_refused(tmp_path: Path) -> None:
     run(tiny(["dice"]), tmp_path, progress=False)
     other = apply_overrides(tiny(["dice"]), ["train.iterations=5"])
-    with pytest.raises(ValueError, match="different configuration; pass --resume .* or --force"):
+    refused = r"different configuration; resume it .*\(force=True, --force\)"
+    with pytest.raises(ValueError, match=refused):
         run(other, tmp_path, progress=False)
     run(other, tmp_path, resume=True, progress=False)  # continues with the stored config
     assert from_toml(tmp_path / "config.toml").train.iterations == 4
@@ -114,11 +103,11 @@ def test_other_config_in_the_folder_is_refused(tmp_path: Path) -> None:
     assert from_toml(tmp_path / "config.toml").train.iterations == 5
 
 
-def test_non_finite_loss_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_non_finite_loss_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch) -> None:
     from lossbench.losses import registry
 
     class Exploding(torch.nn.Module):
-        def forward(self, logits, target):  # type: ignore[no-untyped-def]
+        def forward(self, logits, target):
             return logits.mean() * float("nan")
 
     monkeypatch.setitem(registry._REGISTRY, "exploding", Exploding)
@@ -137,20 +126,6 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         run(config, tmp_path / "run", progress=False)
     skipped = (tmp_path / "run" / "trials" / "dice-seed0" / "init_skipped.txt").read_text()
     assert "stem.0.weight" in skipped
-
-
-def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="did you mean 'hytver'"):
-        resolve_losses(["hytvre"])
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA device"):
-            resolve_device("cuda")
-    with pytest.raises(
-        ValueError, match="unknown key 'train.iteration'; did you mean 'iterations'"
-    ):
-        apply_overrides(preset("quick"), ["train.iteration=3"])
-    with pytest.raises(ValueError, match="expected a int"):
-        apply_overrides(preset("quick"), ["train.iterations=many"])
 
 
 @pytest.mark.parametrize(
@@ -193,31 +168,45 @@ def test_an_msseg2_folder_gets_the_study_split_when_its_ids_match(tmp_path: Path
         (tmp_path / case_id).mkdir()
         for key in ("baseline", "followup", "label"):  # the split only looks for the files
             (tmp_path / case_id / FILES[key]).touch()
-    train, test = _split(tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path))),
-                         tmp_path)  # fmt: skip
+    config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path)))
+    train, test = _split(config, RunLayout(tmp_path))
     assert train.case_ids == PAPER_SPLIT["train"] and test.case_ids == PAPER_SPLIT["test"]
     (tmp_path / "013" / FILES["label"]).unlink()  # a study case incomplete: a seeded split
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path), seed=3))
-    train, test = _split(config, tmp_path)
+    train, test = _split(config, RunLayout(tmp_path))
     assert len(test) == round(0.2 * 40) and not set(train.case_ids) & set(test.case_ids)
     assert "013" not in train.case_ids + test.case_ids
-    assert _split(config, tmp_path)[1].case_ids == test.case_ids  # the seed fixes it
+    assert _split(config, RunLayout(tmp_path))[1].case_ids == test.case_ids  # the seed fixes it
 
 
 def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
     from lossbench.data import generate_case, write_case
 
     for i, case_id in enumerate(["p01", "p02", "p03", "p04", "p05"]):
-        case = generate_case(i, shape=(28, 28, 28))
+        case = generate_case(i, shape=(28, 28, 28), new_lesions=True)
         write_case(dataclasses.replace(case, case_id=case_id), tmp_path / "msseg2")
     data = dataclasses.replace(tiny([]).data, source=str(tmp_path / "msseg2"), test_fraction=0.4)
-    run(tiny(["dice"], data=data), tmp_path / "run", progress=False)
+    run(tiny(["dice", "ce"], data=data), tmp_path / "run", progress=False)
     table = load(tmp_path / "run")
-    assert len(table) == 2 and set(table["case_id"]) < {"p01", "p02", "p03", "p04", "p05"}
+    assert len(table) == 4 and set(table["case_id"]) < {"p01", "p02", "p03", "p04", "p05"}
     assert not (tmp_path / "run" / "data").exists()  # a real folder is read, never copied
+    # the report finds the test cases where config.toml says they are, even from a moved folder
+    (tmp_path / "run").rename(tmp_path / "moved")
+    markdown, _ = build_report(tmp_path / "moved", n_resamples=50, show=["ce"])
+    assert "figures/qualitative.png" in markdown.read_text()
+    with pytest.raises(ValueError, match="show: focal not in the results"):
+        build_report(tmp_path / "moved", n_resamples=50, show=["focal"])
 
 
-def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_qualitative_figure_of_a_moved_synthetic_run(tmp_path: Path) -> None:
+    run(tiny(["dice", "ce"], data=dataclasses.replace(tiny([]).data, test_cases=4)),
+        tmp_path / "run", progress=False)  # fmt: skip
+    (tmp_path / "run").rename(tmp_path / "moved")
+    markdown, _ = build_report(tmp_path / "moved", n_resamples=50)
+    assert "figures/qualitative.png" in markdown.read_text()
+
+
+def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:
     args = ["run", "--losses", "dice", "--device", "cpu", "--out", str(tmp_path)]
     args += [a for item in TINY for a in ("--set", item)]
     assert main([*args, "--dry-run"]) == 0
@@ -249,34 +238,6 @@ def test_an_end_to_end_run_writes_the_diagonal_and_the_summary(tmp_path: Path) -
     assert (tmp_path / "report.md").read_text().startswith("# lossbench report\n\n## Verdict")
 
 
-def test_config_round_trip(tmp_path: Path) -> None:
-    config = apply_overrides(preset("paper"), ["data.source=/data/msseg2", "eval.overlap=0.25"])
-    (tmp_path / "c.toml").write_text(to_toml(config, {"environment": {"torch": "x"}}))
-    assert dataclasses.asdict(from_toml(tmp_path / "c.toml")) == dataclasses.asdict(config)
-
-
-@pytest.mark.parametrize("size", [(7, 9, 11), (16, 16, 16), (5, 33, 8)])
-def test_vnet_odd_input_sizes(size) -> None:  # type: ignore[no-untyped-def]
-    net = VNet(width=2, levels=4)
-    assert net(torch.zeros(1, 3, *size)).shape == (1, 1, *size)
-
-
-def test_vnet_parameter_count_at_width_16() -> None:
-    assert count_parameters(VNet(width=16, levels=5)) == 10_044_193
-
-
-def test_sliding_window_blends_to_the_full_volume() -> None:
-    from lossbench.infer import sliding_window
-
-    class Identity(torch.nn.Module):
-        def forward(self, x):  # type: ignore[no-untyped-def]
-            return x[:, :1]
-
-    image = np.random.default_rng(0).standard_normal((3, 13, 10, 17)).astype(np.float32)
-    prob = sliding_window(Identity(), image, window=8, overlap=0.5)
-    np.testing.assert_allclose(prob, 1 / (1 + np.exp(-image[0])), rtol=1e-5)
-
-
 def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -287,7 +248,15 @@ def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> Non
     args = ["run", "--losses", "dice", "--device", "cpu"]
     args += [a for item in sets for a in ("--set", item)]
     command = [sys.executable, "-m", "lossbench.cli", *args, "--out", str(tmp_path / "cut")]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+
+    # the child gets the default SIGINT disposition whatever pytest was started from (a shell's
+    # background job ignores SIGINT, and a child would inherit that and never see Ctrl-C)
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
     checkpoint = tmp_path / "cut" / "trials" / "dice-seed0" / "checkpoint.pt"
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -302,3 +271,23 @@ def test_ctrl_c_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> Non
     pd.testing.assert_frame_equal(
         cut.drop(columns="train_seconds"), whole.drop(columns="train_seconds")
     )
+
+
+def test_a_refused_config_deletes_and_creates_nothing(tmp_path: Path) -> None:
+    run(tiny(["dice"]), tmp_path, progress=False)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for bad in (["data.shape=20,20,20"], ["model.levels=1"], ["data.source=/no/such/folder"]):
+        with pytest.raises((ValueError, FileNotFoundError)):
+            run(apply_overrides(tiny(["dice"]), bad), tmp_path, force=True, progress=False)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_the_cli_names_its_flags(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "x"
+    assert main(["run", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "--data must be 'synthetic' or a dataset folder" in capsys.readouterr().err
+    assert main(["run", "--losses", "dcie", "--out", str(out)]) == 2
+    assert "--losses: unknown loss 'dcie'" in capsys.readouterr().err
+    assert main(["run", "--set", "train.lr=0", "--out", str(out)]) == 2
+    assert "--set train.lr must be positive, got 0.0" in capsys.readouterr().err
+    assert not out.exists()
