@@ -41,11 +41,13 @@ def evaluate_case(
     empty. Distances (``hd``, ``hd95``, ``asd``, ``assd``; mm, MedPy 0.5's definitions): 0 when
     both are empty, NaN when exactly one is. ``nsd``: surface Dice at ``nsd_tolerance_mm``.
     Lesion-wise (``lesion_*``, ``n_*``, ``fp_volume_mm3``): the MSSEG-2 rule of
-    :mod:`lossbench.metrics.lesions`; precision, recall and F1 are NaN when the reference has no
-    lesion (score such cases by ``n_fp_lesions`` and ``fp_volume_mm3``). Volumes in mm^3 are of
-    the masks as given (before the lesion size limit). ``diagonal_mm`` is the diagonal of the
-    image extent, sqrt(sum((shape * spacing)^2)): no distance inside the image can exceed it, so
-    the statistics use it as the worst distance of a case where exactly one mask is empty.
+    :mod:`lossbench.metrics.lesions`; precision, recall and F1 are NaN when the reference mask is
+    empty (score such cases by ``n_fp_lesions`` and ``fp_volume_mm3``); when it has voxels but
+    every lesion is below the size limit, precision and F1 are 0 and recall NaN, as in
+    animaSegPerfAnalyzer. Volumes in mm^3 are of the masks as given (before the size limit).
+    ``diagonal_mm`` is the diagonal of the image extent, sqrt(sum((shape * spacing)^2)): no
+    distance inside the image can exceed it, so the statistics use it as the worst distance of a
+    case where exactly one mask is empty.
 
     Args:
         pred, ref: boolean 3D masks of equal shape.

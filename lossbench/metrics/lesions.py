@@ -1,12 +1,25 @@
-"""Lesion-wise detection, following the MSSEG-2 evaluation (animaSegPerfAnalyzer).
+"""Lesion-wise detection, following the MSSEG-2 evaluation: animaSegPerfAnalyzer's code.
 
 Lesions are connected components (face connectivity by default, as the challenge's tool; 26 on
-request). Components of at most ``min_lesion_mm3`` are discarded from both masks (their voxels
-count as background). A reference lesion is *detected* when the kept predicted components cover
-more than ``alpha`` of its voxels, and the predicted components overlapping it, taken by
-decreasing overlap (ties: larger component first) until they account for ``gamma`` of that
-overlap, each have at most ``beta`` of their voxels outside every kept reference lesion.
-Lesion precision applies the same rule with the roles swapped.
+request), numbered as ITK numbers them: by decreasing size, equal sizes in raster order with the
+first array axis fastest (ITK's x). Components of at most ``min_lesion_mm3`` are discarded from
+both masks (their voxels count as background). A reference lesion is *detected* when the kept
+predicted components cover more than ``alpha`` of it (covered / size > alpha), and the predicted
+components overlapping it, taken by decreasing overlap (ties: by lesion number) while the sum of
+their overlap shares is below ``gamma``, each have at most ``beta`` of their voxels outside every
+kept reference lesion (outside / size <= beta). The shares are added one by one in floating
+point, as anima adds them: 14/40 + 12/40 = 0.6499999999999999 is below 0.65. Lesion precision
+applies the same rule with the roles swapped.
+
+Scores follow anima's branches: an empty reference mask gives NaN precision, recall and F1 (such
+a case is scored by its false-positive lesions); a reference mask whose lesions are all below the
+size limit gives precision 0, recall NaN and F1 0.
+
+Where lossbench and anima part: a mask that fills the whole image is one lesion here, where
+anima's label normalisation turns it into an empty image; equal overlaps always keep the lesion
+numbering order, which anima's ``std::sort`` keeps for at most 16 lesions with GCC's library and
+leaves unspecified beyond; and where anima's loop reads past its vector (see :func:`detected`)
+the lesion counts as detected.
 """
 
 from __future__ import annotations
@@ -34,6 +47,9 @@ def label_lesions(
     """Label the lesions of a boolean mask, dropping those of at most ``min_lesion_mm3``.
 
     A component is kept when it has more than ``floor(min_lesion_mm3 / voxel volume)`` voxels.
+    Kept components are numbered as ITK's ``ConnectedComponentImageFilter`` followed by
+    ``RelabelComponentImageFilter`` number them (anima's labelling): by decreasing size, equal
+    sizes by the position of their first voxel in raster order with axis 0 fastest.
 
     Args:
         mask: boolean 3D mask.
@@ -42,27 +58,47 @@ def label_lesions(
         connectivity: 6 (face) or 26 (face, edge and corner neighbours).
 
     Returns:
-        ``(labels, n)``: int32 labels 1..n of the kept lesions, 0 elsewhere.
+        ``(labels, n)``: int32 labels 1..n of the kept lesions, 0 elsewhere, shape of ``mask``.
 
     Example:
         >>> m = np.zeros((1, 1, 9), bool); m[0, 0, :2] = True; m[0, 0, 4:8] = True
         >>> labels, n = label_lesions(m, (1, 1, 1), min_lesion_mm3=3.0)
         >>> n, labels.tolist()
         (1, [[[0, 0, 0, 0, 1, 1, 1, 1, 0]]])
+        >>> m = np.zeros((3, 3, 1), bool); m[0, 2] = m[2, 0] = True  # equal sizes: x fastest
+        >>> label_lesions(m, (1, 1, 1), min_lesion_mm3=0)[0][..., 0].tolist()
+        [[0, 0, 2], [0, 0, 0], [1, 0, 0]]
     """
     if connectivity not in (6, 26):
         raise ValueError(f"`connectivity` must be 6 or 26, got {connectivity!r}")
     if not (isinstance(min_lesion_mm3, (int, float)) and min_lesion_mm3 >= 0):
         raise ValueError(f"`min_lesion_mm3` must be a number >= 0, got {min_lesion_mm3!r}")
     structure = ndimage.generate_binary_structure(3, 1 if connectivity == 6 else 3)
-    labels, n = ndimage.label(mask, structure=structure)
-    min_voxels = math.floor(min_lesion_mm3 / float(np.prod(spacing)))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes > min_voxels
-    keep[0] = False
+    components, n = ndimage.label(mask, structure=structure)
+    sizes = np.bincount(components.ravel(), minlength=n + 1)
+    kept = np.flatnonzero(sizes[1:] > math.floor(min_lesion_mm3 / _voxel_mm3(spacing))) + 1
+    # ITK: decreasing size, equal sizes by the raster position of the first voxel, axis 0
+    # fastest (Fortran order); scipy labels in C order, so ties are looked up in Fortran order
+    first_voxel = np.zeros(n + 1, dtype=np.int64)
+    if np.unique(sizes[kept]).size < kept.size:
+        in_itk_order = components.ravel(order="F")
+        labels_met = in_itk_order[in_itk_order > 0]
+        met, first = np.unique(labels_met, return_index=True)
+        first_voxel[met] = first
+    order = kept[np.lexsort((first_voxel[kept], -sizes[kept]))]
     relabel = np.zeros(n + 1, dtype=np.int32)
-    relabel[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return relabel[labels], int(keep.sum())
+    relabel[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    return relabel[components], int(order.size)
+
+
+def _voxel_mm3(spacing: Sequence[float]) -> float:
+    """Voxel volume (mm^3), multiplied left to right as anima does.
+
+    Example:
+        >>> _voxel_mm3((0.5, 0.75, 0.75))
+        0.28125
+    """
+    return float(spacing[0]) * float(spacing[1]) * float(spacing[2])
 
 
 def detected(
@@ -73,12 +109,22 @@ def detected(
     beta: float,
     gamma: float,
 ) -> np.ndarray:
-    """Which lesions of set A are detected by the lesions of set B.
+    """Which lesions of set A are detected by the lesions of set B (anima's
+    ``getTruePositiveLesions`` and ``falsePositiveRatioTester``).
+
+    For lesion i of A: ``covered / size_a[i] > alpha``, where ``covered`` sums its row; then the
+    lesions of B, by decreasing overlap with it (ties: by index), are checked while the running
+    float sum of ``overlap / covered`` is below ``gamma``; each checked one must have
+    ``outside / size_b <= beta``, ``outside`` being its voxels outside every lesion of A. B lesions
+    that do not overlap i come last and are checked only if that sum stays below ``gamma`` after
+    all the overlapping ones (gamma within rounding of 1); when all of B is checked that way,
+    anima's loop reads past its vector (its result is undefined) and the lesion counts here as
+    detected.
 
     Args:
         overlap: (n_a, n_b) voxel counts of A-lesion i inside B-lesion j.
-        size_a, size_b: voxel counts of each lesion.
-        alpha, beta, gamma: the rule's thresholds (module docstring).
+        size_a, size_b: (n_a,) and (n_b,) voxel counts of each lesion (at least 1).
+        alpha, beta, gamma: the rule's thresholds, in (0, 1].
 
     Returns:
         Boolean array (n_a,).
@@ -88,17 +134,18 @@ def detected(
         ...          0.1, 0.7, 0.65)
         array([ True, False])
     """
-    outside_b = 1 - overlap.sum(axis=0) / np.maximum(size_b, 1)  # share of each B outside all A
-    result = np.zeros(len(size_a), dtype=bool)
-    for i, row in enumerate(overlap):
-        total = int(row.sum())
-        if total <= alpha * size_a[i]:
-            continue
-        hits = np.flatnonzero(row)
-        order = hits[np.lexsort((-size_b[hits], -row[hits]))]  # by overlap, then size
-        share = np.cumsum(row[order]) / total
-        needed = order[: int(np.searchsorted(share, gamma)) + 1]
-        result[i] = bool(np.all(outside_b[needed] <= beta))
+    overlap = np.asarray(overlap, dtype=np.int64)
+    size_b = np.asarray(size_b, dtype=np.int64)
+    covered = overlap.sum(axis=1)
+    result = covered / np.asarray(size_a) > alpha
+    too_far_out = (size_b - overlap.sum(axis=0)) / size_b > beta
+    rows = overlap[result]
+    order = np.argsort(-rows, axis=1, kind="stable")
+    shares = np.take_along_axis(rows, order, axis=1) / covered[result][:, None]
+    running = np.cumsum(shares, axis=1)  # a sequential float sum, as anima's loop
+    checked = np.ones(order.shape, dtype=bool)
+    checked[:, 1:] = running[:, :-1] < gamma
+    result[result] = ~(checked & too_far_out[order]).any(axis=1)
     return result
 
 
@@ -111,6 +158,7 @@ class LesionDetection:
         ref_detected: reference lesions detected by the prediction.
         pred_detected: predicted lesions detected by the reference (roles swapped).
         fp_volume_mm3: volume of the predicted lesions not detected by the reference.
+        ref_empty: the reference mask has no voxel at all (anima's empty-ground-truth branch).
     """
 
     n_ref: int
@@ -118,6 +166,7 @@ class LesionDetection:
     ref_detected: int
     pred_detected: int
     fp_volume_mm3: float
+    ref_empty: bool
 
     @property
     def n_fp(self) -> int:
@@ -126,23 +175,24 @@ class LesionDetection:
 
     @property
     def recall(self) -> float:
-        """Detected reference lesions / reference lesions; NaN without reference lesion."""
+        """Detected reference lesions / reference lesions; NaN without kept reference lesion."""
         return self.ref_detected / self.n_ref if self.n_ref else float("nan")
 
     @property
     def precision(self) -> float:
-        """Confirmed predicted lesions / predicted lesions; NaN without reference lesion, 0
-        with reference lesions but no predicted one."""
-        if not self.n_ref:
+        """Confirmed predicted lesions / predicted lesions; 0 without predicted lesion; NaN for
+        an empty reference mask."""
+        if self.ref_empty:
             return float("nan")
         return self.pred_detected / self.n_pred if self.n_pred else 0.0
 
     @property
     def f1(self) -> float:
-        """``2PR / (P + R)``; 0 when both are 0, NaN without reference lesion."""
-        p, r = self.precision, self.recall
-        if math.isnan(p):
+        """``2PR / (P + R)``; 0 when that sum is 0 or NaN (no kept reference lesion); NaN for an
+        empty reference mask."""
+        if self.ref_empty:
             return float("nan")
+        p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
 
@@ -162,10 +212,15 @@ def lesion_detection(
     Args:
         pred, ref: boolean 3D masks of equal shape.
         spacing: voxel size (mm) per axis.
-        min_lesion_mm3, alpha, beta, gamma, connectivity: the rule's parameters.
+        min_lesion_mm3: size limit (mm^3), >= 0.
+        alpha, beta, gamma: the rule's thresholds, each in (0, 1] as anima requires.
+        connectivity: 6 (face, anima's) or 26.
 
     Returns:
         :class:`LesionDetection` (counts, false-positive volume in mm^3, precision, recall, F1).
+
+    Raises:
+        ValueError: a threshold outside (0, 1], a bad size limit or connectivity, bad masks.
 
     Example:
         >>> ref = np.zeros((1, 12, 12), bool); ref[0, 1:4, 1:4] = True; ref[0, 7:10, 7:10] = True
@@ -173,14 +228,19 @@ def lesion_detection(
         >>> result = lesion_detection(pred, ref)
         >>> result.recall, result.precision, round(result.f1, 4)
         (0.5, 1.0, 0.6667)
+        >>> small = np.zeros_like(ref); small[0, 7, 7:9] = True  # 2 mm^3: below the limit
+        >>> result = lesion_detection(pred, small)
+        >>> result.n_ref, result.recall, result.precision, result.f1, result.n_fp
+        (0, nan, 0.0, 0.0, 1)
     """
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-            raise ValueError(f"`{name}` must be in [0, 1], got {value!r}")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and 0 < value <= 1):
+            raise ValueError(f"`{name}` must be a number in (0, 1], got {value!r}")
     pred, ref, sp = check_masks(pred, ref, spacing)
     box = union_box(pred, ref, margin=0)
     if box is None:
-        return LesionDetection(0, 0, 0, 0, 0.0)
+        return LesionDetection(0, 0, 0, 0, 0.0, ref_empty=True)
     ref_labels, n_ref = label_lesions(
         ref[box], sp, min_lesion_mm3=min_lesion_mm3, connectivity=connectivity
     )
@@ -192,11 +252,11 @@ def lesion_detection(
     overlap, size_ref, size_pred = counts[1:, 1:], counts[1:].sum(1), counts[:, 1:].sum(0)
     ref_hit = detected(overlap, size_ref, size_pred, alpha, beta, gamma)
     pred_hit = detected(overlap.T, size_pred, size_ref, alpha, beta, gamma)
-    voxel_mm3 = float(np.prod(sp))
     return LesionDetection(
         n_ref=n_ref,
         n_pred=n_pred,
         ref_detected=int(ref_hit.sum()),
         pred_detected=int(pred_hit.sum()),
-        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * voxel_mm3,
+        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * _voxel_mm3(sp),
+        ref_empty=not ref[box].any(),
     )

@@ -47,7 +47,7 @@ def test_integer_binary_masks_are_accepted() -> None:
 def test_bad_rule_parameters() -> None:
     with pytest.raises(ValueError, match="`connectivity` must be 6 or 26, got 18"):
         lesion_detection(~A, ~A, (1, 1, 1), connectivity=18)
-    with pytest.raises(ValueError, match=r"`gamma` must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"`gamma` must be a number in \(0, 1\], got 1.5"):
         lesion_detection(A, A, (1, 1, 1), gamma=1.5)
     with pytest.raises(ValueError, match="`tolerance_mm` must be a number >= 0"):
         nsd(~A, ~A, (1, 1, 1), tolerance_mm=-1)
