@@ -121,9 +121,12 @@ def train_trial(
         leave=False, disable=not progress, initial=state.iteration, total=iterations,
     )  # fmt: skip
     loss_fn = create_loss(loss_name)
+    set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     model.train()
     clock, before = time.perf_counter(), state.elapsed
     for iteration in bar:
+        if callable(set_progress):
+            set_progress(iteration / iterations)
         value, batch = _step(state, loss_fn, cases, train, device)
         if not np.isfinite(value):
             raise NonFiniteLossError(

@@ -133,16 +133,19 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         target: (B, 1, *spatial) or (B, *spatial), bool, integer or float with values in [0, 1].
 
     Returns:
-        ``(z, y)``, both (B, *spatial) in the dtype of ``logits``: ``z`` is the lesion logit,
-        so that ``sigmoid(z)`` is the lesion probability. For C = 2,
-        ``z = logits[:, 1] - logits[:, 0]`` (the softmax of two channels is the sigmoid of their
-        difference), so ``[0, z]`` gives exactly the C = 1 result for ``z``.
+        ``(z, y)``, both (B, *spatial) in the computing dtype: float64 for float64 ``logits``,
+        float32 for any other float dtype (float16 and bfloat16 sums of a 3D patch overflow or
+        stop counting), so every loss is computed, and returned, in that dtype while the gradient
+        reaching ``logits`` is cast back to theirs. ``z`` is the lesion logit, so that
+        ``sigmoid(z)`` is the lesion probability. For C = 2, ``z = logits[:, 1] - logits[:, 0]``
+        (the softmax of two channels is the sigmoid of their difference), so ``[0, z]`` gives
+        exactly the C = 1 result for ``z``.
 
     Example:
         >>> mask = torch.ones(2, 4, 4, 4, dtype=torch.bool)
-        >>> z, y = lesion_input(torch.zeros(2, 2, 4, 4, 4), mask)
-        >>> tuple(z.shape), y.dtype
-        ((2, 4, 4, 4), torch.float32)
+        >>> z, y = lesion_input(torch.zeros(2, 2, 4, 4, 4, dtype=torch.float16), mask)
+        >>> tuple(z.shape), z.dtype, y.dtype
+        ((2, 4, 4, 4), torch.float32, torch.float32)
     """
     if not isinstance(logits, Tensor) or not isinstance(target, Tensor):
         raise TypeError(
@@ -177,12 +180,14 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     if target.is_complex():
         raise TypeError(f"`target` must be bool, integer or float, got dtype {target.dtype}")
     if target.dtype is not torch.bool and y.numel() > 0:
-        low, high = torch.aminmax(y)
+        low, high = torch.aminmax(y.detach())
         low_v, high_v = float(low), float(high)
         if not (low_v >= 0.0 and high_v <= 1.0):
             raise ValueError(
                 f"`target` values must lie in [0, 1], got min {low_v:g} and max {high_v:g}"
             )
+    compute = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    logits = logits.to(compute)  # the same tensor for float32 and float64
     # squeeze/unbind rather than indexing: the backward of logits[:, 0] zero-fills and copies a
     # full-size tensor, which cost a third of the Dice loss's time
     if logits.shape[1] == 1:
@@ -190,7 +195,7 @@ def lesion_input(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     else:
         background, lesion = logits.unbind(1)
         z = lesion - background
-    return z, y.to(logits.dtype)
+    return z, y.to(compute)
 
 
 def unit_sum(x: Tensor, pooled: bool) -> Tensor:
@@ -236,13 +241,32 @@ def unit_size(x: Tensor, pooled: bool) -> float:
     return float(x.numel() if pooled else x[0].numel())
 
 
+def _weighted_ce_sum(z: Tensor, y: Tensor, pooled: bool, beta: float) -> Tensor:
+    """Per-unit sum of ``beta y softplus(-z) + (1-beta)(1-y) softplus(z)``, the beta-weighted
+    cross-entropy ``-[beta y log p + (1-beta)(1-y) log(1-p)]`` (nats), summed per voxel.
+
+    Each voxel's value is formed before summing, so a correct prediction costs exactly 0 however
+    large ``|z|``: ``sum softplus(z) - sum y z`` would subtract two sums of order ``|z|``.
+    """
+    soft = F.softplus(z)  # -log(1 - p); exactly z where z > 20
+    if beta == 0.5:  # half the cross-entropy, softplus(z) - y z, exact where y is 0 or 1
+        return 0.5 * unit_sum(soft.addcmul_(y, z, value=-1), pooled)
+    lesion = unit_dot(y, soft - z, pooled)  # -log p = softplus(z) - z
+    background = unit_sum(soft.addcmul_(y, soft, value=-1), pooled)  # (1 - y)(-log(1 - p))
+    return beta * lesion + (1 - beta) * background
+
+
 class _SoftOverlap(torch.autograd.Function):
     """Per-unit ``(TP, sum p, wCE_beta sum)`` of ``p = sigmoid(z)``, with a fused backward.
 
-    The beta-weighted cross-entropy ``-[beta y log p + (1-beta)(1-y) log(1-p)]`` is summed as
-    ``(1-beta) sum softplus(z) + (2 beta - 1) sum y softplus(z) - beta sum y z`` and its gradient
+    The beta-weighted cross-entropy is summed by :func:`_weighted_ce_sum`. Its gradient
     ``(1-beta) p + (2 beta - 1) p y - beta y`` is added in place to the region gradient, so a
     compound loss (Dice + CE, Combo, HyTver) costs one gradient tensor, not one per term.
+
+    The target gets its full gradient (soft labels may be learned):
+    ``p dTP + (beta softplus(-z) - (1-beta) softplus(z)) dwCE``. Under ``create_graph=True`` the
+    gradients are formed from differentiable operations on ``z`` and ``y`` instead, so second
+    derivatives (Hessian-vector products) are exact.
     """
 
     @staticmethod
@@ -250,41 +274,47 @@ class _SoftOverlap(torch.autograd.Function):
         ctx: Any, z: Tensor, y: Tensor, pooled: bool, beta: float | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         p = torch.sigmoid(z)
-        ctx.save_for_backward(p, y)
+        ctx.save_for_backward(z, y, p)
         ctx.pooled, ctx.beta = pooled, beta
         tp, sum_p = unit_dot(p, y, pooled), unit_sum(p, pooled)
         if beta is None:
             return tp, sum_p, torch.zeros_like(tp)
-        soft = F.softplus(z)  # -log(1 - p); -log p = softplus(z) - z
-        wce = (1 - beta) * unit_sum(soft, pooled) - beta * unit_dot(y, z, pooled)
-        if beta != 0.5:
-            wce = wce + (2 * beta - 1) * unit_dot(y, soft, pooled)
-        return tp, sum_p, wce
+        return tp, sum_p, _weighted_ce_sum(z, y, pooled, beta)
 
     @staticmethod
     def backward(
         ctx: Any, grad_tp: Tensor, grad_sp: Tensor, grad_wce: Tensor
     ) -> tuple[Tensor | None, ...]:
-        p, y = ctx.saved_tensors
-        shape = (1,) * p.ndim if ctx.pooled else (-1,) + (1,) * (p.ndim - 1)
-        grad_p = torch.addcmul(grad_sp.reshape(shape), y, grad_tp.reshape(shape))
-        grad_z = torch.ops.aten.sigmoid_backward(grad_p, p)
-        beta = ctx.beta
-        if beta is not None:
-            scale = grad_wce.reshape(shape)
+        z, y, p = ctx.saved_tensors
+        shape = (1,) * z.ndim if ctx.pooled else (-1,) + (1,) * (z.ndim - 1)
+        grad_tp, grad_sp, grad_wce = (g.reshape(shape) for g in (grad_tp, grad_sp, grad_wce))
+        beta, (need_z, need_y) = ctx.beta, ctx.needs_input_grad[:2]
+        grad_z = grad_y = None
+        if torch.is_grad_enabled():  # backward(create_graph=True): differentiable operations
+            p, q = torch.sigmoid(z), torch.sigmoid(-z)
+            if need_z:
+                grad_z = p * q * (grad_sp + y * grad_tp)
+                if beta is not None:
+                    grad_z = grad_z + grad_wce * ((1 - beta) * (1 - y) * p - beta * y * q)
+        elif need_z:
+            grad_z = torch.ops.aten.sigmoid_backward(torch.addcmul(grad_sp, y, grad_tp), p)
             if beta == 0.5:  # plain cross-entropy: (p - y) / 2
-                grad_z.addcmul_(p, scale, value=0.5).addcmul_(y, scale, value=-0.5)
-            else:  # p ((1-beta) + (2 beta - 1) y) - beta y
-                weight = torch.addcmul((1 - beta) * scale, y, (2 * beta - 1) * scale)
-                grad_z.addcmul_(p, weight).addcmul_(y, scale, value=-beta)
-        return grad_z, None, None, None
+                grad_z.addcmul_(p, grad_wce, value=0.5).addcmul_(y, grad_wce, value=-0.5)
+            elif beta is not None:  # p ((1-beta) + (2 beta - 1) y) - beta y
+                weight = torch.addcmul((1 - beta) * grad_wce, y, (2 * beta - 1) * grad_wce)
+                grad_z.addcmul_(p, weight).addcmul_(y, grad_wce, value=-beta)
+        if need_y:
+            grad_y = p * grad_tp
+            if beta is not None:  # d wCE / dy = -beta log p + (1-beta) log(1-p)
+                grad_y = grad_y + grad_wce * (beta * F.softplus(-z) - (1 - beta) * F.softplus(z))
+        return grad_z, grad_y, None, None
 
 
 def overlap_sums(z: Tensor, y: Tensor, pooled: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Soft overlap sums of ``p = sigmoid(z)`` per unit: ``(TP, sum p, sum y)``, each (1,) or (B,).
 
-    ``FP = sum p - TP`` and ``FN = sum y - TP``, so three reductions give all four counts. The
-    gradient flows to ``z`` only (the target is a label).
+    ``FP = sum p - TP`` and ``FN = sum y - TP``, so three reductions give all four counts. A
+    target that requires grad (soft labels being learned) gets its gradient too.
 
     Example:
         >>> overlap_sums(torch.tensor([[0.0, 9.0]]), torch.tensor([[1.0, 0.0]]), pooled=True)
@@ -412,6 +442,11 @@ class Loss(nn.Module):
     Subclasses set ``function`` (made by :func:`loss_function`), ``family`` and ``citation``;
     their constructor takes the function's keyword hyper-parameters, validated at construction.
     The built-in subclasses are made by :func:`lossbench.losses.registry.builtin_loss`.
+
+    Training progress: before each optimiser step the trainer calls :meth:`set_progress` with the
+    fraction of the trial's iterations done. A loss whose term takes a keyword hyper-parameter
+    ``progress`` (a :data:`Fraction`; its default, documented by the term, holds wherever nobody
+    reports progress) receives that fraction there; the others ignore it.
     """
 
     function: ClassVar[LossFunction[...]]
@@ -434,6 +469,25 @@ class Loss(nn.Module):
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """Loss of ``logits`` (B, C, *spatial) against ``target``; scalar or (B,)."""
         return _apply(self.function.term, logits, target, self.params)
+
+    def set_progress(self, fraction: float) -> None:
+        """Follow training: ``fraction`` of the iterations done, in [0, 1].
+
+        Sets the ``progress`` hyper-parameter of a loss that has one; a no-op for the others.
+
+        Raises:
+            ValueError: ``fraction`` outside [0, 1]; TypeError: not a real number.
+
+        Example:
+            >>> from lossbench.losses import create_loss
+            >>> loss = create_loss("boundary")
+            >>> loss.set_progress(0.5)
+            >>> loss.params["progress"]
+            0.5
+        """
+        _check_value(type(self).__name__, "fraction", fraction, Fraction)
+        if "progress" in self.params:
+            self.params["progress"] = float(fraction)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -7,16 +7,17 @@ A mask with no boundary (empty, or all lesion) has a zero distance map.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor
 
-from lossbench.losses._core import SMOOTH, Loss, NonNegative, unit_mean
-from lossbench.losses.region import dice_loss
+from lossbench.losses._core import SMOOTH, Fraction, Interval, Loss, NonNegative, unit_mean
+from lossbench.losses.region import generalized_dice_loss
 from lossbench.losses.registry import builtin_loss
 
 if TYPE_CHECKING:
@@ -54,23 +55,66 @@ def distance_to_boundary(masks: Tensor) -> Tensor:
 
 
 def signed_distance(masks: Tensor) -> Tensor:
-    """Signed distance map: minus the distance to the background inside, plus the distance to
-    the mask outside (voxels), per case.
+    """Kervadec et al.'s level-set map of each case (voxels): ``d_out`` outside the mask, the
+    distance to the nearest mask voxel, and ``-(d_in - 1)`` inside, ``d_in`` the distance to the
+    nearest voxel outside.
+
+    The mask's own boundary voxels get 0, as in the authors' ``one_hot2dist`` and MONAI's
+    ``BoundaryLoss``: a lesion of one or two voxels is all boundary, so its map is 0 inside.
 
     Args:
         masks: boolean (B, *spatial).
 
     Returns:
-        float64 CPU tensor (B, *spatial); ``|phi| >= 1`` where the case has both classes, all 0
-        otherwise.
+        float64 CPU tensor (B, *spatial); ``phi >= 1`` outside the mask, ``phi <= 0`` inside,
+        where the case has both classes; all 0 otherwise.
 
     Example:
-        >>> signed_distance(torch.tensor([[True, True, False, False]]))
-        tensor([[-2., -1.,  1.,  2.]], dtype=torch.float64)
+        >>> signed_distance(torch.tensor([[True, True, True, False, False]]))
+        tensor([[-2., -1.,  0.,  1.,  2.]], dtype=torch.float64)
     """
     return _per_case(
-        masks, lambda m: ndimage.distance_transform_edt(~m) - ndimage.distance_transform_edt(m)
+        masks,
+        lambda m: ndimage.distance_transform_edt(~m) - ndimage.distance_transform_edt(m) + m,
     )
+
+
+REGION_FLOOR = 0.1
+"""Smallest weight of the region term in Kervadec et al.'s schedule (their ``StealWeight``)."""
+
+AtLeastOne = Annotated[float, Interval(1.0)]
+
+
+def boundary_schedule(progress: float, epochs: float = 100) -> tuple[float, float]:
+    """Weights ``(region, boundary)`` of the boundary loss after a fraction of training.
+
+    Kervadec et al. start from weights 1 (generalised Dice) and 0.01 (boundary term) and, after
+    each epoch, move 0.01 from the first to the second, keeping the first at 0.1 or more (their
+    ``StealWeight(to_steal=0.01)`` scheduler). During epoch ``e`` (0-based) the weights are
+    ``max(0.1, 1 - 0.01 e)`` and ``0.01 (e + 1)``. Training progress maps onto ``epochs`` such
+    epochs: ``e = min(floor(progress * epochs), ceil(epochs) - 1)``.
+
+    Args:
+        progress: fraction of the training iterations done, in [0, 1].
+        epochs: number of the authors' epochs that the whole training stands for (>= 1); their
+            runs had 100, which ends at weights 0.1 and 1.0.
+
+    Returns:
+        ``(region_weight, boundary_weight)``, unitless.
+
+    Raises:
+        ValueError: ``progress`` outside [0, 1] or ``epochs`` below 1.
+
+    Example:
+        >>> [boundary_schedule(t) for t in (0.0, 0.5, 1.0)]
+        [(1.0, 0.01), (0.5, 0.51), (0.1, 1.0)]
+    """
+    if not 0.0 <= progress <= 1.0:
+        raise ValueError(f"boundary_schedule: `progress` must be in [0, 1], got {progress!r}")
+    if not epochs >= 1.0:
+        raise ValueError(f"boundary_schedule: `epochs` must be >= 1, got {epochs!r}")
+    epoch = min(math.floor(progress * epochs), math.ceil(epochs) - 1)
+    return max(REGION_FLOOR, (100 - epoch) / 100), (epoch + 1) / 100
 
 
 @builtin_loss(
@@ -119,33 +163,47 @@ def boundary_loss(
     y: Tensor,
     pooled: bool,
     *,
-    lambda_dice: NonNegative = 1.0,
-    lambda_boundary: NonNegative = 0.01,
+    epochs: AtLeastOne = 100,
+    progress: Fraction = 0.0,
     smooth: NonNegative = SMOOTH,
 ) -> Tensor:
-    """Dice plus the boundary loss: ``lambda_dice * dice + lambda_boundary * mean(phi (p - y))``.
+    """Boundary loss with its authors' rebalancing: ``w_R * GDL + alpha * mean(phi p)``.
 
-    ``phi`` is :func:`signed_distance` of the target (negative inside). This shifted form of the
-    boundary term has the same gradient as Kervadec et al.'s ``mean(phi p)`` and is 0 at the
-    optimum; it is computed as ``mean(|phi| |p - y|)``, equal for binary targets and never
-    negative for soft ones. A target without boundary (empty or all lesion) has ``phi = 0``: the
-    boundary term vanishes and the Dice term alone drives the prediction.
+    ``GDL`` is :func:`lossbench.losses.generalized_dice_loss` (both classes), the regional term
+    of Kervadec et al.'s experiments. ``mean(phi p)`` is their boundary term: ``phi`` is
+    :func:`signed_distance` of the target (voxels; negative inside the lesion, 0 on its inner
+    boundary, positive outside), averaged over the voxels of each unit. The term is negative for
+    a good prediction of a lesion thicker than two voxels, so the loss's minimum is below 0; for
+    a target without boundary (empty or all lesion) ``phi = 0`` and the GDL alone remains.
+    ``(w_R, alpha) = boundary_schedule(progress, epochs)``: 1 and 0.01 at the start of training,
+    0.5 and 0.51 half-way and 0.1 and 1.0 at the end with the default ``epochs``.
+
+    The trainer sets ``progress`` before each step through ``set_progress`` (see
+    :class:`lossbench.losses.Loss`); the default 0 holds the start-of-training weights wherever
+    nobody reports progress.
 
     Args:
         logits, target: as :func:`hausdorff_dt_loss`.
-        lambda_dice, lambda_boundary: weights of the two terms.
-        smooth: as :func:`lossbench.losses.dice_loss`.
+        epochs: number of the authors' epochs the training stands for (see
+            :func:`boundary_schedule`).
+        progress: fraction of the training iterations done, in [0, 1].
+        smooth: as :func:`lossbench.losses.generalized_dice_loss`.
         batch, reduction: see :func:`lossbench.losses.create_loss`.
 
     Returns:
-        Scalar or (B,) per-case losses.
+        Scalar or (B,) per-case losses; the boundary term is in voxels.
 
     Example:
         >>> z = torch.tensor([4.0, -4.0, 4.0]).view(1, 1, 3)
-        >>> round(boundary_loss(z, torch.tensor([[[1.0, 0.0, 0.0]]]), smooth=0.0).item(), 4)
-        0.348
+        >>> y = torch.tensor([[[1.0, 0.0, 0.0]]])
+        >>> round(boundary_loss(z, y, smooth=0.0).item(), 4)
+        0.3472
+        >>> round(boundary_loss(z, y, smooth=0.0, progress=1.0).item(), 4)
+        0.6947
     """
+    region_weight, boundary_weight = boundary_schedule(progress, epochs)
     with torch.no_grad():
-        phi = signed_distance(y > 0.5).abs().to(z)
-    boundary = unit_mean(phi * (torch.sigmoid(z) - y).abs(), pooled)
-    return lambda_dice * dice_loss.term(z, y, pooled, smooth=smooth) + lambda_boundary * boundary
+        phi = signed_distance(y > 0.5).to(z)
+    level_set = unit_mean(phi * torch.sigmoid(z), pooled)
+    region = generalized_dice_loss.term(z, y, pooled, smooth=smooth)
+    return region_weight * region + boundary_weight * level_set

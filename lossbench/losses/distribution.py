@@ -19,6 +19,7 @@ from lossbench.losses._core import (
     NonNegative,
     overlap_and_wce,
     unit_dot,
+    unit_mean,
     unit_size,
     unit_sum,
 )
@@ -34,6 +35,9 @@ class _FocalSums(torch.autograd.Function):
 
     Autograd through the voxel formula stores a dozen full-size intermediates and runs about
     twenty element-wise kernels; this keeps two (log p, log(1-p)) and runs about half as many.
+    The target gets its full gradient, ``(1-alpha) p^gamma_neg log(1-p) - alpha
+    (1-p)^gamma_pos log p`` per voxel; under ``create_graph=True`` both gradients are formed from
+    differentiable operations, so second derivatives are exact.
     """
 
     @staticmethod
@@ -50,30 +54,46 @@ class _FocalSums(torch.autograd.Function):
         log_q = log_p - z  # log(1 - p) = logsigmoid(-z)
         pos = log_p if gamma_pos == 0 else torch.exp(log_q * gamma_pos).mul_(log_p)
         neg = log_q if gamma_neg == 0 else torch.exp(log_p * gamma_neg).mul_(log_q)
-        total = alpha * unit_dot(y, pos, pooled) + (1 - alpha) * (
-            unit_sum(neg, pooled) - unit_dot(y, neg, pooled)
+        # (1 - y) neg per voxel before summing: sum neg - sum y neg would subtract two sums of
+        # order |z| where a confident prediction is right
+        total = alpha * unit_dot(y, pos, pooled) + (1 - alpha) * unit_sum(
+            torch.addcmul(neg, y, neg, value=-1), pooled
         )
-        ctx.save_for_backward(y, log_p, log_q)
+        ctx.save_for_backward(z, y, log_p, log_q)
         ctx.constants = (alpha, gamma_pos, gamma_neg, pooled)
         return -total
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        y, log_p, log_q = ctx.saved_tensors
+        z, y, log_p, log_q = ctx.saved_tensors
         alpha, gamma_pos, gamma_neg, pooled = ctx.constants
-        p, q = log_p.exp(), log_q.exp()
+        grad = grad if pooled else grad.reshape((-1,) + (1,) * (z.ndim - 1))
+        need_z, need_y = ctx.needs_input_grad[:2]
+        grad_z = grad_y = None
         # d/dz of -y q^a log p is y q^a (a p log p - q);
         # d/dz of -(1-y) p^b log q is (1-y) p^b (p - b q log q)
-        d_pos = (p * gamma_pos).mul_(log_p).sub_(q) if gamma_pos else q.neg()
-        if gamma_pos:
-            d_pos.mul_(torch.exp(log_q * gamma_pos))
-        d_neg = (q * gamma_neg).mul_(log_q).neg_().add_(p) if gamma_neg else p
-        if gamma_neg:
-            d_neg.mul_(torch.exp(log_p * gamma_neg))
-        d_neg = d_neg * (1 - alpha)
-        d_z = d_pos.mul_(alpha).sub_(d_neg).mul_(y).add_(d_neg)
-        scale = grad.reshape((-1,) + (1,) * (d_z.ndim - 1)) if not pooled else grad
-        return d_z.mul_(scale), None, None, None, None, None
+        if torch.is_grad_enabled():  # backward(create_graph=True): differentiable operations
+            log_p, log_q = F.logsigmoid(z), F.logsigmoid(-z)
+            if need_z:
+                p, q = log_p.exp(), log_q.exp()
+                d_pos = torch.exp(gamma_pos * log_q) * (gamma_pos * p * log_p - q)
+                d_neg = torch.exp(gamma_neg * log_p) * (p - gamma_neg * q * log_q)
+                grad_z = grad * (alpha * y * d_pos + (1 - alpha) * (1 - y) * d_neg)
+        elif need_z:
+            p, q = log_p.exp(), log_q.exp()
+            d_pos = (p * gamma_pos).mul_(log_p).sub_(q) if gamma_pos else q.neg()
+            if gamma_pos:
+                d_pos.mul_(torch.exp(log_q * gamma_pos))
+            d_neg = (q * gamma_neg).mul_(log_q).neg_().add_(p) if gamma_neg else p
+            if gamma_neg:
+                d_neg.mul_(torch.exp(log_p * gamma_neg))
+            d_neg = d_neg * (1 - alpha)
+            grad_z = d_pos.mul_(alpha).sub_(d_neg).mul_(y).add_(d_neg).mul_(grad)
+        if need_y:
+            pos = torch.exp(gamma_pos * log_q) * log_p
+            neg = torch.exp(gamma_neg * log_p) * log_q
+            grad_y = grad * ((1 - alpha) * neg - alpha * pos)
+        return grad_z, grad_y, None, None, None, None
 
 
 def focal_sums(
@@ -124,8 +144,12 @@ def ce_loss(z: Tensor, y: Tensor, pooled: bool) -> Tensor:
         >>> ce_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2))  # log 2
         tensor(0.6931)
     """
-    # -[y log p + (1-y) log(1-p)] = softplus(z) - y z: one element-wise kernel and two reductions
-    return (unit_sum(F.softplus(z), pooled) - unit_dot(y, z, pooled)) / unit_size(y, pooled)
+    # per voxel before averaging, (1 - y) z - logsigmoid(z), so that a confident correct voxel
+    # costs exactly 0 (softplus(z) summed minus y z summed would subtract sums of order |z|);
+    # torch's own mean keeps its backward to one fused kernel
+    if pooled:
+        return F.binary_cross_entropy_with_logits(z, y).reshape(1)
+    return unit_mean(F.binary_cross_entropy_with_logits(z, y, reduction="none"), pooled)
 
 
 @builtin_loss(

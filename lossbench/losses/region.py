@@ -183,10 +183,16 @@ def generalized_dice_loss(
 ) -> Tensor:
     """Generalised Dice loss over both classes (background and lesion).
 
-    ``1 - (2 sum_c w_c TP_c + s) / (sum_c w_c (sum p_c + sum y_c) + s)`` with
-    ``w_c = 1 / (sum y_c)^2``; a class absent from the reference gets the largest finite weight of
-    the unit (as MONAI's ``GeneralizedDiceLoss``). The background sums are derived from the lesion
-    ones (``TP_0 = N - sum p - sum y + TP``), so no second pass over the volume is needed.
+    ``1 - (2 sum_c w_c TP_c + s) / (sum_c w_c (sum p_c + sum y_c) + s)`` with Sudre et al.'s
+    weights ``1 / V_c^2``, ``V_c = sum y_c``, divided by the largest of them:
+    ``w_c = (V_min / V_c)^2``, ``V_min`` the smaller class volume. The ratio without smoothing is
+    unchanged by that scaling; the smoothing then acts on sums of the rarest class's size, as in
+    the plain Dice, instead of on sums of order ``1 / V`` that ``s`` would swamp (unscaled, an
+    empty target in four 80^3 patches predicted as lesion everywhere gives 0.089 where the
+    formula gives 1). A class absent from the reference gets the largest weight, 1 (as MONAI's
+    ``GeneralizedDiceLoss`` gives it the largest finite weight). The background sums are derived
+    from the lesion ones (``TP_0 = N - sum p - sum y + TP``), so no second pass over the volume
+    is needed.
 
     Args:
         logits, target, smooth, batch, reduction: as :func:`dice_loss`.
@@ -204,10 +210,10 @@ def generalized_dice_loss(
     # class is (nearly) absent: TP_0 = N_0 - FP, sizes N - sum p and N - sum y
     intersection = torch.stack([(n - sum_y) - (sum_p - tp), tp])  # (2 classes, units)
     size = torch.stack([(n - sum_p) + (n - sum_y), sum_p + sum_y])
-    weight = 1 / torch.stack([n - sum_y, sum_y]).detach() ** 2
-    finite = torch.isfinite(weight)
-    weight = torch.where(finite, weight, torch.zeros_like(weight))
-    weight = torch.where(finite, weight, weight.amax(dim=0, keepdim=True))
+    volume = torch.stack([n - sum_y, sum_y]).detach()
+    present = volume > 0
+    rarest = torch.where(present, volume, torch.full_like(volume, torch.inf)).amin(0)
+    weight = torch.where(present, (rarest / volume) ** 2, 1.0)
     return 1 - (2 * (weight * intersection).sum(0) + smooth) / ((weight * size).sum(0) + smooth)
 
 
@@ -221,13 +227,19 @@ def generalized_dice_loss(
 def dice_pp_loss(
     z: Tensor, y: Tensor, pooled: bool, *, gamma: NonNegative = 2.0, smooth: NonNegative = SMOOTH
 ) -> Tensor:
-    """DSC++ loss: ``1 - (2TP + s) / (2TP + sum (p(1-y))^gamma + sum ((1-p)y)^gamma + s)``.
+    """DSC++ loss, averaged over both classes: ``1 - (DSC++_lesion + DSC++_background) / 2``.
 
-    Raising the voxel-wise false positives and negatives to ``gamma`` penalises confident errors
-    more than uncertain ones (better calibration); ``gamma = 1`` is the Dice loss.
+    ``DSC++_c = (2TP_c + s) / (2TP_c + sum (p_c(1-y_c))^gamma + sum ((1-p_c)y_c)^gamma + s)``
+    with ``p_1 = p``, ``y_1 = y`` (lesion) and ``p_0 = 1 - p``, ``y_0 = 1 - y`` (background), as
+    Yeung et al.'s loss averages over every class of the one-hot output. The background's
+    voxel-wise false negatives are the lesion's false positives and vice versa, so the two
+    classes share their error sums. Raising the errors to ``gamma`` penalises confident errors
+    more than uncertain ones (better calibration); ``gamma = 1`` is the mean Dice loss of both
+    classes.
 
     Args:
-        logits, target, smooth, batch, reduction: as :func:`dice_loss`.
+        logits, target, smooth, batch, reduction: as :func:`dice_loss` (sums per class pooled
+            over the batch with ``batch=True``, per case otherwise).
         gamma: exponent of the voxel-wise error terms.
 
     Returns:
@@ -235,11 +247,15 @@ def dice_pp_loss(
 
     Example:
         >>> dice_pp_loss(torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2), smooth=0.0)
-        tensor(0.2000)
+        tensor(0.6000)
     """
     p = torch.sigmoid(z)
     q = torch.sigmoid(-z)  # 1 - p without cancellation
-    tp = unit_dot(p, y, pooled)
-    fp = unit_sum(safe_pow(p * (1 - y), gamma), pooled)
-    fn = unit_sum(safe_pow(q * y, gamma), pooled)
-    return 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
+    background = 1 - y
+    errors = unit_sum(safe_pow(p * background, gamma), pooled) + unit_sum(
+        safe_pow(q * y, gamma), pooled
+    )
+    tp_lesion, tp_background = unit_dot(p, y, pooled), unit_dot(q, background, pooled)
+    lesion_index = (2 * tp_lesion + smooth) / (2 * tp_lesion + errors + smooth)
+    background_index = (2 * tp_background + smooth) / (2 * tp_background + errors + smooth)
+    return 1 - (lesion_index + background_index) / 2

@@ -8,7 +8,11 @@ its ``pyproject.toml``::
 
 ``MyLoss`` is any ``nn.Module`` class (or factory) called as ``MyLoss(**params)`` and then as
 ``loss(logits, target)``; optional class attributes ``family`` and ``citation`` are shown by
-``lossbench losses``.
+``lossbench losses``. A loss that changes as training proceeds defines a method
+``set_progress(fraction)``: the trainer calls it before each optimiser step with the fraction of
+the trial's iterations done, ``iteration / iterations`` in [0, 1) (also after a resume), and
+never calls it on a loss without one. The built-in losses inherit it from
+:class:`lossbench.losses.Loss`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ D_Y = [1, 1, 1, 1, 1, 1, math.sqrt(2), math.sqrt(2)]
 D_P = [1, 1, 1, math.sqrt(2), 1, math.sqrt(2), math.sqrt(2), math.sqrt(3)]
 ERR = [(p - y) ** 2 for p, y in zip(P.tolist(), TARGET.flatten().tolist(), strict=True)]
 HAUSDORFF = sum(e * (a**2 + b**2) for e, a, b in zip(ERR, D_Y, D_P, strict=True)) / 8
-BOUNDARY_TERM = (0.25 + 0.75 + 0.5 + 0.5 + 0.25 + 0.25 + 2 * 0.25 * math.sqrt(2)) / 8
+# level set of the target: 0 on the two (boundary) lesion voxels, D_Y outside; mean(phi p)
+BOUNDARY_TERM = (0.5 + 0.5 + 0.25 + 0.25 + 2 * 0.25 * math.sqrt(2)) / 8
+GDL = 1 - 2 * (4 / 36 + 1 / 4) / (11 / 36 + 5 / 4)
 
 CASES = [
     ("dice", {}, 1 - 2 / 5),
@@ -50,8 +52,9 @@ CASES = [
     ("combo", {}, 0.5 * CE / 2 + 0.5 * 0.6),
     ("weighted_ce", {}, (0.9 * (L3 + L4) + 0.1 * (2 * L2 + 4 * L3)) / (0.9 * 2 + 0.1 * 6)),
     ("hytver", {}, 0.5 * WCE_07 + 0.5 * TVERSKY_37),
-    ("generalized_dice", {}, 1 - 2 * (4 / 36 + 1 / 4) / (11 / 36 + 5 / 4)),
-    ("dice_pp", {}, 1 - 2 / (2 + 0.75 + 0.625)),
+    ("generalized_dice", {}, GDL),
+    # DSC++ of lesion and background (TP_0 = 4; the background's errors are the lesion's)
+    ("dice_pp", {}, 1 - (2 / (2 + 0.75 + 0.625) + 8 / (8 + 0.75 + 0.625)) / 2),
     (
         "symmetric_unified_focal",
         {},
@@ -63,7 +66,8 @@ CASES = [
         0.5 * ((1 - MTI0) + math.sqrt(1 - MTI1)) / 2 + 0.5 * AUF_FOCAL,
     ),
     ("hausdorff_dt", {}, HAUSDORFF),
-    ("boundary", {}, 0.6 + 0.01 * BOUNDARY_TERM),
+    ("boundary", {}, GDL + 0.01 * BOUNDARY_TERM),  # weights at the start of training
+    ("boundary", {"progress": 1.0}, 0.1 * GDL + BOUNDARY_TERM),  # and at its end
 ]
 
 
