@@ -81,7 +81,7 @@ def sliding_window(
             for i in range(0, len(corners), batch_size):
                 boxes = [tuple(slice(c, c + window) for c in corner)
                          for corner in corners[i : i + batch_size]]  # fmt: skip
-                batch = torch.stack([volume[(slice(None), *box)] for box in boxes])
+                batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
                 probs = torch.sigmoid(model(batch).float()[:, 0])
                 for box, prob in zip(boxes, probs, strict=True):
                     total[box] += prob * weight
