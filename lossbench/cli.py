@@ -233,11 +233,17 @@ def _run(args: argparse.Namespace) -> int:
     if len(config.seeds) == 1:
         print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
               "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
+    timing: dict[str, float] = {}
     if len(table):
         from lossbench.report import build_report
+        from lossbench.run import record_timing
 
+        clock = time.perf_counter()
         markdown, page = build_report(Path(table_path).parent)
+        timing = record_timing(Path(table_path).parent, "report", time.perf_counter() - clock)
         print(f"report: {markdown} and {page}")
+    if timing:
+        print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
     return 0
 
 

@@ -385,9 +385,11 @@ def to_toml(config: Config, extra: dict[str, dict[str, Any]] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
-STORED_TABLES = ("environment", "test_data")
+STORED_TABLES = ("environment", "test_data", "timing")
 """Tables that ``run`` writes into ``config.toml`` beside the configuration: the versions and
-device (``environment``) and where the test cases lie (``test_data``: ``root``, ``case_ids``)."""
+device (``environment``), where the test cases lie (``test_data``: ``root``, ``case_ids``) and
+the wall seconds of each phase of the last invocation (``timing``: data, pretraining, training,
+evaluation, report)."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -31,7 +31,6 @@ def _starts(length: int, window: int, step: int) -> list[int]:
     return [*starts, length - window]
 
 
-@torch.no_grad()
 def sliding_window(
     model: torch.nn.Module,
     image: np.ndarray,
@@ -41,6 +40,9 @@ def sliding_window(
     batch_size: int = 4,
 ) -> np.ndarray:
     """Lesion probability of a whole volume, predicted window by window.
+
+    Windows run in batches under ``torch.inference_mode``; the blended probability map is
+    accumulated in torch on ``device`` and copied to the host once, at the end.
 
     Args:
         model: maps (B, C, w, w, w) to (B, 1, w, w, w) logits.
@@ -67,22 +69,24 @@ def sliding_window(
     padded = np.pad(image, [(0, 0)] + [(0, max(window - s, 0)) for s in spatial])
     shape = padded.shape[1:]
     step = max(int(window * (1 - overlap)), 1)
-    weight = gaussian_window(window)
-    total = np.zeros(shape, np.float32)
-    norm = np.zeros(shape, np.float32)
     corners = list(itertools.product(*(_starts(s, window, step) for s in shape)))
     was_training = model.training
     model.eval()
     try:
-        for i in range(0, len(corners), batch_size):
-            chunk = corners[i : i + batch_size]
-            boxes = [tuple(slice(c, c + window) for c in corner) for corner in chunk]
-            batch = np.stack([padded[(slice(None),) + box] for box in boxes])  # noqa: RUF005
-            logits = model(torch.from_numpy(batch).to(device)).float()
-            probs = torch.sigmoid(logits[:, 0]).cpu().numpy()
-            for box, prob in zip(boxes, probs, strict=True):
-                total[box] += prob * weight
-                norm[box] += weight
+        with torch.inference_mode():
+            volume = torch.from_numpy(padded).to(device)
+            weight = torch.from_numpy(gaussian_window(window)).to(device)
+            total = torch.zeros(shape, dtype=torch.float32, device=device)
+            norm = torch.zeros(shape, dtype=torch.float32, device=device)
+            for i in range(0, len(corners), batch_size):
+                boxes = [tuple(slice(c, c + window) for c in corner)
+                         for corner in corners[i : i + batch_size]]  # fmt: skip
+                batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
+                probs = torch.sigmoid(model(batch).float()[:, 0])
+                for box, prob in zip(boxes, probs, strict=True):
+                    total[box] += prob * weight
+                    norm[box] += weight
+            out = (total / norm)[tuple(slice(0, s) for s in spatial)]
+            return out.cpu().numpy()
     finally:
         model.train(was_training)
-    return (total / norm)[tuple(slice(0, s) for s in spatial)]

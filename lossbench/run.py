@@ -18,13 +18,14 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from lossbench.config import Config, from_toml, to_toml, validate
+from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
 from lossbench.data import complete_cases, load_dataset, synthesize
 from lossbench.data.msseg2 import Dataset
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
@@ -39,6 +40,7 @@ __all__ = [
     "RunFolderInUseError",
     "collect",
     "plan",
+    "record_timing",
     "resolve_device",
     "resolve_losses",
     "run",
@@ -81,7 +83,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _environment(device: torch.device) -> dict[str, dict[str, str]]:
+def _environment(device: torch.device) -> dict[str, dict[str, Any]]:
     import lossbench
 
     try:
@@ -306,20 +308,39 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
         return _run_locked(config, layout, progress)
 
 
+class _Clock:
+    """Wall seconds per phase of one invocation of ``run`` (data, pretraining, training,
+    evaluation), written to ``config.toml`` as the ``timing`` table."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 2)
+
+
 def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
     losses = resolve_losses(config.losses)
     device = resolve_device(config.device)
-    environment = _environment(device)
-    layout.config.write_text(to_toml(config, environment))
+    stored: dict[str, dict[str, Any]] = dict(_environment(device))
+    layout.config.write_text(to_toml(config, stored))
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    train_set, test_set = _split(config, layout)
-    layout.config.write_text(
-        to_toml(config, {**environment, "test_data": _test_data(test_set, layout)})
-    )
-    pairs = [(c.image, c.label) for c in _prepare(train_set, config, "prepare train", progress)]
-    test_cases = _prepare(test_set, config, "prepare test", progress)
-    init_state = _pretrain(config, pairs, layout, device, progress)
+    clock = _Clock()
+    with clock.phase("data"):
+        train_set, test_set = _split(config, layout)
+        stored["test_data"] = _test_data(test_set, layout)
+        layout.config.write_text(to_toml(config, stored))
+        pairs = [(c.image, c.label) for c in _prepare(train_set, config, "prepare train", progress)]
+        test_cases = _prepare(test_set, config, "prepare test", progress)
+    with clock.phase("pretraining"):
+        init_state = _pretrain(config, pairs, layout, device, progress)
     failures = []
     grid = [(seed, loss) for seed in config.seeds for loss in losses]
     for seed, loss in tqdm(grid, desc="trials", unit="trial", disable=not progress):
@@ -327,13 +348,15 @@ def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
         if trial.metrics.exists():
             continue
         try:
-            model, seconds = train_trial(loss, seed, pairs, config, trial, device, init_state,
-                                         progress=progress)  # fmt: skip
+            with clock.phase("training"):
+                model, seconds = train_trial(loss, seed, pairs, config, trial, device,
+                                             init_state, progress=progress)  # fmt: skip
         except NonFiniteLossError as exc:
             failures.append({"loss": loss, "seed": seed, "error": str(exc)})
             trial.failed.write_text(json.dumps(failures[-1]))
             continue
-        rows = _evaluate(model, test_cases, config, trial, device, progress)
+        with clock.phase("evaluation"):
+            rows = _evaluate(model, test_cases, config, trial, device, progress)
         frame = pd.DataFrame(rows)
         frame.insert(0, "seed", seed)
         frame.insert(0, "loss", loss)
@@ -341,7 +364,31 @@ def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
         _write_atomic(frame, trial.metrics)
     if failures:
         _write_atomic(pd.DataFrame(failures), layout.failures)
+    stored["timing"] = clock.seconds
+    layout.config.write_text(to_toml(config, stored))
     return collect(layout.root, losses, config.seeds)
+
+
+def record_timing(out: str | Path, phase: str, seconds: float) -> dict[str, float]:
+    """Add the wall ``seconds`` of ``phase`` (e.g. ``"report"``) to the ``timing`` table of a
+    run's ``config.toml``; returns the whole table (seconds per phase).
+
+    Example:
+        >>> import tempfile
+        >>> from lossbench.config import preset
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> text = to_toml(preset("quick"), {"timing": {"data": 2.0}})
+        >>> _ = (folder / "config.toml").write_text(text)
+        >>> record_timing(folder, "report", 3.5)
+        {'data': 2.0, 'report': 3.5}
+    """
+    layout = RunLayout(Path(out))
+    tables = {name: stored_table(layout.config, name) for name in STORED_TABLES}
+    tables["timing"] = {**tables["timing"], phase: round(seconds, 2)}
+    layout.config.write_text(
+        to_toml(from_toml(layout.config), {k: v for k, v in tables.items() if v})
+    )
+    return tables["timing"]
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:

@@ -9,8 +9,11 @@ iterations (weights, optimiser, generator states, history) and resumes from ther
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -124,20 +127,74 @@ def train_trial(
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     model.train()
     clock, before = time.perf_counter(), state.elapsed
-    for iteration in bar:
-        if callable(set_progress):
-            set_progress(iteration / iterations)
-        value, batch = _step(state, loss_fn, cases, train, device)
-        if not np.isfinite(value):
-            raise NonFiniteLossError(
-                f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
-            )
-        state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-        state.history.append([state.iteration, value, round(state.elapsed, 3), batch])
-        if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
-            state.save(trial.checkpoint)
+    with _Batches(cases, train, state.rng, iterations - state.iteration) as batches:
+        for iteration in bar:
+            if callable(set_progress):
+                set_progress(iteration / iterations)
+            images, labels, state.rng_state = batches.next()
+            value = _step(state, loss_fn, images, labels, device)
+            if not np.isfinite(value):
+                raise NonFiniteLossError(
+                    f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
+                )
+            state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
+            row = [state.iteration, value, round(state.elapsed, 3), _batch_hash(images, labels)]
+            state.history.append(row)
+            if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
+                state.save(trial.checkpoint)
     _write_history(state.history, trial.history)
     return model, before + time.perf_counter() - clock
+
+
+class _Batches:
+    """The trial's seeded batches, each prepared by a background thread while the previous step
+    runs, drawn from ``rng`` in the same order as without the thread (bit-identical batches).
+
+    Each batch comes with the generator's state after it was drawn: the state a checkpoint must
+    store, since the thread may already have drawn the next batch.
+    """
+
+    def __init__(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
+                 rng: np.random.Generator, count: int, depth: int = 2) -> None:  # fmt: skip
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._fill, args=(cases, train, rng, count), daemon=True
+        )
+
+    def _fill(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
+              rng: np.random.Generator, count: int) -> None:  # fmt: skip
+        size = (train.patch_size,) * 3
+        try:
+            for _ in range(count):
+                batch = sample_batch(cases, train.batch_size, size, rng, train.max_shift,
+                                     augmentation=train.augment)  # fmt: skip
+                self._put((*batch, copy.deepcopy(rng.bit_generator.state)))
+        except BaseException as exc:  # handed to the training loop, which raises it
+            self._put(exc)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(images, labels, generator state after them)`` of the next step."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def __enter__(self) -> _Batches:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _initial_model(config: Config, seed: int, init_state: dict[str, torch.Tensor] | None,
@@ -169,13 +226,14 @@ class _State:
     rng: np.random.Generator
     iteration: int = 0
     elapsed: float = 0.0
+    rng_state: dict[str, Any] = field(default_factory=dict)  # after the last batch trained on
     history: list[list[Any]] = field(default_factory=list)
 
     def restore(self, path: Path, device: torch.device) -> None:
         saved = torch.load(path, map_location=device, weights_only=False)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.rng.bit_generator.state = saved["rng"]
+        self.rng.bit_generator.state = self.rng_state = saved["rng"]
         if saved.get("scaler"):  # the AMP loss scale (empty when the trial ran without AMP)
             self.scaler.load_state_dict(saved["scaler"])
         self.iteration, self.elapsed = saved["iteration"], saved["elapsed"]
@@ -188,7 +246,7 @@ class _State:
         try:
             torch.save(
                 {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scaler": self.scaler.state_dict(), "rng": self.rng.bit_generator.state,
+                 "scaler": self.scaler.state_dict(), "rng": self.rng_state,
                  "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history},
                 partial,
             )  # fmt: skip
@@ -197,16 +255,12 @@ class _State:
             partial.unlink(missing_ok=True)
 
 
-def _step(state: _State, loss_fn: torch.nn.Module, cases: Sequence[tuple[np.ndarray, np.ndarray]],
-          train: TrainConfig, device: torch.device) -> tuple[float, str]:  # fmt: skip
-    """One optimiser step on the next seeded batch; returns the loss value and the batch hash.
+def _step(state: _State, loss_fn: torch.nn.Module, images: np.ndarray, labels: np.ndarray,
+          device: torch.device) -> float:  # fmt: skip
+    """One optimiser step on a batch; returns the loss value.
 
     A non-finite loss returns before the update, so the weights stay those of the last step.
     """
-    size = (train.patch_size,) * 3
-    images, labels = sample_batch(
-        cases, train.batch_size, size, state.rng, train.max_shift, augmentation=train.augment
-    )
     x = torch.from_numpy(images).to(device)
     y = torch.from_numpy(labels).to(device)
     state.optimizer.zero_grad(set_to_none=True)
@@ -218,7 +272,7 @@ def _step(state: _State, loss_fn: torch.nn.Module, cases: Sequence[tuple[np.ndar
         state.scaler.scale(loss).backward()
         state.scaler.step(state.optimizer)
         state.scaler.update()
-    return value, _batch_hash(images, labels)
+    return value
 
 
 def _write_history(history: list[list[Any]], path: Path) -> None:

@@ -214,6 +214,11 @@ def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "3 rows in" in out and "one seed cannot rank losses" in out
+    assert "wall time by phase: data" in out and "evaluation" in out and "report" in out
+    from lossbench.config import stored_table
+
+    timing = stored_table(tmp_path / "config.toml", "timing")
+    assert set(timing) == {"data", "pretraining", "training", "evaluation", "report"}
     assert main(["run", "--losses", "dcie", "--out", str(tmp_path / "x")]) == 2
 
 
