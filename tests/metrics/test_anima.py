@@ -75,7 +75,6 @@ def split_lesion() -> tuple[np.ndarray, np.ndarray]:
 def test_gamma_sums_shares_in_floating_point() -> None:
     # 14/40 + 12/40 = 0.6499999999999999 < 0.65, so anima also checks the 11-voxel piece,
     # which is 75 % outside the reference: the lesion is missed
-    assert 14 / 40 + 12 / 40 < 0.65
     pred, ref = split_lesion()
     for connectivity in (6, 26):
         result = lesion_detection(pred, ref, UNIT, connectivity=connectivity)
@@ -186,7 +185,6 @@ def test_alpha_compares_the_covered_share() -> None:
     ref[0:50, 1, 1] = True
     pred = np.zeros_like(ref)
     pred[0:29, 1, 1] = True
-    assert 0.58 * 50 < 29 and not 29 / 50 > 0.58
     result = lesion_detection(pred, ref, UNIT, alpha=0.58)
     assert result.ref_detected == 0
     assert_equals_anima(pred, ref, UNIT, alpha=0.58)
@@ -199,7 +197,6 @@ def test_beta_compares_the_outside_share() -> None:
     ref[0:7, 1, 1] = True
     pred = np.zeros_like(ref)
     pred[0:10, 1, 1] = True
-    assert 1 - 7 / 10 > 0.3 and not 3 / 10 > 0.3
     result = lesion_detection(pred, ref, UNIT, beta=0.3)
     assert result.ref_detected == 1
     assert_equals_anima(pred, ref, UNIT, beta=0.3)
