@@ -38,6 +38,7 @@ def sliding_window(
     overlap: float = 0.5,
     device: torch.device | str = "cpu",
     batch_size: int = 4,
+    dtype: torch.dtype | None = None,
 ) -> np.ndarray:
     """Lesion probability of a whole volume, predicted window by window.
 
@@ -51,6 +52,8 @@ def sliding_window(
         overlap: fraction of a window shared with its neighbour, in [0, 1).
         device: where the model runs.
         batch_size: windows per forward pass.
+        dtype: autocast dtype of the forward pass (``torch.bfloat16`` or ``torch.float16``), or
+            None for float32; the blending is float32 either way.
 
     Returns:
         float32 (x, y, z) probabilities: sigmoid of the logits, blended with a Gaussian weight.
@@ -82,7 +85,10 @@ def sliding_window(
                 boxes = [tuple(slice(c, c + window) for c in corner)
                          for corner in corners[i : i + batch_size]]  # fmt: skip
                 batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
-                probs = torch.sigmoid(model(batch).float()[:, 0])
+                with torch.autocast(torch.device(device).type, dtype=dtype,
+                                    enabled=dtype is not None):  # fmt: skip
+                    logits = model(batch)
+                probs = torch.sigmoid(logits.float()[:, 0])
                 for box, prob in zip(boxes, probs, strict=True):
                     total[box] += prob * weight
                     norm[box] += weight

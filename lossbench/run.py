@@ -33,7 +33,13 @@ from lossbench.infer import sliding_window
 from lossbench.layout import RunLayout, TrialLayout
 from lossbench.losses import get_loss_class, list_losses
 from lossbench.metrics import evaluate_case
-from lossbench.train import NonFiniteLossError, build_model, train_trial
+from lossbench.train import (
+    NonFiniteLossError,
+    autocast_dtype,
+    build_model,
+    resolve_precision,
+    train_trial,
+)
 
 __all__ = [
     "PAPER_SPLIT",
@@ -83,7 +89,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _environment(device: torch.device) -> dict[str, dict[str, Any]]:
+def _environment(device: torch.device, precision: str) -> dict[str, dict[str, Any]]:
     import lossbench
 
     try:
@@ -100,6 +106,7 @@ def _environment(device: torch.device) -> dict[str, dict[str, Any]]:
             "numpy": np.__version__,
             "python": platform.python_version(),
             "device": str(device),
+            "precision": resolve_precision(precision, device),
             "device_name": torch.cuda.get_device_name(0)
             if device.type == "cuda"
             else platform.processor(),
@@ -164,11 +171,14 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     optimizer = torch.optim.Adam(model.parameters())
     size = config.train.patch_size
     x = torch.randn(config.train.batch_size, 3, size, size, size, device=device)
+    dtype = autocast_dtype(config.train.precision, device)
     timings = []
     for _ in range(3):
         start = time.perf_counter()
         optimizer.zero_grad()
-        model(x).mean().backward()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(x)
+        out.float().mean().backward()
         optimizer.step()
         timings.append(time.perf_counter() - start)
     step = float(np.median(timings))
@@ -190,7 +200,8 @@ def plan(config: Config, losses: Sequence[str]) -> str:
         f"model: V-Net width {config.model.width}, {config.model.levels} levels; patch "
         f"{size}^3, batch {train.batch_size}, {train.iterations} iterations per trial"
         + pretraining,
-        f"device {device}: {step * 1000:.0f} ms per step -> about {steps * step / 60:.1f} min of "
+        f"device {device}, {resolve_precision(config.train.precision, device)}: "
+        f"{step * 1000:.0f} ms per step -> about {steps * step / 60:.1f} min of "
         "training, plus data generation and evaluation",
     ]
     return "\n".join(lines)
@@ -223,8 +234,9 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
     rows = []
     for case in tqdm(cases, desc="evaluate", unit="case", leave=False, disable=not progress):
         prob = sliding_window(
-            model, case.image, config.train.patch_size, config.eval.overlap, device
-        )
+            model, case.image, config.train.patch_size, config.eval.overlap, device,
+            dtype=autocast_dtype(config.train.precision, device),
+        )  # fmt: skip
         # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
         pred = to_native(prob * case.brain_mask, case) > config.eval.threshold
         metrics = evaluate_case(pred, case.native_label, case.native_spacing)
@@ -328,7 +340,7 @@ class _Clock:
 def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
     losses = resolve_losses(config.losses)
     device = resolve_device(config.device)
-    stored: dict[str, dict[str, Any]] = dict(_environment(device))
+    stored: dict[str, dict[str, Any]] = dict(_environment(device, config.train.precision))
     layout.config.write_text(to_toml(config, stored))
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)

@@ -31,7 +31,17 @@ from lossbench.layout import TrialLayout
 from lossbench.losses import create_loss
 from lossbench.models import VNet
 
-__all__ = ["NonFiniteLossError", "build_model", "load_matching", "train_trial"]
+__all__ = [
+    "NonFiniteLossError",
+    "autocast_dtype",
+    "build_model",
+    "load_matching",
+    "memory_format",
+    "resolve_precision",
+    "train_trial",
+]
+
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -49,6 +59,37 @@ def build_model(config: Config, seed: int) -> VNet:
     """
     torch.manual_seed(seed)
     return VNet(in_channels=3, width=config.model.width, levels=config.model.levels)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The arithmetic a ``train.precision`` setting means on ``device``: ``fp32``, ``bf16`` or
+    ``fp16``. ``auto`` is bf16 on a CUDA device that supports it, fp16 on an older one, and fp32
+    on the CPU (bf16 autocast only pays off on a CPU with native bf16 instructions; choose it
+    there explicitly).
+
+    Example:
+        >>> cpu = torch.device("cpu")
+        >>> resolve_precision("auto", cpu), resolve_precision("bf16", cpu)
+        ('fp32', 'bf16')
+    """
+    if precision not in ("auto", *_DTYPES):
+        raise ValueError(f"train.precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the network's forward pass for a ``train.precision`` setting on
+    ``device``, or None for float32 (no autocast).
+
+    Example:
+        >>> autocast_dtype("bf16", torch.device("cpu"))
+        torch.bfloat16
+    """
+    return _DTYPES[resolve_precision(precision, device)]
 
 
 def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
@@ -111,10 +152,12 @@ def train_trial(
     trial.folder.mkdir(parents=True, exist_ok=True)
     model = _initial_model(config, seed, init_state, trial, device)
     params = [p for p in model.parameters() if p.requires_grad]
+    dtype = autocast_dtype(train.precision, device)
     state = _State(
         model=model,
         optimizer=torch.optim.Adam(params, lr=train.lr if lr is None else lr),
-        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
+        # fp16 gradients underflow without loss scaling; bf16 has float32's exponent range
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype is torch.float16),
         rng=np.random.default_rng([seed, 7]),
     )
     if trial.checkpoint.exists():
@@ -132,7 +175,7 @@ def train_trial(
             if callable(set_progress):
                 set_progress(iteration / iterations)
             images, labels, state.rng_state = batches.next()
-            value = _step(state, loss_fn, images, labels, device)
+            value = _step(state, loss_fn, images, labels, device, dtype)
             if not np.isfinite(value):
                 raise NonFiniteLossError(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
@@ -213,7 +256,19 @@ def _initial_model(config: Config, seed: int, init_state: dict[str, torch.Tensor
         if config.train.freeze_encoder:
             for p in model.encoder_parameters():
                 p.requires_grad_(False)
-    return model.to(device)
+    return model.to(device).to(memory_format=memory_format(device))  # type: ignore[call-overload]
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """The layout of the network's 5D tensors on ``device``: channels_last_3d on CUDA, where
+    cuDNN's fast 3D convolution kernels take it; the default layout on the CPU, where
+    channels_last_3d gave no measurable gain for the V-Net (see the README).
+
+    Example:
+        >>> memory_format(torch.device("cpu"))
+        torch.contiguous_format
+    """
+    return torch.channels_last_3d if device.type == "cuda" else torch.contiguous_format
 
 
 @dataclass
@@ -256,15 +311,16 @@ class _State:
 
 
 def _step(state: _State, loss_fn: torch.nn.Module, images: np.ndarray, labels: np.ndarray,
-          device: torch.device) -> float:  # fmt: skip
-    """One optimiser step on a batch; returns the loss value.
+          device: torch.device, dtype: torch.dtype | None) -> float:  # fmt: skip
+    """One optimiser step on a batch, the network's forward pass autocast to ``dtype`` (None:
+    float32) and the loss in float32; returns the loss value.
 
     A non-finite loss returns before the update, so the weights stay those of the last step.
     """
-    x = torch.from_numpy(images).to(device)
-    y = torch.from_numpy(labels).to(device)
+    x = torch.from_numpy(images).to(device, non_blocking=True, memory_format=memory_format(device))
+    y = torch.from_numpy(labels).to(device, non_blocking=True)
     state.optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(device.type, enabled=device.type == "cuda"):
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         logits = state.model(x)
     loss = loss_fn(logits.float(), y)
     value = float(loss.detach())

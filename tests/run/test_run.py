@@ -50,11 +50,37 @@ def test_a_resampled_run_is_scored_and_saved_on_each_case_grid(tmp_path: Path) -
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_cuda_run_trains_with_amp_and_checkpoints_its_loss_scale(tmp_path: Path) -> None:
-    run(tiny(["dice", "hytver"], device="cuda"), tmp_path, progress=False)
+    config = apply_overrides(tiny(["dice", "hytver"], device="cuda"), ["train.precision=fp16"])
+    run(config, tmp_path, progress=False)
     table = load(tmp_path)
     assert len(table) == 2 * 3 and table["dice"].between(0, 1).all()
     state = torch.load(tmp_path / "trials/dice-seed0/checkpoint.pt", weights_only=False)
     assert state["scaler"]["scale"] > 0  # GradScaler was enabled and its state saved
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return torch.load(folder / "trials/dice-seed0/checkpoint.pt", weights_only=False)["model"]
+
+
+def test_bf16_autocast_on_the_cpu_is_deterministic_recorded_and_not_fp32(tmp_path: Path) -> None:
+    for name, precision in (("a", "bf16"), ("b", "bf16"), ("c", "fp32")):
+        config = apply_overrides(tiny(["dice"]), [f"train.precision={precision}"])
+        run(config, tmp_path / name, progress=False)
+    a, b, c = (_weights(tmp_path / name) for name in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same seed, same precision: same numbers
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the forward pass did run in bf16
+    stored = from_toml(tmp_path / "a" / "config.toml")
+    assert stored.train.precision == "bf16"
+    assert 'precision = "bf16"' in (tmp_path / "a" / "config.toml").read_text()
+    auto = (tmp_path / "c" / "config.toml").read_text()
+    assert 'precision = "fp32"' in auto
+
+
+def test_fp16_autocast_scales_the_loss_and_checkpoints_the_scale(tmp_path: Path) -> None:
+    run(apply_overrides(tiny(["dice"]), ["train.precision=fp16"]), tmp_path, progress=False)
+    assert _weights(tmp_path)  # trained to the end
+    state = torch.load(tmp_path / "trials/dice-seed0/checkpoint.pt", weights_only=False)
+    assert state["scaler"]["scale"] > 0
 
 
 def test_same_command_twice_same_metrics(tmp_path: Path) -> None:
@@ -141,6 +167,7 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         ("train.init=nowhere.pt", "train.init must be 'pretrain', 'scratch' or a state-dict"),
         ("data.lesion_free=1.5", r"data.lesion_free must be in \[0, 1\], got 1.5"),
         ("report.nan_policy=drop", "report.nan_policy must be 'worst' or 'exclude', got 'drop'"),
+        ("train.precision=fp64", "train.precision must be one of auto, fp32, bf16, fp16, got"),
     ],
 )
 def test_bad_values_are_refused_before_any_work(tmp_path: Path, setting: str, message: str) -> None:
