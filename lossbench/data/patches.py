@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
 
-__all__ = ["augment", "sample_batch", "sample_patch"]
+__all__ = ["augment", "rotate_axial", "sample_batch", "sample_patch"]
 
 
 def _pad_to(array: np.ndarray, size: Sequence[int]) -> np.ndarray:
@@ -95,9 +94,51 @@ def augment(
         image, label = image[:, ::-1], label[::-1]
     degrees = angle * max_angle_deg
     if abs(degrees) > 1e-3 and image.shape[1] == image.shape[2]:
-        image = ndimage.rotate(image, degrees, axes=(1, 2), reshape=False, order=1, mode="nearest")
-        label = ndimage.rotate(label, degrees, axes=(0, 1), reshape=False, order=0, mode="constant")
+        return rotate_axial(image, label, degrees)
     return np.ascontiguousarray(image), np.ascontiguousarray(label)
+
+
+def rotate_axial(
+    image: np.ndarray, label: np.ndarray, degrees: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate ``image`` (C, x, y, z) and ``label`` (x, y, z) by ``degrees`` about the centre of
+    the axial plane (the x, y axes), keeping their shape.
+
+    Output voxel ``o`` of each plane samples the input at ``R (o - c) + c``, ``c`` the plane's
+    centre and ``R = [[cos, sin], [-sin, cos]]`` (the convention of ``scipy.ndimage.rotate``).
+    The image is interpolated bilinearly, a sample beyond the edge taking the nearest edge
+    value; the label takes its nearest voxel (ties rounded up), 0 beyond the edge. The sample
+    positions are computed once per plane and shared by every channel and slice, so a patch
+    costs a few gathers instead of one spline interpolation per plane.
+
+    Example:
+        >>> img = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> a, b = rotate_axial(img, (img[0] > 3).astype(np.uint8), 90.0)
+        >>> a[0, :, :, 0].round(3).tolist(), int(b.sum())
+        ([[2.0, 5.0, 8.0], [1.0, 4.0, 7.0], [0.0, 3.0, 6.0]], 5)
+    """
+    nx, ny = label.shape[:2]
+    t = np.deg2rad(degrees)
+    cos, sin = np.cos(t), np.sin(t)
+    ox, oy = np.meshgrid(np.arange(nx) - (nx - 1) / 2, np.arange(ny) - (ny - 1) / 2, indexing="ij")
+    sx = cos * ox + sin * oy + (nx - 1) / 2
+    sy = -sin * ox + cos * oy + (ny - 1) / 2
+    # label: nearest voxel, outside the plane -> 0
+    rx, ry = np.floor(sx + 0.5).astype(np.intp), np.floor(sy + 0.5).astype(np.intp)
+    inside = (rx >= 0) & (rx < nx) & (ry >= 0) & (ry < ny)
+    rotated_label = label[np.clip(rx, 0, nx - 1), np.clip(ry, 0, ny - 1)]
+    rotated_label[~inside] = 0
+    # image: bilinear between the four neighbours, positions clamped to the plane
+    sx, sy = np.clip(sx, 0, nx - 1), np.clip(sy, 0, ny - 1)
+    x0 = np.minimum(np.floor(sx).astype(np.intp), max(nx - 2, 0))
+    y0 = np.minimum(np.floor(sy).astype(np.intp), max(ny - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, nx - 1), np.minimum(y0 + 1, ny - 1)
+    fx = (sx - x0).astype(image.dtype)[:, :, None]
+    fy = (sy - y0).astype(image.dtype)[:, :, None]
+    rotated = (image[:, x0, y0] * (1 - fy) + image[:, x0, y1] * fy) * (1 - fx) + (
+        image[:, x1, y0] * (1 - fy) + image[:, x1, y1] * fy
+    ) * fx
+    return np.ascontiguousarray(rotated), np.ascontiguousarray(rotated_label)
 
 
 def sample_batch(
