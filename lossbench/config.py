@@ -108,8 +108,18 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Sliding-window inference and scoring."""
+    """Sliding-window inference and scoring.
 
+    Attributes:
+        window: edge of the inference window (voxels); 0 means ``train.patch_size``. A fully
+            convolutional network can take windows larger than its training patches, and a
+            window at least as large as a volume predicts it in one pass.
+        overlap: fraction of a window shared with its neighbour, in [0, 1).
+        save_predictions: write each test case's binary prediction as NIfTI.
+        threshold: probability above which a voxel is lesion.
+    """
+
+    window: int = 0
     overlap: float = 0.5
     save_predictions: bool = True
     threshold: float = 0.5
@@ -352,6 +362,7 @@ def validate(config: Config) -> Config:
          "at least 1"),
         ("train.precision", train.precision, train.precision in PRECISIONS,
          f"one of {', '.join(PRECISIONS)}"),
+        ("eval.window", ev.window, ev.window >= 0, "0 (the patch size) or a positive edge"),
         ("eval.overlap", ev.overlap, 0 <= ev.overlap < 1, "in [0, 1)"),
         ("eval.threshold", ev.threshold, 0 < ev.threshold < 1, "in (0, 1)"),
         ("report.nan_policy", config.report.nan_policy,

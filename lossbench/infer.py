@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -10,17 +11,28 @@ import torch
 __all__ = ["gaussian_window", "sliding_window"]
 
 
-def gaussian_window(size: int, sigma_scale: float = 0.125) -> np.ndarray:
-    """Cubic Gaussian importance map (peak 1 at the centre, sigma = ``sigma_scale * size``).
+def gaussian_window(size: int | Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
+    """Gaussian importance map of a window (peak 1 at the centre, sigma = ``sigma_scale`` times
+    the window's edge along each axis, floored at 1e-3).
+
+    Args:
+        size: the window's edge (voxels), one int for a cube or three.
+        sigma_scale: sigma as a fraction of the edge.
 
     Example:
         >>> w = gaussian_window(5)
         >>> w.shape, float(w[2, 2, 2])
         ((5, 5, 5), 1.0)
+        >>> gaussian_window((3, 4, 5)).shape
+        (3, 4, 5)
     """
-    axis = np.arange(size) - (size - 1) / 2
-    g = np.exp(-0.5 * (axis / (sigma_scale * size)) ** 2)
-    window = g[:, None, None] * g[None, :, None] * g[None, None, :]
+    edges = (size,) * 3 if isinstance(size, int) else tuple(size)
+    window = np.ones(edges)
+    for axis, edge in enumerate(edges):
+        centred = np.arange(edge) - (edge - 1) / 2
+        shape = [1, 1, 1]
+        shape[axis] = edge
+        window = window * np.exp(-0.5 * (centred / (sigma_scale * edge)) ** 2).reshape(shape)
     return np.maximum(window / window.max(), 1e-3).astype(np.float32)
 
 
@@ -46,9 +58,10 @@ def sliding_window(
     accumulated in torch on ``device`` and copied to the host once, at the end.
 
     Args:
-        model: maps (B, C, w, w, w) to (B, 1, w, w, w) logits.
+        model: maps (B, C, *window) to (B, 1, *window) logits.
         image: (C, x, y, z) input.
-        window: cubic window edge (voxels), usually the training patch size.
+        window: window edge (voxels), usually the training patch size; along an axis shorter
+            than ``window`` the window is that axis's length (one window, no padding).
         overlap: fraction of a window shared with its neighbour, in [0, 1).
         device: where the model runs.
         batch_size: windows per forward pass.
@@ -69,20 +82,20 @@ def sliding_window(
     if not 0 <= overlap < 1:
         raise ValueError(f"`overlap` must be in [0, 1), got {overlap}")
     spatial = image.shape[1:]
-    padded = np.pad(image, [(0, 0)] + [(0, max(window - s, 0)) for s in spatial])
-    shape = padded.shape[1:]
-    step = max(int(window * (1 - overlap)), 1)
-    corners = list(itertools.product(*(_starts(s, window, step) for s in shape)))
+    edges = tuple(min(window, s) for s in spatial)  # an axis shorter than the window: one window
+    steps = [max(int(e * (1 - overlap)), 1) for e in edges]
+    axes = [_starts(s, e, t) for s, e, t in zip(spatial, edges, steps, strict=True)]
+    corners = list(itertools.product(*axes))
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            volume = torch.from_numpy(padded).to(device)
-            weight = torch.from_numpy(gaussian_window(window)).to(device)
-            total = torch.zeros(shape, dtype=torch.float32, device=device)
-            norm = torch.zeros(shape, dtype=torch.float32, device=device)
+            volume = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+            weight = torch.from_numpy(gaussian_window(edges)).to(device)
+            total = torch.zeros(spatial, dtype=torch.float32, device=device)
+            norm = torch.zeros(spatial, dtype=torch.float32, device=device)
             for i in range(0, len(corners), batch_size):
-                boxes = [tuple(slice(c, c + window) for c in corner)
+                boxes = [tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
                          for corner in corners[i : i + batch_size]]  # fmt: skip
                 batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
                 with torch.autocast(torch.device(device).type, dtype=dtype,
@@ -92,7 +105,6 @@ def sliding_window(
                 for box, prob in zip(boxes, probs, strict=True):
                     total[box] += prob * weight
                     norm[box] += weight
-            out = (total / norm)[tuple(slice(0, s) for s in spatial)]
-            return out.cpu().numpy()
+            return (total / norm).cpu().numpy()
     finally:
         model.train(was_training)

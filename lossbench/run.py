@@ -234,7 +234,8 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
     rows = []
     for case in tqdm(cases, desc="evaluate", unit="case", leave=False, disable=not progress):
         prob = sliding_window(
-            model, case.image, config.train.patch_size, config.eval.overlap, device,
+            model, case.image, config.eval.window or config.train.patch_size, config.eval.overlap,
+            device,
             dtype=autocast_dtype(config.train.precision, device),
         )  # fmt: skip
         # scored on the case's own grid against its own label, as the MSSEG-2 challenge did

@@ -167,6 +167,7 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         ("train.init=nowhere.pt", "train.init must be 'pretrain', 'scratch' or a state-dict"),
         ("data.lesion_free=1.5", r"data.lesion_free must be in \[0, 1\], got 1.5"),
         ("report.nan_policy=drop", "report.nan_policy must be 'worst' or 'exclude', got 'drop'"),
+        ("eval.window=-8", "eval.window must be 0 .the patch size. or a positive edge, got -8"),
         ("train.precision=fp64", "train.precision must be one of auto, fp32, bf16, fp16, got"),
     ],
 )
