@@ -1,22 +1,31 @@
 """Boundary-based losses: distance maps weight the voxel-wise error.
 
-Distance maps are computed without gradient, once per call and per case, on the CPU with
-``scipy.ndimage.distance_transform_edt``, in voxel units (a loss does not know the spacing).
-A mask with no boundary (empty, or all lesion) has a zero distance map.
+Distance maps are computed without gradient, per case, in voxel units (a loss does not know the
+spacing), on the masks' device by :func:`lossbench.losses.distance.distance_transform`: scipy
+for CPU tensors, an exact torch transform for GPU tensors, with the same values, and no
+transfer or synchronisation between host and device. A mask with no boundary (empty, or all
+lesion) has a zero distance map. The maps of the target can be computed ahead of the loss, see
+:meth:`lossbench.losses.Loss.target_maps`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import torch
-from scipy import ndimage
 from torch import Tensor
 
-from lossbench.losses._core import SMOOTH, Fraction, Interval, Loss, NonNegative, unit_mean
+from lossbench.losses._core import (
+    SMOOTH,
+    Fraction,
+    Interval,
+    Loss,
+    NonNegative,
+    TargetMaps,
+    unit_mean,
+)
+from lossbench.losses.distance import distance_transform
 from lossbench.losses.region import generalized_dice_loss
 from lossbench.losses.registry import builtin_loss
 
@@ -25,14 +34,20 @@ if TYPE_CHECKING:
     def __getattr__(name: str) -> type[Loss]: ...  # the classes made by builtin_loss
 
 
-def _per_case(masks: Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor:
-    """Apply a numpy map to each case of a boolean (B, *spatial) tensor; same shape, float64."""
-    arrays = masks.detach().cpu().numpy()
-    out = np.zeros(arrays.shape, dtype=np.float64)
-    for i, mask in enumerate(arrays):
-        if mask.any() and not mask.all():
-            out[i] = fn(mask)
-    return torch.from_numpy(out)
+def _inside_outside(masks: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`distance_transform` of ``masks`` and of ``~masks``, in one call."""
+    inside, outside = distance_transform(torch.cat((masks, ~masks))).tensor_split(2)
+    return inside, outside
+
+
+def _where_both_classes(masks: Tensor, maps: Tensor) -> Tensor:
+    """``maps`` in the cases of ``masks`` (B, *spatial) that have both classes, 0 in the others.
+
+    Decided on the device, so that the host never waits for it.
+    """
+    flat = masks.flatten(1)
+    both = (flat.any(1) & ~flat.all(1)).view(-1, *[1] * (masks.ndim - 1))
+    return torch.where(both, maps, 0.0)
 
 
 def distance_to_boundary(masks: Tensor) -> Tensor:
@@ -42,16 +57,15 @@ def distance_to_boundary(masks: Tensor) -> Tensor:
         masks: boolean (B, *spatial).
 
     Returns:
-        float64 CPU tensor (B, *spatial), >= 1 everywhere when the case has both classes, all 0
-        otherwise.
+        float64 tensor (B, *spatial) on the masks' device, >= 1 everywhere when the case has both
+        classes, all 0 otherwise.
 
     Example:
         >>> distance_to_boundary(torch.tensor([[True, False, False]]))
         tensor([[1., 1., 2.]], dtype=torch.float64)
     """
-    return _per_case(
-        masks, lambda m: ndimage.distance_transform_edt(m) + ndimage.distance_transform_edt(~m)
-    )
+    inside, outside = _inside_outside(masks)
+    return _where_both_classes(masks, inside + outside)
 
 
 def signed_distance(masks: Tensor) -> Tensor:
@@ -66,17 +80,15 @@ def signed_distance(masks: Tensor) -> Tensor:
         masks: boolean (B, *spatial).
 
     Returns:
-        float64 CPU tensor (B, *spatial); ``phi >= 1`` outside the mask, ``phi <= 0`` inside,
-        where the case has both classes; all 0 otherwise.
+        float64 tensor (B, *spatial) on the masks' device; ``phi >= 1`` outside the mask,
+        ``phi <= 0`` inside, where the case has both classes; all 0 otherwise.
 
     Example:
         >>> signed_distance(torch.tensor([[True, True, True, False, False]]))
         tensor([[-2., -1.,  0.,  1.,  2.]], dtype=torch.float64)
     """
-    return _per_case(
-        masks,
-        lambda m: ndimage.distance_transform_edt(~m) - ndimage.distance_transform_edt(m) + m,
-    )
+    inside, outside = _inside_outside(masks)
+    return _where_both_classes(masks, outside - inside + masks)
 
 
 REGION_FLOOR = 0.1
@@ -123,17 +135,23 @@ def boundary_schedule(progress: float, epochs: float = 100) -> tuple[float, floa
     family="boundary",
     citation="Karimi, Salcudean. Reducing the Hausdorff distance in medical image segmentation "
     "with convolutional neural networks. IEEE TMI 2019",
+    maps={"distance_to_boundary": distance_to_boundary},
 )
-def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative = 2.0) -> Tensor:
+def hausdorff_dt_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative = 2.0, target_maps: TargetMaps
+) -> Tensor:
     """Distance-transform Hausdorff loss: ``mean((p - y)^2 (d_y^alpha + d_p^alpha))``.
 
-    ``d_y`` and ``d_p`` are :func:`distance_to_boundary` of the target and of the thresholded
-    prediction (p > 0.5, tested as z > 0 so that float32 and float64 agree where sigmoid rounds
-    to 0.5), without gradient.
+    ``d_y`` and ``d_p`` are :func:`distance_to_boundary` of the target (thresholded at 0.5) and
+    of the thresholded prediction (p > 0.5, tested as z > 0 so that float32 and float64 agree
+    where sigmoid rounds to 0.5), without gradient. ``d_y`` is the target map
+    ``"distance_to_boundary"`` (see :meth:`lossbench.losses.Loss.target_maps`).
 
     Args:
         logits: (B, C, *spatial) raw outputs, C = 1 (sigmoid) or 2 (softmax).
         target: (B, 1, *spatial) or (B, *spatial) in [0, 1] (thresholded at 0.5 for ``d_y``).
+        target_maps: optional ``{"distance_to_boundary": d_y}``, made of ``target`` by the
+            loss's ``target_maps`` and moved to the logits' device; computed when not given.
         alpha: exponent of the distances.
         batch, reduction: see :func:`lossbench.losses.create_loss`.
 
@@ -147,7 +165,8 @@ def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative 
     """
     p = torch.sigmoid(z)
     with torch.no_grad():
-        field = distance_to_boundary(y > 0.5) ** alpha + distance_to_boundary(z > 0) ** alpha
+        d_y = target_maps["distance_to_boundary"]
+        field = d_y**alpha + distance_to_boundary(z > 0) ** alpha
     return unit_mean((p - y) ** 2 * field.to(z), pooled)
 
 
@@ -157,6 +176,7 @@ def hausdorff_dt_loss(z: Tensor, y: Tensor, pooled: bool, *, alpha: NonNegative 
     family="boundary",
     citation="Kervadec, Bouchtiba, Desrosiers, Granger, Dolz, Ben Ayed. Boundary loss for highly "
     "unbalanced segmentation. MIDL 2019 / MedIA 2021",
+    maps={"signed_distance": signed_distance},
 )
 def boundary_loss(
     z: Tensor,
@@ -166,17 +186,20 @@ def boundary_loss(
     epochs: AtLeastOne = 100,
     progress: Fraction = 0.0,
     smooth: NonNegative = SMOOTH,
+    target_maps: TargetMaps,
 ) -> Tensor:
     """Boundary loss with its authors' rebalancing: ``w_R * GDL + alpha * mean(phi p)``.
 
     ``GDL`` is :func:`lossbench.losses.generalized_dice_loss` (both classes), the regional term
     of Kervadec et al.'s experiments. ``mean(phi p)`` is their boundary term: ``phi`` is
-    :func:`signed_distance` of the target (voxels; negative inside the lesion, 0 on its inner
-    boundary, positive outside), averaged over the voxels of each unit. The term is negative for
-    a good prediction of a lesion thicker than two voxels, so the loss's minimum is below 0; for
-    a target without boundary (empty or all lesion) ``phi = 0`` and the GDL alone remains.
-    ``(w_R, alpha) = boundary_schedule(progress, epochs)``: 1 and 0.01 at the start of training,
-    0.5 and 0.51 half-way and 0.1 and 1.0 at the end with the default ``epochs``.
+    :func:`signed_distance` of the target thresholded at 0.5 (voxels; negative inside the lesion,
+    0 on its inner boundary, positive outside), the target map ``"signed_distance"`` (see
+    :meth:`lossbench.losses.Loss.target_maps`), averaged over the voxels of each unit. The term
+    is negative for a good prediction of a lesion thicker than two voxels, so the loss's minimum
+    is below 0; for a target without boundary (empty or all lesion) ``phi = 0`` and the GDL
+    alone remains. ``(w_R, alpha) = boundary_schedule(progress, epochs)``: 1 and 0.01 at the
+    start of training, 0.5 and 0.51 half-way and 0.1 and 1.0 at the end with the default
+    ``epochs``.
 
     The trainer sets ``progress`` before each step through ``set_progress`` (see
     :class:`lossbench.losses.Loss`); the default 0 holds the start-of-training weights wherever
@@ -184,6 +207,8 @@ def boundary_loss(
 
     Args:
         logits, target: as :func:`hausdorff_dt_loss`.
+        target_maps: optional ``{"signed_distance": phi}``, made of ``target`` by the loss's
+            ``target_maps`` and moved to the logits' device; computed when not given.
         epochs: number of the authors' epochs the training stands for (see
             :func:`boundary_schedule`).
         progress: fraction of the training iterations done, in [0, 1].
@@ -202,8 +227,7 @@ def boundary_loss(
         0.6947
     """
     region_weight, boundary_weight = boundary_schedule(progress, epochs)
-    with torch.no_grad():
-        phi = signed_distance(y > 0.5).to(z)
+    phi = target_maps["signed_distance"].to(z)
     level_set = unit_mean(phi * torch.sigmoid(z), pooled)
     region = generalized_dice_loss.term(z, y, pooled, smooth=smooth)
     return region_weight * region + boundary_weight * level_set

@@ -11,7 +11,12 @@ its ``pyproject.toml``::
 ``lossbench losses``. A loss that changes as training proceeds defines a method
 ``set_progress(fraction)``: the trainer calls it before each optimiser step with the fraction of
 the trial's iterations done, ``iteration / iterations`` in [0, 1) (also after a resume), and
-never calls it on a loss without one. The built-in losses inherit it from
+never calls it on a loss without one. A loss that needs maps computed from the target alone
+(distance maps, say) may define a method ``target_maps(target)`` returning them as a dict of
+tensors shaped like the target, or None: the trainer calls it on the CPU where it prepares each
+batch and passes a dict it returned, moved to the device, as ``loss(logits, target,
+target_maps=maps)``; a loss without the method, or whose method returned None, is called as
+``loss(logits, target)``. The built-in losses inherit both methods from
 :class:`lossbench.losses.Loss`.
 """
 
@@ -23,14 +28,14 @@ import inspect
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, ParamSpec, TypeVar, cast
 
 from torch import nn
 
 from lossbench._text import suggest
-from lossbench.losses._core import Loss, LossFunction, Term, loss_function
+from lossbench.losses._core import Loss, LossFunction, MapFunction, Term, loss_function
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -100,15 +105,21 @@ def register_loss(name: str) -> Callable[[T], T]:
 
 
 def builtin_loss(
-    name: str, class_name: str, *, family: str, citation: str
+    name: str,
+    class_name: str,
+    *,
+    family: str,
+    citation: str,
+    maps: Mapping[str, MapFunction] | None = None,
 ) -> Callable[[Term[P]], LossFunction[P]]:
     """Declare a built-in loss, once, by decorating its per-unit term.
 
-    The term becomes the public functional (see :func:`loss_function`). Its ``nn.Module`` form,
-    a :class:`Loss` named ``class_name`` whose constructor takes the functional's keyword
-    hyper-parameters, gets ``family``, ``citation`` and the first line of the term's docstring,
-    and is registered under ``name``. Both names are put in the term's module and appended to
-    that module's ``__all__`` and to :func:`declared_names`.
+    The term becomes the public functional (see :func:`loss_function`; ``maps`` declares the
+    target maps the term takes). Its ``nn.Module`` form, a :class:`Loss` named ``class_name``
+    whose constructor takes the functional's keyword hyper-parameters, gets ``family``,
+    ``citation`` and the first line of the term's docstring, and is registered under ``name``.
+    Both names are put in the term's module and appended to that module's ``__all__`` and to
+    :func:`declared_names`.
 
     Example:
         >>> from lossbench.losses import region
@@ -122,7 +133,7 @@ def builtin_loss(
     """
 
     def declare(term: Term[P]) -> LossFunction[P]:
-        function = loss_function(term)
+        function = loss_function(term, maps)
         summary = (inspect.getdoc(term) or "").partition("\n")[0]
         namespace = {
             "__module__": term.__module__,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lossbench.losses import create_loss, dice_loss, focal_loss, list_losses
+from lossbench.losses import create_loss, dice_loss, focal_loss, lesion_input, list_losses
 
 X = torch.zeros(2, 1, 3, 3, 3)
 Y = torch.zeros(2, 1, 3, 3, 3)
@@ -50,6 +50,20 @@ def test_target_out_of_range(bad: float) -> None:
     target[0, 0, 0, 0, 0] = bad
     with pytest.raises(ValueError, match=r"`target` values must lie in \[0, 1\]"):
         create_loss("ce")(X, target)
+
+
+@pytest.mark.parametrize("name", list_losses())
+def test_every_loss_checks_the_values_of_a_cpu_target(name: str) -> None:
+    target = Y.clone()
+    target[1, 0, 2, 2, 2] = 1.5
+    with pytest.raises(ValueError, match=r"values must lie in \[0, 1\], got min 0 and max 1.5"):
+        create_loss(name)(X, target)
+
+
+def test_the_values_of_a_target_off_the_cpu_are_not_read() -> None:
+    # reading them would make the host wait for the GPU at every call; a meta tensor has none
+    z, y = lesion_input(X.to("meta"), torch.full((2, 1, 3, 3, 3), 2.0, device="meta"))
+    assert z.device.type == y.device.type == "meta" and y.shape == (2, 3, 3, 3)
 
 
 def test_integer_and_bool_targets_are_accepted() -> None:
