@@ -170,12 +170,12 @@ def train_trial(
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     model.train()
     clock, before = time.perf_counter(), state.elapsed
-    with _Batches(cases, train, state.rng, iterations - state.iteration) as batches:
+    with _Batches(cases, train, state.rng, iterations - state.iteration, loss_fn) as batches:
         for iteration in bar:
             if callable(set_progress):
                 set_progress(iteration / iterations)
-            images, labels, state.rng_state = batches.next()
-            value = _step(state, loss_fn, images, labels, device, dtype)
+            images, labels, maps, state.rng_state = batches.next()
+            value = _step(state, loss_fn, (images, labels, maps), device, dtype)
             if not np.isfinite(value):
                 raise NonFiniteLossError(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
@@ -189,30 +189,39 @@ def train_trial(
     return model, before + time.perf_counter() - clock
 
 
+_Maps = dict[str, torch.Tensor] | None
+
+
 class _Batches:
     """The trial's seeded batches, each prepared by a background thread while the previous step
     runs, drawn from ``rng`` in the same order as without the thread (bit-identical batches).
 
-    Each batch comes with the generator's state after it was drawn: the state a checkpoint must
-    store, since the thread may already have drawn the next batch.
+    With each batch come the loss's target maps (``loss_fn.target_maps`` of the labels, e.g. the
+    distance maps of the boundary losses, computed here rather than inside the step; None for a
+    loss without them) and the generator's state after the batch was drawn: the state a
+    checkpoint must store, since the thread may already have drawn the next batch.
     """
 
     def __init__(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
-                 rng: np.random.Generator, count: int, depth: int = 2) -> None:  # fmt: skip
+                 rng: np.random.Generator, count: int, loss_fn: torch.nn.Module,
+                 depth: int = 2) -> None:  # fmt: skip
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        maker = getattr(loss_fn, "target_maps", None)  # optional: plugins may not have it
         self._thread = threading.Thread(
-            target=self._fill, args=(cases, train, rng, count), daemon=True
+            target=self._fill, args=(cases, train, rng, count, maker), daemon=True
         )
 
     def _fill(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
-              rng: np.random.Generator, count: int) -> None:  # fmt: skip
+              rng: np.random.Generator, count: int, maker: Any) -> None:  # fmt: skip
         size = (train.patch_size,) * 3
         try:
             for _ in range(count):
-                batch = sample_batch(cases, train.batch_size, size, rng, train.max_shift,
-                                     augmentation=train.augment)  # fmt: skip
-                self._put((*batch, copy.deepcopy(rng.bit_generator.state)))
+                images, labels = sample_batch(
+                    cases, train.batch_size, size, rng, train.max_shift, augmentation=train.augment
+                )
+                maps = maker(torch.from_numpy(labels)) if callable(maker) else None
+                self._put((images, labels, maps, copy.deepcopy(rng.bit_generator.state)))
         except BaseException as exc:  # handed to the training loop, which raises it
             self._put(exc)
 
@@ -224,8 +233,8 @@ class _Batches:
             except queue.Full:
                 continue
 
-    def next(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """``(images, labels, generator state after them)`` of the next step."""
+    def next(self) -> tuple[np.ndarray, np.ndarray, _Maps, dict[str, Any]]:
+        """``(images, labels, target maps, generator state after them)`` of the next step."""
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
@@ -310,19 +319,25 @@ class _State:
             partial.unlink(missing_ok=True)
 
 
-def _step(state: _State, loss_fn: torch.nn.Module, images: np.ndarray, labels: np.ndarray,
+def _step(state: _State, loss_fn: torch.nn.Module, batch: tuple[np.ndarray, np.ndarray, _Maps],
           device: torch.device, dtype: torch.dtype | None) -> float:  # fmt: skip
-    """One optimiser step on a batch, the network's forward pass autocast to ``dtype`` (None:
-    float32) and the loss in float32; returns the loss value.
+    """One optimiser step on ``(images, labels, target maps)``, the network's forward pass
+    autocast to ``dtype`` (None: float32) and the loss in float32; returns the loss value.
 
     A non-finite loss returns before the update, so the weights stay those of the last step.
     """
+    images, labels, maps = batch
     x = torch.from_numpy(images).to(device, non_blocking=True, memory_format=memory_format(device))
     y = torch.from_numpy(labels).to(device, non_blocking=True)
     state.optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         logits = state.model(x)
-    loss = loss_fn(logits.float(), y)
+    if maps is None:
+        loss = loss_fn(logits.float(), y)
+    else:
+        loss = loss_fn(
+            logits.float(), y, {k: m.to(device, non_blocking=True) for k, m in maps.items()}
+        )
     value = float(loss.detach())
     if np.isfinite(value):
         state.scaler.scale(loss).backward()

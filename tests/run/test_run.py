@@ -48,7 +48,7 @@ def test_a_resampled_run_is_scored_and_saved_on_each_case_grid(tmp_path: Path) -
         assert row.pred_volume_mm3 == pytest.approx(np.asarray(pred.dataobj).sum() * voxel)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_a_cuda_run_trains_with_amp_and_checkpoints_its_loss_scale(tmp_path: Path) -> None:
     config = apply_overrides(tiny(["dice", "hytver"], device="cuda"), ["train.precision=fp16"])
     run(config, tmp_path, progress=False)
