@@ -1,4 +1,6 @@
-"""Every metric of one case in one call, sharing the crop, the counts and the distances."""
+"""Every metric of one case in one call. The masks are checked once, listed as voxels once
+(:func:`~lossbench.metrics._masks.mask_voxels`), their borders found once (for the distances
+and the surface Dice) and their lesions labelled once; every metric reads those."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.metrics._masks import check_masks, union_box
-from lossbench.metrics.lesions import lesion_detection
-from lossbench.metrics.overlap import overlap_counts, ratio
-from lossbench.metrics.surface import nsd, surface_distances
+from lossbench.metrics._masks import check_masks, mask_voxels
+from lossbench.metrics.lesions import _check_rule, _detection
+from lossbench.metrics.overlap import ratio
+from lossbench.metrics.surface import _border, _check_tolerance, _distances, _nsd
 
 __all__ = ["METRIC_KEYS", "evaluate_case"]
 
@@ -68,22 +70,25 @@ def evaluate_case(
         13.86
     """
     pred, ref, sp = check_masks(pred, ref, spacing)
+    _check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
+    _check_tolerance(nsd_tolerance_mm)
     voxel_mm3 = float(np.prod(sp))
     diagonal_mm = float(np.sqrt(np.sum((np.asarray(pred.shape) * np.asarray(sp)) ** 2)))
-    box = union_box(pred, ref)
-    if box is not None:
-        pred, ref = pred[box], ref[box]
-    tp, fp, fn = overlap_counts(pred, ref)
-    n_pred, n_ref = tp + fp, tp + fn
+    pred_voxels, ref_voxels = mask_voxels(pred, ref)
+    n_pred, n_ref = pred_voxels.index.size, ref_voxels.index.size
+    ref_in_pred = pred_voxels.position(ref_voxels.index)
+    tp = int(np.count_nonzero(ref_in_pred >= 0))
+    fp, fn = n_pred - tp, n_ref - tp
     both_empty = n_pred + n_ref == 0
+    pred_border, ref_border = _border(pred_voxels), _border(ref_voxels)
     if n_pred and n_ref:
-        dist = surface_distances(pred, ref, sp)
+        dist = _distances(pred_voxels, pred_border, ref_voxels, ref_border, sp)
         distances = {"hd": dist.hd, "hd95": dist.hd95, "asd": dist.asd, "assd": dist.assd}
     else:
         distances = dict.fromkeys(("hd", "hd95", "asd", "assd"), 0.0 if both_empty else np.nan)
-    lesions = lesion_detection(
-        pred, ref, sp, min_lesion_mm3=min_lesion_mm3, alpha=alpha, beta=beta, gamma=gamma,
-        connectivity=connectivity,
+    lesions = _detection(
+        pred_voxels, ref_voxels, ref_in_pred, sp, min_lesion_mm3=min_lesion_mm3, alpha=alpha,
+        beta=beta, gamma=gamma, connectivity=connectivity,
     )  # fmt: skip
     result: dict[str, float | int | bool] = {
         "dice": ratio(2 * tp, 2 * tp + fp + fn, both_empty),
@@ -91,7 +96,7 @@ def evaluate_case(
         "precision": ratio(tp, n_pred, both_empty),
         "recall": ratio(tp, n_ref, both_empty),
         **distances,
-        "nsd": nsd(pred, ref, sp, tolerance_mm=nsd_tolerance_mm),
+        "nsd": _nsd(pred_voxels, pred_border, ref_voxels, ref_border, sp, nsd_tolerance_mm),
         "lesion_precision": lesions.precision,
         "lesion_recall": lesions.recall,
         "lesion_f1": lesions.f1,

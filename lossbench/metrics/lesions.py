@@ -30,11 +30,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
-from lossbench.metrics._masks import check_masks, union_box
+from lossbench.metrics._masks import Voxels, check_masks, mask_voxels
 
 __all__ = ["LesionDetection", "detected", "label_lesions", "lesion_detection"]
+
+_NEIGHBOURS = {
+    6: np.eye(3, dtype=int),
+    26: np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
+                  if (i, j, k) > (0, 0, 0)]),
+}  # fmt: skip
+"""Half of each neighbourhood (the offsets after the voxel in C order): each link once."""
 
 
 def label_lesions(
@@ -60,6 +68,9 @@ def label_lesions(
     Returns:
         ``(labels, n)``: int32 labels 1..n of the kept lesions, 0 elsewhere, shape of ``mask``.
 
+    Raises:
+        ValueError: a bad size limit or connectivity.
+
     Example:
         >>> m = np.zeros((1, 1, 9), bool); m[0, 0, :2] = True; m[0, 0, 4:8] = True
         >>> labels, n = label_lesions(m, (1, 1, 1), min_lesion_mm3=3.0)
@@ -69,26 +80,51 @@ def label_lesions(
         >>> label_lesions(m, (1, 1, 1), min_lesion_mm3=0)[0][..., 0].tolist()
         [[0, 0, 2], [0, 0, 0], [1, 0, 0]]
     """
+    _check_labelling(min_lesion_mm3, connectivity)
+    (voxels,) = mask_voxels(mask)
+    lesion, n = _lesions(voxels, spacing, min_lesion_mm3, connectivity)
+    labels = np.zeros(np.shape(mask), dtype=np.int32)
+    labels[tuple((voxels.points(voxels.index) + voxels.start).T)] = lesion
+    return labels, n
+
+
+def _check_labelling(min_lesion_mm3: float, connectivity: int) -> None:
     if connectivity not in (6, 26):
         raise ValueError(f"`connectivity` must be 6 or 26, got {connectivity!r}")
     if not (isinstance(min_lesion_mm3, (int, float)) and min_lesion_mm3 >= 0):
         raise ValueError(f"`min_lesion_mm3` must be a number >= 0, got {min_lesion_mm3!r}")
-    structure = ndimage.generate_binary_structure(3, 1 if connectivity == 6 else 3)
-    components, n = ndimage.label(mask, structure=structure)
-    sizes = np.bincount(components.ravel(), minlength=n + 1)
-    kept = np.flatnonzero(sizes[1:] > math.floor(min_lesion_mm3 / _voxel_mm3(spacing))) + 1
+
+
+def _lesions(
+    voxels: Voxels, spacing: Sequence[float], min_lesion_mm3: float, connectivity: int
+) -> tuple[np.ndarray, int]:
+    """:func:`label_lesions` of a mask given as :class:`Voxels`: the label of each of its voxels
+    (int32, 0 for a dropped component) and the number of kept lesions; arguments already
+    checked.
+
+    The components are those of the graph whose nodes are the mask's voxels and whose edges
+    join neighbours, so the cost follows the lesions, not the size of the volume.
+    """
+    index = voxels.index
+    links, neighbours = [], []
+    for step in _NEIGHBOURS[connectivity] @ voxels.strides:
+        neighbour = voxels.position(index + step)
+        linked = np.flatnonzero(neighbour >= 0)
+        links.append(linked)
+        neighbours.append(neighbour[linked])
+    rows, cols = np.concatenate(links), np.concatenate(neighbours)
+    graph = sparse.coo_array((np.ones(rows.size, bool), (rows, cols)), shape=(index.size,) * 2)
+    n, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component, minlength=n)
+    kept = np.flatnonzero(sizes > math.floor(min_lesion_mm3 / _voxel_mm3(spacing)))
     # ITK: decreasing size, equal sizes by the raster position of the first voxel, axis 0
-    # fastest (Fortran order); scipy labels in C order, so ties are looked up in Fortran order
-    first_voxel = np.zeros(n + 1, dtype=np.int64)
-    if np.unique(sizes[kept]).size < kept.size:
-        in_itk_order = components.ravel(order="F")
-        labels_met = in_itk_order[in_itk_order > 0]
-        met, first = np.unique(labels_met, return_index=True)
-        first_voxel[met] = first
+    # fastest (Fortran order)
+    raster = np.ravel_multi_index(np.unravel_index(index, voxels.shape), voxels.shape, order="F")
+    _, first_voxel = np.unique(component[np.argsort(raster)], return_index=True)
     order = kept[np.lexsort((first_voxel[kept], -sizes[kept]))]
-    relabel = np.zeros(n + 1, dtype=np.int32)
+    relabel = np.zeros(n, dtype=np.int32)
     relabel[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    return relabel[components], int(order.size)
+    return relabel[component], int(order.size)
 
 
 def _voxel_mm3(spacing: Sequence[float]) -> float:
@@ -233,23 +269,53 @@ def lesion_detection(
         >>> result.n_ref, result.recall, result.precision, result.f1, result.n_fp
         (0, nan, 0.0, 0.0, 1)
     """
+    _check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
+    pred, ref, sp = check_masks(pred, ref, spacing)
+    pred_voxels, ref_voxels = mask_voxels(pred, ref)
+    ref_in_pred = pred_voxels.position(ref_voxels.index)
+    return _detection(
+        pred_voxels, ref_voxels, ref_in_pred, sp, min_lesion_mm3=min_lesion_mm3, alpha=alpha,
+        beta=beta, gamma=gamma, connectivity=connectivity,
+    )  # fmt: skip
+
+
+def _check_rule(
+    min_lesion_mm3: float, alpha: float, beta: float, gamma: float, connectivity: int
+) -> None:
+    """Raise ``ValueError`` unless each threshold is a number in (0, 1] (as anima requires),
+    the size limit (mm^3) a number >= 0 and the connectivity 6 or 26."""
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (number and 0 < value <= 1):
             raise ValueError(f"`{name}` must be a number in (0, 1], got {value!r}")
-    pred, ref, sp = check_masks(pred, ref, spacing)
-    box = union_box(pred, ref, margin=0)
-    if box is None:
-        return LesionDetection(0, 0, 0, 0, 0.0, ref_empty=True)
-    ref_labels, n_ref = label_lesions(
-        ref[box], sp, min_lesion_mm3=min_lesion_mm3, connectivity=connectivity
-    )
-    pred_labels, n_pred = label_lesions(
-        pred[box], sp, min_lesion_mm3=min_lesion_mm3, connectivity=connectivity
-    )
-    pairs = ref_labels.ravel().astype(np.int64) * (n_pred + 1) + pred_labels.ravel()
+    _check_labelling(min_lesion_mm3, connectivity)
+
+
+def _detection(
+    pred: Voxels,
+    ref: Voxels,
+    ref_in_pred: np.ndarray,
+    spacing: tuple[float, float, float],
+    *,
+    min_lesion_mm3: float,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    connectivity: int,
+) -> LesionDetection:
+    """:func:`lesion_detection` of two masks listed together by :func:`mask_voxels`, given
+    ``ref_in_pred``, the position of each reference voxel among the predicted ones (-1 where
+    none, :meth:`Voxels.position`); the rule already checked. Each mask is labelled once."""
+    ref_lesion, n_ref = _lesions(ref, spacing, min_lesion_mm3, connectivity)
+    pred_lesion, n_pred = _lesions(pred, spacing, min_lesion_mm3, connectivity)
+    shared = ref_in_pred >= 0
+    pred_at_ref = np.zeros_like(ref_lesion)  # the predicted lesion at each reference voxel
+    pred_at_ref[shared] = pred_lesion[ref_in_pred[shared]]
+    pairs = ref_lesion.astype(np.int64) * (n_pred + 1) + pred_at_ref
     counts = np.bincount(pairs, minlength=(n_ref + 1) * (n_pred + 1)).reshape(n_ref + 1, -1)
-    overlap, size_ref, size_pred = counts[1:, 1:], counts[1:].sum(1), counts[:, 1:].sum(0)
+    overlap = counts[1:, 1:]
+    size_ref = np.bincount(ref_lesion, minlength=n_ref + 1)[1:]
+    size_pred = np.bincount(pred_lesion, minlength=n_pred + 1)[1:]
     ref_hit = detected(overlap, size_ref, size_pred, alpha, beta, gamma)
     pred_hit = detected(overlap.T, size_pred, size_ref, alpha, beta, gamma)
     return LesionDetection(
@@ -257,6 +323,6 @@ def lesion_detection(
         n_pred=n_pred,
         ref_detected=int(ref_hit.sum()),
         pred_detected=int(pred_hit.sum()),
-        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * _voxel_mm3(sp),
-        ref_empty=not ref[box].any(),
+        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * _voxel_mm3(spacing),
+        ref_empty=ref.index.size == 0,
     )

@@ -1,4 +1,4 @@
-"""Surface-distance metrics, identical to MedPy 0.5's and computed in one pass per case.
+"""Surface-distance metrics, identical to MedPy 0.5's, computed from the masks' voxel lists.
 
 Border of a mask: the voxels that one binary erosion with the face-connected structure removes
 (the array edge counts as outside). Distances are Euclidean, in mm (``spacing`` per array axis),
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from lossbench.metrics._masks import check_masks, union_box
+from lossbench.metrics._masks import Voxels, check_masks, mask_voxels
 
 __all__ = [
     "SurfaceDistances",
@@ -35,25 +35,27 @@ __all__ = [
 _FACES = np.array([(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)])
 
 
+def _border(voxels: Voxels) -> np.ndarray:
+    """Flat indices of the border voxels (those with a face-neighbour outside the mask),
+    increasing. Only the mask's own voxels are visited, so the cost follows the lesions, not
+    the volume."""
+    interior = np.ones(voxels.index.shape, bool)
+    for step in _FACES @ voxels.strides:
+        interior &= voxels.position(voxels.index + step) >= 0
+    return voxels.index[~interior]
+
+
 def border_points(mask: np.ndarray) -> np.ndarray:
     """Indices (n, 3) of the border voxels of a 3D ``mask``: its voxels with a face-neighbour
     outside it (the array edge counts as outside), in C order.
-
-    Only the mask's own voxels are visited, so the cost follows the lesions, not the volume.
 
     Example:
         >>> m = np.zeros((3, 3, 4), bool); m[:, :, 1:] = True
         >>> len(border_points(m)), len(border_points(np.ones((3, 3, 3), bool)))
         (26, 26)
     """
-    padded = np.pad(mask, 1)
-    strides = np.array(padded.strides) // padded.itemsize
-    flat = padded.ravel()
-    inside = np.flatnonzero(flat)
-    interior = np.ones(inside.shape, bool)
-    for step in _FACES @ strides:
-        interior &= flat[inside + step]
-    return np.stack(np.unravel_index(inside[~interior], padded.shape), axis=1) - 1
+    (voxels,) = mask_voxels(mask)
+    return voxels.points(_border(voxels)) + voxels.start
 
 
 def border(mask: np.ndarray) -> np.ndarray:
@@ -102,19 +104,15 @@ class SurfaceDistances:
         return float(np.concatenate([self.pred_to_ref, self.ref_to_pred]).mean())
 
 
-def _points(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
-    return border_points(mask) * np.asarray(spacing)
-
-
 def surface_distances(
     pred: Any, ref: Any, spacing: Sequence[float] | None = None
 ) -> SurfaceDistances:
     """Both directed surface-distance sets of two non-empty masks, from one pass.
 
-    Both masks are cropped to the bounding box of their union plus one voxel (exact: every border
-    voxel lies inside and erosion there equals erosion of the whole array); the nearest border
-    voxel is then found with a KD-tree over the other mask's border points in mm, which is exact
-    and, for lesions, much faster than a distance transform.
+    Both masks are listed as voxels in the bounding box of their union plus one voxel (exact:
+    every border voxel lies inside and erosion there equals erosion of the whole array); the
+    nearest border voxel is then found with a KD-tree over the other mask's border points in mm,
+    which is exact and, for lesions, much faster than a distance transform.
 
     Args:
         pred, ref: boolean 3D masks of equal shape, neither empty.
@@ -130,12 +128,25 @@ def surface_distances(
         2.0
     """
     pred, ref, sp = check_masks(pred, ref, spacing)
-    box = union_box(pred, ref)
-    if box is None or not pred.any() or not ref.any():
+    pred_voxels, ref_voxels = mask_voxels(pred, ref)
+    if not (pred_voxels.index.size and ref_voxels.index.size):
         raise ValueError(
             "surface_distances needs two non-empty masks; see the metrics' empty policy"
         )
-    pred_pts, ref_pts = _points(pred[box], sp), _points(ref[box], sp)
+    return _distances(pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp)
+
+
+def _distances(
+    pred: Voxels,
+    pred_border: np.ndarray,
+    ref: Voxels,
+    ref_border: np.ndarray,
+    spacing: tuple[float, float, float],
+) -> SurfaceDistances:
+    """:func:`surface_distances` of two non-empty masks listed together by
+    :func:`mask_voxels`, given the flat indices of their border voxels (:func:`_border`)."""
+    pred_pts = pred.points(pred_border) * np.asarray(spacing)
+    ref_pts = ref.points(ref_border) * np.asarray(spacing)
     pred_to_ref = cKDTree(ref_pts).query(pred_pts)[0]
     ref_to_pred = cKDTree(pred_pts).query(ref_pts)[0]
     return SurfaceDistances(np.asarray(pred_to_ref), np.asarray(ref_to_pred))
@@ -143,12 +154,12 @@ def surface_distances(
 
 def _distance(pred: Any, ref: Any, spacing: Sequence[float] | None, name: str) -> float:
     pred, ref, sp = check_masks(pred, ref, spacing)
-    pred_any, ref_any = bool(pred.any()), bool(ref.any())
-    if not pred_any and not ref_any:
-        return 0.0
-    if not pred_any or not ref_any:
-        return float("nan")
-    return float(getattr(surface_distances(pred, ref, sp), name))
+    pred_voxels, ref_voxels = mask_voxels(pred, ref)
+    n_pred, n_ref = pred_voxels.index.size, ref_voxels.index.size
+    if not (n_pred and n_ref):
+        return 0.0 if n_pred == n_ref else float("nan")
+    distances = _distances(pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp)
+    return float(getattr(distances, name))
 
 
 def hd(pred: Any, ref: Any, spacing: Sequence[float] | None = None) -> float:
@@ -215,25 +226,21 @@ _CUBE = np.array([(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)])
 """Offsets of the 8 corners of the 2x2x2 neighbourhoods (cubes) that hold a voxel."""
 
 
-def _surfels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Surfel positions and neighbour codes of ``mask`` (voxel-corner indices: the cube at
-    corner ``c`` holds the voxels ``c - 1`` to ``c``).
+def _surfels(voxels: Voxels, border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Surfel positions and neighbour codes of a mask given as :class:`Voxels` and the flat
+    indices of its border voxels (positions are voxel-corner indices: the cube at corner ``c``
+    holds the voxels ``c - 1`` to ``c``).
 
     A cube that holds both classes holds a border voxel (two of its voxels of different classes
     share a face), so only the 8 cubes around each border voxel are visited: the cost follows
     the lesions' surface, not the size of the volume.
     """
-    padded = np.pad(mask, 1)
-    strides = np.array(padded.strides) // padded.itemsize
-    voxels = border_points(mask) + 1  # indices in the padded array
-    corners = np.unique(((voxels[:, None, :] + _CUBE) @ strides).ravel())
-    flat = padded.ravel()
+    corners = np.unique((border[:, None] + _CUBE @ voxels.strides).ravel())
     code = np.zeros(corners.shape, np.uint8)
     for offset, weight in zip(_CUBE - 1, _NEIGHBOUR_WEIGHTS.ravel(), strict=True):
-        code |= flat[corners + offset @ strides] * weight
+        code |= (voxels.position(corners + offset @ voxels.strides) >= 0) * weight
     surface = code != 255
-    points = np.stack(np.unravel_index(corners[surface], padded.shape), axis=1) - 1
-    return points, code[surface]
+    return voxels.points(corners[surface]), code[surface]
 
 
 def _nearest_mm(points: np.ndarray, others: np.ndarray, sp: np.ndarray) -> np.ndarray:
@@ -253,8 +260,8 @@ def nsd(
     Surfels are the 2x2x2 neighbourhoods (at voxel corners) that hold both classes, each with
     the area of its marching-cubes surface (the surface-distance package's table). The surface
     Dice is the area of both surfaces within ``tolerance_mm`` of the other surface over their
-    total area. Surfels are found lesion by lesion and matched with a KD-tree, so the cost
-    follows the lesions, not the size of the volume (the package computes two distance
+    total area. Surfels are found around the border voxels and matched with a KD-tree, so the
+    cost follows the lesions, not the size of the volume (the package computes two distance
     transforms over the union's bounding box, which spread lesions make the whole brain).
     Equal to the package to float rounding. Both empty: 1;
     exactly one empty: 0.
@@ -264,19 +271,37 @@ def nsd(
         >>> nsd(a, a), nsd(a, np.zeros_like(a))
         (1.0, 0.0)
     """
+    _check_tolerance(tolerance_mm)
+    pred, ref, sp = check_masks(pred, ref, spacing)
+    pred_voxels, ref_voxels = mask_voxels(pred, ref)
+    return _nsd(
+        pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp, tolerance_mm
+    )
+
+
+def _check_tolerance(tolerance_mm: float) -> None:
+    """Raise ``ValueError`` unless ``tolerance_mm`` (the surface Dice's, in mm) is a number >= 0."""
     if not (isinstance(tolerance_mm, (int, float)) and tolerance_mm >= 0):
         raise ValueError(f"`tolerance_mm` must be a number >= 0, got {tolerance_mm!r}")
-    pred, ref, sp = check_masks(pred, ref, spacing)
-    pred_any, ref_any = bool(pred.any()), bool(ref.any())
-    if not (pred_any and ref_any):
-        return 1.0 if pred_any == ref_any else 0.0
-    box = union_box(pred, ref)
-    assert box is not None  # both masks are non-empty
-    ref_points, ref_codes = _surfels(ref[box])
-    pred_points, pred_codes = _surfels(pred[box])
-    areas = _surfel_areas(sp)
+
+
+def _nsd(
+    pred: Voxels,
+    pred_border: np.ndarray,
+    ref: Voxels,
+    ref_border: np.ndarray,
+    spacing: tuple[float, float, float],
+    tolerance_mm: float,
+) -> float:
+    """:func:`nsd` of two masks listed together by :func:`mask_voxels`, given the flat indices
+    of their border voxels (:func:`_border`); ``tolerance_mm`` already checked."""
+    if not (pred.index.size and ref.index.size):
+        return 1.0 if pred.index.size == ref.index.size else 0.0
+    ref_points, ref_codes = _surfels(ref, ref_border)
+    pred_points, pred_codes = _surfels(pred, pred_border)
+    areas = _surfel_areas(spacing)
     ref_areas, pred_areas = areas[ref_codes], areas[pred_codes]
-    spacing_mm = np.asarray(sp)
+    spacing_mm = np.asarray(spacing)
     ref_close = _nearest_mm(ref_points, pred_points, spacing_mm) <= tolerance_mm
     pred_close = _nearest_mm(pred_points, ref_points, spacing_mm) <= tolerance_mm
     overlap = ref_areas[ref_close].sum() + pred_areas[pred_close].sum()

@@ -92,8 +92,9 @@ def test_lesion_rule_thresholds_equal_plain_transcription(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_evaluate_case_nsd_on_its_crop_equals_nsd_on_the_full_volume(seed: int) -> None:
-    # evaluate_case hands nsd the union crop (margin 1); surface Dice must not change
+def test_evaluate_case_nsd_equals_nsd_on_the_full_volume(seed: int) -> None:
+    # evaluate_case computes nsd from the voxel lists and borders it shares with the other
+    # metrics (in the union's box plus one voxel); surface Dice must not change
     pred, ref, spacing = random_masks(seed)
     assert evaluate_case(pred, ref, spacing)["nsd"] == pytest.approx(
         nsd(pred, ref, spacing), abs=1e-12
