@@ -91,15 +91,15 @@ class TrainConfig:
             instructions (see the README).
     """
 
-    iterations: int = 250
+    iterations: int = 150
     batch_size: int = 4
     lr: float = 3e-4
-    patch_size: int = 24
+    patch_size: int = 16
     max_shift: int = 6
     augment: bool = True
     init: str = "pretrain"
     pretrain_loss: str = "dice_ce"
-    pretrain_iterations: int = 600
+    pretrain_iterations: int = 400
     pretrain_lr: float = 1e-3
     freeze_encoder: bool = False
     checkpoint_every: int = 50
@@ -119,7 +119,7 @@ class EvalConfig:
         threshold: probability above which a voxel is lesion.
     """
 
-    window: int = 0
+    window: int = 48
     overlap: float = 0.5
     save_predictions: bool = True
     threshold: float = 0.5
@@ -179,6 +179,7 @@ def _paper() -> Config:
         iterations=250, batch_size=4, lr=1e-3, patch_size=80, max_shift=10,
         init="pretrain", pretrain_iterations=2000, pretrain_lr=1e-3,
     )  # fmt: skip
+    config.eval = EvalConfig(window=0, overlap=0.5)  # windows of the training patch, half overlap
     return config
 
 
