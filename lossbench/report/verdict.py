@@ -28,7 +28,7 @@ def describe_protocol(config: Config | None) -> dict[str, Any]:
     Example:
         >>> from lossbench.config import preset
         >>> describe_protocol(preset("quick"))["text"].split(" from ")[1]
-        'one shared pretraining with dice_ce (600 iterations)'
+        'one shared pretraining with dice_ce (400 iterations)'
     """
     if config is None:
         return {"preset": None, "init": "unknown", "pretrain_loss": None,
