@@ -87,7 +87,7 @@ class TrainConfig:
         precision: arithmetic of the network's forward pass, in training and in inference:
             ``fp32``, ``bf16`` or ``fp16`` autocast (losses are always computed in float32), or
             ``auto``: bf16 on a CUDA device that supports it (fp16 otherwise) and fp32 on the
-            CPU, where bf16 autocast was 13x slower than fp32 on a CPU without native bf16
+            CPU, where bf16 autocast made a step 12x slower than fp32 on a CPU without native bf16
             instructions (see the README).
     """
 
