@@ -86,6 +86,7 @@ def sliding_window(
     steps = [max(int(e * (1 - overlap)), 1) for e in edges]
     axes = [_starts(s, e, t) for s, e, t in zip(spatial, edges, steps, strict=True)]
     corners = list(itertools.product(*axes))
+    kind = torch.device(device).type
     was_training = model.training
     model.eval()
     try:
@@ -98,8 +99,7 @@ def sliding_window(
                 boxes = [tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
                          for corner in corners[i : i + batch_size]]  # fmt: skip
                 batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
-                with torch.autocast(torch.device(device).type, dtype=dtype,
-                                    enabled=dtype is not None):  # fmt: skip
+                with torch.autocast(kind, dtype=dtype, enabled=dtype is not None):
                     logits = model(batch)
                 probs = torch.sigmoid(logits.float()[:, 0])
                 for box, prob in zip(boxes, probs, strict=True):

@@ -12,26 +12,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import ndimage
 
 from lossbench.losses import create_loss, lesion_input, list_losses
 from lossbench.losses._core import Reduction
 from lossbench.losses.boundary import distance_to_boundary, signed_distance
 from lossbench.losses.distance import distance_transform, edt
 from tests._helpers import random_case
+from tests._helpers.edt import scipy_edt
 
 pytestmark = pytest.mark.cuda
 
 CUDA = torch.device("cuda")
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-def _scipy(masks: np.ndarray) -> np.ndarray:
-    out = np.full(masks.shape, np.inf)
-    for case, mask in zip(out, masks, strict=True):
-        if not mask.all():
-            case[...] = ndimage.distance_transform_edt(mask)
-    return out
 
 
 @contextmanager
@@ -58,7 +50,7 @@ def test_edt_equals_scipy_on_random_masks(data: st.DataObject, batch: int, spati
     masks = data.draw(arrays(np.bool_, (batch, *spatial)))
     result = edt(torch.from_numpy(masks).to(CUDA))
     assert result.device.type == "cuda" and result.dtype == torch.float64
-    assert np.array_equal(result.cpu().numpy(), _scipy(masks))
+    assert np.array_equal(result.cpu().numpy(), scipy_edt(masks))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +60,7 @@ def test_edt_equals_scipy_on_training_sized_volumes(
     shape: tuple[int, ...], background: float
 ) -> None:
     masks = np.random.default_rng(0).random(shape) >= background
-    expected = _scipy(masks)
+    expected = scipy_edt(masks)
     assert np.array_equal(
         distance_transform(torch.from_numpy(masks).to(CUDA)).cpu().numpy(), expected
     )

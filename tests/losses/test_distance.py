@@ -15,18 +15,10 @@ from scipy import ndimage
 
 from lossbench.losses.boundary import distance_to_boundary, signed_distance
 from lossbench.losses.distance import distance_transform, edt
+from tests._helpers.edt import scipy_edt
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 R2, R5, R8 = math.sqrt(2), math.sqrt(5), math.sqrt(8)
-
-
-def _scipy(masks: np.ndarray) -> np.ndarray:
-    """The reference: scipy per case, ``inf`` throughout a case with no False voxel."""
-    out = np.full(masks.shape, np.inf)
-    for case, mask in zip(out, masks, strict=True):
-        if not mask.all():
-            case[...] = ndimage.distance_transform_edt(mask)
-    return out
 
 
 # --- hand-computed cases --------------------------------------------------------------------------
@@ -82,7 +74,7 @@ def test_equals_scipy_on_random_masks(data: st.DataObject, batch: int, spatial: 
     masks = data.draw(arrays(np.bool_, (batch, *spatial)))
     chunk = data.draw(st.sampled_from([1, 50, 1 << 24]))  # one line per step, a few, all
     result = edt(torch.from_numpy(masks), chunk_elements=chunk).numpy()
-    assert np.array_equal(result, _scipy(masks))
+    assert np.array_equal(result, scipy_edt(masks))
 
 
 @SETTINGS
@@ -93,7 +85,7 @@ def test_equals_scipy_with_a_few_false_voxels(data: st.DataObject, spatial: tupl
     for case in masks:
         for _ in range(data.draw(st.integers(0, 3))):
             case[tuple(data.draw(st.integers(0, n - 1)) for n in spatial)] = False
-    assert np.array_equal(edt(torch.from_numpy(masks)).numpy(), _scipy(masks))
+    assert np.array_equal(edt(torch.from_numpy(masks)).numpy(), scipy_edt(masks))
 
 
 @pytest.mark.parametrize(
@@ -109,7 +101,7 @@ def test_equals_scipy_with_a_few_false_voxels(data: st.DataObject, spatial: tupl
 def test_equals_scipy_on_seeded_volumes(shape: tuple[int, ...], background: float) -> None:
     rng = np.random.default_rng(sum(shape))
     masks = rng.random(shape) >= background
-    expected = _scipy(masks)
+    expected = scipy_edt(masks)
     assert np.array_equal(edt(torch.from_numpy(masks)).numpy(), expected)
     assert np.array_equal(distance_transform(torch.from_numpy(masks)).numpy(), expected)
 
@@ -172,7 +164,7 @@ def test_maps_are_zero_for_a_case_without_both_classes() -> None:
         assert maps[0].any() and maps[3].any()
 
 
-def test_maps_from_scipy() -> None:
+def test_maps_fromscipy_edt() -> None:
     masks = _classes_cases()
     m = masks.numpy()
     inside = np.stack([ndimage.distance_transform_edt(c) for c in m])
