@@ -1,4 +1,4 @@
-"""Command line: ``lossbench run | report | compare | losses | data``."""
+"""Command line: ``lossbench run | trial | collect | report | compare | losses | data``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,46 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan and estimated time")
     run.add_argument("--resume", action="store_true", help="continue a run with its own config")
     run.add_argument("--force", action="store_true", help="delete the run folder and start over")
+    run.add_argument(
+        "--plan-only", action="store_true",
+        help="create the folder, config, data and pretraining, then stop: run the trials with "
+        "`lossbench trial` (e.g. a SLURM array) and gather them with `lossbench collect`",
+    )  # fmt: skip
+    run.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="where trials run: in this process (default) or as Ray tasks (extra 'ray')",
+    )  # fmt: skip
+    run.add_argument(
+        "--address", default=None,
+        help="Ray cluster to join: auto or HOST:PORT (default: start a local Ray)",
+    )  # fmt: skip
+    run.add_argument(
+        "--trial-gpus", type=float, default=None, metavar="G",
+        help="GPUs per Ray trial, fractions allowed (default 1 when there are GPUs, else 0)",
+    )  # fmt: skip
+    run.add_argument(
+        "--trial-cpus", type=int, default=None, metavar="N",
+        help="CPU threads per trial, on either executor (sets train.threads; Ray asks for N CPUs "
+        "per trial). Default: the machine's cores for a CPU run, 1 CPU per trial with a GPU",
+    )  # fmt: skip
+    trial = commands.add_parser(
+        "trial", help="run one trial of a run folder made by `run --plan-only` (any scheduler)"
+    )
+    trial.add_argument("run_dir", help="a run folder created by `lossbench run --plan-only`")
+    trial.add_argument("--loss", default=None, help="the trial's loss")
+    trial.add_argument("--seed", type=int, default=None, help="the trial's seed")
+    trial.add_argument(
+        "--index", type=int, default=None,
+        help="the trial's 0-based position in the grid (e.g. $SLURM_ARRAY_TASK_ID), instead of "
+        "--loss and --seed",
+    )  # fmt: skip
+    trial.add_argument(
+        "--list", action="store_true", help="print the grid, one 'index loss seed' per line"
+    )
+    collect = commands.add_parser(
+        "collect", help="gather a run folder's finished trials into the results and the report"
+    )
+    collect.add_argument("run_dir", help="a run folder")
     report = commands.add_parser("report", help="tables, figures and HTML from a run's results")
     report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
     report.add_argument("--baseline", default="dice", help="reference loss of the paired tests")
@@ -189,8 +229,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from lossbench.config import apply_overrides, preset, validate
-    from lossbench.run import RunFolderInUseError, plan, resolve_losses, run
-    from lossbench.stats import overview
+    from lossbench.executors import LocalExecutor, ray_executor
+    from lossbench.run import RunFolderInUseError, plan, prepare, resolve_losses, run
 
     try:
         config = preset(args.preset)
@@ -202,13 +242,28 @@ def _run(args: argparse.Namespace) -> int:
         if args.device is not None:
             config.device = args.device
         apply_overrides(config, args.overrides)
+        if args.trial_cpus is not None:
+            config.train.threads = args.trial_cpus
         names = resolve_losses(validate(config).losses)
         if args.dry_run:
             print(plan(config, names))
             return 0
         out = args.out or f"runs/{config.preset}"
+        if args.plan_only:
+            prepare(config, out, resume=args.resume, force=args.force)
+            count = len(names) * len(config.seeds)
+            print(f"{out} is ready: run its {count} trials with `lossbench trial {out} --index K` "
+                  f"(K = 0..{count - 1}), then `lossbench collect {out}`")  # fmt: skip
+            return 0
+        if args.executor == "ray":
+            executor = ray_executor(args.address, args.trial_gpus, args.trial_cpus)
+        else:
+            executor = LocalExecutor()
         start = time.perf_counter()
-        table_path = run(config, out, resume=args.resume, force=args.force)
+        table_path = run(config, out, resume=args.resume, force=args.force, executor=executor)
+    except ImportError as exc:  # --executor ray without the extra
+        print(f"lossbench run: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError, RunFolderInUseError) as exc:
         print(f"lossbench run: {as_flags(str(exc))}", file=sys.stderr)
         return 2
@@ -219,18 +274,30 @@ def _run(args: argparse.Namespace) -> int:
         print(f"lossbench run: {exc}; what finished is kept: fix the cause and rerun the same "
               "command to resume", file=sys.stderr)  # fmt: skip
         return 1
+    print(f"\n{_rows(table_path)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
+    return _summarise(Path(table_path))
+
+
+def _rows(table_path: str | Path) -> int:
+    import pandas as pd
+
+    return len(pd.read_csv(table_path, dtype={"case_id": str}))
+
+
+def _summarise(table_path: Path) -> int:
+    """Print the means of a results table and build the run's report; returns 0."""
     import pandas as pd
 
     from lossbench.report import read_config
+    from lossbench.stats import overview
 
     table = pd.read_csv(table_path, dtype={"case_id": str})
-    print(f"\n{len(table)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
-    stored = read_config(Path(table_path).parent)
+    stored = read_config(table_path.parent)
     policy = stored.report.nan_policy if stored else "worst"
     if len(table):
         print(f"means over the cases with lesions (missing distances: {policy}):")
         print(overview(table, policy).round(3).to_string())
-    if len(config.seeds) == 1:
+    if stored is not None and len(stored.seeds) == 1:
         print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
               "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
     timing: dict[str, float] = {}
@@ -239,11 +306,67 @@ def _run(args: argparse.Namespace) -> int:
         from lossbench.run import record_timing
 
         clock = time.perf_counter()
-        markdown, page = build_report(Path(table_path).parent)
-        timing = record_timing(Path(table_path).parent, "report", time.perf_counter() - clock)
+        markdown, page = build_report(table_path.parent)
+        timing = record_timing(table_path.parent, "report", time.perf_counter() - clock)
         print(f"report: {markdown} and {page}")
     if timing:
         print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
+    return 0
+
+
+def _trial(args: argparse.Namespace) -> int:
+    from lossbench.config import from_toml
+    from lossbench.layout import RunLayout
+    from lossbench.run import run_trial, trial_grid
+
+    try:
+        layout = RunLayout(Path(args.run_dir))
+        if not layout.config.exists():
+            raise FileNotFoundError(
+                f"{args.run_dir} is not a prepared run folder (no config.toml); create it with "
+                "`lossbench run --plan-only --out RUN_DIR`"
+            )
+        grid = trial_grid(from_toml(layout.config))
+        if args.list:
+            print("\n".join(f"{i} {loss} {seed}" for i, (loss, seed) in enumerate(grid)))
+            return 0
+        if args.index is not None:
+            if not 0 <= args.index < len(grid):
+                raise ValueError(f"--index must be in 0..{len(grid) - 1}, got {args.index}")
+            loss, seed = grid[args.index]
+        elif args.loss is None or args.seed is None:
+            raise ValueError("give --loss and --seed, or --index")
+        else:
+            loss, seed = args.loss, args.seed
+        outcome = run_trial(layout.root, loss, seed)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench trial: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
+    if outcome["status"] == "failed":
+        print(f"{loss} seed {seed} failed: {outcome['error']}", file=sys.stderr)
+        return 1
+    print(f"{loss} seed {seed}: {outcome['status']} ({layout.trial(loss, seed).metrics})")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from lossbench.run import collect, missing_trials
+
+    try:
+        table_path = collect(args.run_dir)
+        missing = missing_trials(args.run_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench collect: {exc}", file=sys.stderr)
+        return 2
+    print(f"{_rows(table_path)} rows in {table_path}")
+    _summarise(table_path)
+    if missing:
+        print(f"{len(missing)} trial(s) missing: "
+              + ", ".join(f"{loss} seed {seed}" for loss, seed in missing))  # fmt: skip
+        return 1
     return 0
 
 
@@ -288,6 +411,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "run": _run,
+    "trial": _trial,
+    "collect": _collect,
     "report": _report,
     "compare": _compare,
     "losses": _losses,

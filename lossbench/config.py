@@ -89,6 +89,11 @@ class TrainConfig:
             ``auto``: bf16 on a CUDA device that supports it (fp16 otherwise) and fp32 on the
             CPU, where bf16 autocast made a step 12x slower than fp32 on a CPU without native bf16
             instructions (see the README).
+        threads: CPU threads of a trial's torch operations. On the CPU the count changes the
+            numbers (a float sum split over more threads is added in another order), so it is
+            part of the configuration and every executor runs each trial with exactly this many;
+            ``0`` is resolved, when the run folder is created, to the number torch chooses on that
+            machine (its physical cores). On CUDA it only sets the threads feeding the GPU.
     """
 
     iterations: int = 150
@@ -104,6 +109,7 @@ class TrainConfig:
     freeze_encoder: bool = False
     checkpoint_every: int = 50
     precision: str = "auto"
+    threads: int = 0
 
 
 @dataclass
@@ -363,6 +369,7 @@ def validate(config: Config) -> Config:
          "at least 1"),
         ("train.precision", train.precision, train.precision in PRECISIONS,
          f"one of {', '.join(PRECISIONS)}"),
+        ("train.threads", train.threads, train.threads >= 0, "0 (all cores) or a positive count"),
         ("eval.window", ev.window, ev.window >= 0, "0 (the patch size) or a positive edge"),
         ("eval.overlap", ev.overlap, 0 <= ev.overlap < 1, "in [0, 1)"),
         ("eval.threshold", ev.threshold, 0 < ev.threshold < 1, "in (0, 1)"),

@@ -3,7 +3,8 @@
     <run>/config.toml                   resolved configuration, versions, device, test data
     <run>/data/train|test/<case_id>/    synthetic cases (when the data is synthetic)
     <run>/pretrain/model.pt             the shared starting point (train.init = "pretrain")
-    <run>/trials/<loss>-seed<k>/        checkpoint.pt, history.csv, metrics.csv, predictions/
+    <run>/trials/<loss>-seed<k>/        checkpoint.pt, history.csv, metrics.csv, predictions/,
+                                        environment.json
     <run>/results.parquet|csv           every trial's per-case metrics
     <run>/failures.csv                  trials stopped by a non-finite loss
     <run>/report.md|html, summary.json, figures/
@@ -38,13 +39,19 @@ class TrialLayout:
 
     @property
     def history(self) -> Path:
-        """Training loss per iteration: ``iteration, loss, seconds, batch_hash`` (CSV)."""
+        """Training loss per iteration: ``iteration, loss, seconds, batch_hash, attempt`` (CSV;
+        ``attempt`` is 1, and one more after each resume from a checkpoint)."""
         return self.folder / "history.csv"
 
     @property
     def metrics(self) -> Path:
         """Per-case metrics of the finished trial (CSV); its presence marks the trial done."""
         return self.folder / "metrics.csv"
+
+    @property
+    def environment(self) -> Path:
+        """Where and how the trial ran: host, device, versions, determinism flags (JSON)."""
+        return self.folder / "environment.json"
 
     @property
     def failed(self) -> Path:
@@ -126,8 +133,13 @@ class RunLayout:
 
     @property
     def lock(self) -> Path:
-        """Held by the driver while a run writes into the folder."""
+        """Held by the driver while a run writes into the folder (``pid=<pid> host=<host>``)."""
         return self.root / ".lock"
+
+    @property
+    def probes(self) -> Path:
+        """Marker files by which each cluster node shows it sees the run folder."""
+        return self.root / ".probes"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The grid of trials (losses x seeds), the run directory, resume and the results table.
 
-The run folder's layout is :class:`lossbench.layout.RunLayout`. A trial is a pure function of
-(resolved config, loss, seed) that writes only its own folder; a finished trial (``metrics.csv``
-present) is never recomputed, an interrupted one resumes from its last checkpoint. A lock keeps a
-second driver out of a folder in use.
+The run folder's layout is :class:`lossbench.layout.RunLayout`, and the folder is the only state
+a run shares. :func:`prepare` writes the configuration, the data and the shared pretraining; the
+trials (:func:`lossbench.trial.run_trial`) then run on an executor (:mod:`lossbench.executors`)
+and :func:`collect` gathers them. A lock keeps a second driver out of a folder in use.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -23,70 +22,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
+from lossbench._lock import RunFolderInUseError, hold
 from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
-from lossbench.data import complete_cases, load_dataset, synthesize
 from lossbench.data.msseg2 import Dataset
-from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
-from lossbench.infer import sliding_window
-from lossbench.layout import RunLayout, TrialLayout
-from lossbench.losses import get_loss_class, list_losses
-from lossbench.metrics import evaluate_case
+from lossbench.executors import Executor, LocalExecutor
+from lossbench.layout import RunLayout
 from lossbench.train import (
-    NonFiniteLossError,
     autocast_dtype,
     build_model,
     resolve_precision,
-    train_trial,
+)
+from lossbench.trial import (
+    PAPER_SPLIT,
+    _cases,
+    _split,
+    _write_atomic,
+    resolve_device,
+    resolve_losses,
+    resolve_threads,
+    run_trial,
+    trial_grid,
 )
 
 __all__ = [
     "PAPER_SPLIT",
     "RunFolderInUseError",
     "collect",
+    "missing_trials",
     "plan",
+    "prepare",
     "record_timing",
     "resolve_device",
     "resolve_losses",
+    "resolve_threads",
     "run",
+    "run_trial",
+    "trial_grid",
 ]
-
-PAPER_SPLIT = {
-    "train": "015 016 018 019 020 021 024 029 030 032 035 037 039 043 047 048 049 051 052 057 061 "
-    "068 069 070 074 077 083 084 088 089 090 096".split(),
-    "test": "013 026 027 091 094 095 099 100".split(),
-}
-
-
-class RunFolderInUseError(RuntimeError):
-    """Another ``lossbench run`` holds the run folder's lock."""
-
-
-def resolve_losses(names: Sequence[str]) -> list[str]:
-    """``["all"]`` or registered names (unknown ones raise with a did-you-mean).
-
-    Example:
-        >>> resolve_losses(["dice", "hytver"])
-        ['dice', 'hytver']
-    """
-    if list(names) == ["all"]:
-        return list_losses()
-    for name in names:
-        get_loss_class(name)  # raises ValueError with the closest name
-    return list(dict.fromkeys(names))
-
-
-def resolve_device(name: str) -> torch.device:
-    """The device of a validated ``device`` setting: ``auto`` is CUDA when available, else CPU.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _environment(device: torch.device, precision: str) -> dict[str, dict[str, Any]]:
@@ -115,30 +88,6 @@ def _environment(device: torch.device, precision: str) -> dict[str, dict[str, An
     }
 
 
-def _split(config: Config, layout: RunLayout) -> tuple[Dataset, Dataset]:
-    data = config.data
-    if data.source == "synthetic":
-        shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
-        spacing = (float(data.spacing[0]), float(data.spacing[1]), float(data.spacing[2]))
-        sets = []
-        for split, count, seed in (("train", data.cases, data.seed),
-                                   ("test", data.test_cases, data.seed + 1)):  # fmt: skip
-            synthesize(
-                layout.data(split), count, seed, shape, spacing, lesion_free=data.lesion_free
-            )
-            sets.append(load_dataset(layout.data(split)))
-        return sets[0], sets[1]
-    root = Path(data.source)
-    complete = complete_cases(root)
-    if set(PAPER_SPLIT["train"] + PAPER_SPLIT["test"]) <= set(complete):
-        return load_dataset(root, PAPER_SPLIT["train"]), load_dataset(root, PAPER_SPLIT["test"])
-    order = np.random.default_rng(data.seed).permutation(len(complete))
-    n_test = max(1, round(data.test_fraction * len(complete)))
-    test_ids = sorted(complete[i] for i in order[:n_test])
-    train_ids = sorted(complete[i] for i in order[n_test:])
-    return load_dataset(root, train_ids), load_dataset(root, test_ids)
-
-
 def _test_data(test_set: Dataset, layout: RunLayout) -> dict[str, object]:
     """Where the test cases lie: relative to the run folder when inside it, else absolute."""
     root = test_set.root.resolve()
@@ -147,14 +96,6 @@ def _test_data(test_set: Dataset, layout: RunLayout) -> dict[str, object]:
     except ValueError:
         where = str(root)
     return {"root": where, "case_ids": list(test_set.case_ids)}
-
-
-def _prepare(dataset: Dataset, config: Config, desc: str, progress: bool) -> list[PreparedCase]:
-    target = config.data.target_spacing or None
-    return [
-        prepare_case(c, target)
-        for c in tqdm(dataset, desc=desc, unit="case", disable=not progress, leave=False)
-    ]
 
 
 def plan(config: Config, losses: Sequence[str]) -> str:
@@ -207,82 +148,6 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _pretrain(
-    config: Config, cases: list, layout: RunLayout, device: torch.device, progress: bool
-) -> dict | None:
-    train = config.train
-    if train.init == "scratch":
-        return None
-    if train.init != "pretrain":  # a state-dict file, checked by validate
-        return torch.load(train.init, map_location="cpu", weights_only=True)
-    stage = layout.pretrain
-    if not stage.model.exists():
-        model, _ = train_trial(
-            train.pretrain_loss, config.data.seed, cases, config, stage, device,
-            iterations=train.pretrain_iterations, lr=train.pretrain_lr, progress=progress,
-        )  # fmt: skip
-        partial = stage.model.with_suffix(".partial")
-        torch.save(model.state_dict(), partial)
-        partial.replace(stage.model)
-    return torch.load(stage.model, map_location="cpu", weights_only=True)
-
-
-def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
-              trial: TrialLayout, device: torch.device, progress: bool) -> list[dict]:  # fmt: skip
-    import nibabel as nib
-
-    rows = []
-    for case in tqdm(cases, desc="evaluate", unit="case", leave=False, disable=not progress):
-        prob = sliding_window(
-            model, case.image, config.eval.window or config.train.patch_size, config.eval.overlap,
-            device,
-            dtype=autocast_dtype(config.train.precision, device),
-        )  # fmt: skip
-        # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
-        pred = to_native(prob * case.brain_mask, case) > config.eval.threshold
-        metrics = evaluate_case(pred, case.native_label, case.native_spacing)
-        rows.append({"case_id": case.case_id, **metrics})
-        if config.eval.save_predictions:
-            trial.predictions.mkdir(exist_ok=True)
-            nib.save(
-                nib.Nifti1Image(pred.astype(np.uint8), case.affine), trial.prediction(case.case_id)
-            )
-    return rows
-
-
-@contextlib.contextmanager
-def _locked(layout: RunLayout) -> Iterator[None]:
-    """Hold the run folder's lock; a second driver on the same folder is refused at once.
-
-    The lock is an advisory ``flock`` on ``<run>/.lock``: the kernel releases it when the holder
-    exits, even when killed, so a crashed run never leaves the folder locked.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover  (Windows: no advisory locks; run one driver at a time)
-        yield
-        return
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with layout.lock.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise RunFolderInUseError(
-                f"{layout.root} is in use by another lossbench run (pid {holder}); wait for it "
-                "to finish or stop it, then rerun to resume"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _check_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> Config:
     if force:
         for entry in layout.root.iterdir():
@@ -292,33 +157,66 @@ def _check_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> 
         previous = from_toml(layout.config)
         if resume:
             return validate(previous)  # a stored config.toml may have been edited by hand
-        if dataclasses.asdict(previous) != dataclasses.asdict(config):
+        changed = _changed_keys(dataclasses.asdict(previous), dataclasses.asdict(config))
+        if changed:
             raise ValueError(
-                f"{layout.root} holds a run with a different configuration; resume it with its "
-                "own configuration (resume=True, --resume), or start over (force=True, --force)"
+                f"{layout.root} holds a run with a different configuration ({', '.join(changed)});"
+                " resume it with its own configuration (resume=True, --resume), or start over "
+                "(force=True, --force)"
             )
     return config
 
 
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key} {a!r} there, {b!r} here")
+    return keys
+
+
+def prepare(config: Config, out: str | Path, *, resume: bool = False, force: bool = False,
+            progress: bool = True) -> Path:  # fmt: skip
+    """Create or check out the run folder ``out``: its configuration, its data and the shared
+    pretraining, everything the trials need; returns the ``config.toml`` path. The trials can
+    then run anywhere that sees the folder (``lossbench trial``, :func:`run_trial`).
+
+    Raises the same errors as :func:`run`.
+    """
+    layout = RunLayout(Path(out))
+    config = resolve_threads(validate(config))
+    with hold(layout.lock, layout.root):
+        config = _check_out(layout, config, resume, force)
+        _prepare_locked(config, layout, LocalExecutor(), progress, _Clock())
+    return layout.config
+
+
 def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = False,
-        progress: bool = True) -> Path:  # fmt: skip
+        progress: bool = True, executor: Executor | None = None) -> Path:  # fmt: skip
     """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
 
     Every value is validated (:func:`lossbench.config.validate`) before the folder is created,
-    changed or, with ``force``, emptied.
+    changed or, with ``force``, emptied. ``executor`` decides where the trials run: in this
+    process by default (:class:`lossbench.executors.LocalExecutor`), or on a Ray cluster
+    (:class:`lossbench.executors.RayExecutor`); the
+    results do not depend on it.
 
     Raises:
         ValueError: a value :func:`lossbench.config.validate` refuses (unknown loss, device,
             value out of range), or ``out`` holding another configuration.
         FileNotFoundError: the data folder holds no complete case, or ``train.init`` names no
             file.
-        RunFolderInUseError: another run holds ``out``.
+        RunFolderInUseError: another run holds ``out`` (the message names its host and pid).
     """
     layout = RunLayout(Path(out))
-    validate(config)
-    with _locked(layout):
+    config = resolve_threads(validate(config))
+    executor = executor or LocalExecutor()
+    with hold(layout.lock, layout.root):
         config = _check_out(layout, config, resume, force)
-        return _run_locked(config, layout, progress)
+        return _run_locked(config, layout, executor, progress)
 
 
 class _Clock:
@@ -338,48 +236,36 @@ class _Clock:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 2)
 
 
-def _run_locked(config: Config, layout: RunLayout, progress: bool) -> Path:
-    losses = resolve_losses(config.losses)
+def _prepare_locked(config: Config, layout: RunLayout, executor: Executor, progress: bool,
+                    clock: _Clock) -> dict[str, dict[str, Any]]:  # fmt: skip
     device = resolve_device(config.device)
     stored: dict[str, dict[str, Any]] = dict(_environment(device, config.train.precision))
     layout.config.write_text(to_toml(config, stored))
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    clock = _Clock()
     with clock.phase("data"):
-        train_set, test_set = _split(config, layout)
+        _, test_set = _split(config, layout, generate=True)
         stored["test_data"] = _test_data(test_set, layout)
         layout.config.write_text(to_toml(config, stored))
-        pairs = [(c.image, c.label) for c in _prepare(train_set, config, "prepare train", progress)]
-        test_cases = _prepare(test_set, config, "prepare test", progress)
+        if executor.in_process:  # the trials run in this process: prepare their cases once
+            _cases(layout, progress)
     with clock.phase("pretraining"):
-        init_state = _pretrain(config, pairs, layout, device, progress)
-    failures = []
-    grid = [(seed, loss) for seed in config.seeds for loss in losses]
-    for seed, loss in tqdm(grid, desc="trials", unit="trial", disable=not progress):
-        trial = layout.trial(loss, seed)
-        if trial.metrics.exists():
-            continue
-        try:
-            with clock.phase("training"):
-                model, seconds = train_trial(loss, seed, pairs, config, trial, device,
-                                             init_state, progress=progress)  # fmt: skip
-        except NonFiniteLossError as exc:
-            failures.append({"loss": loss, "seed": seed, "error": str(exc)})
-            trial.failed.write_text(json.dumps(failures[-1]))
-            continue
-        with clock.phase("evaluation"):
-            rows = _evaluate(model, test_cases, config, trial, device, progress)
-        frame = pd.DataFrame(rows)
-        frame.insert(0, "seed", seed)
-        frame.insert(0, "loss", loss)
-        frame["train_seconds"] = round(seconds, 2)
-        _write_atomic(frame, trial.metrics)
-    if failures:
-        _write_atomic(pd.DataFrame(failures), layout.failures)
+        executor.pretrain(layout, progress)
+    return stored
+
+
+def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress: bool) -> Path:
+    clock = _Clock()
+    with executor.session(layout, config):
+        stored = _prepare_locked(config, layout, executor, progress, clock)
+        pending = [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
+        with clock.phase("trials"):
+            outcomes = executor.trials(layout, pending, progress)
+    for name, key in (("training", "train_seconds"), ("evaluation", "eval_seconds")):
+        clock.seconds[name] = round(sum(o.get(key, 0.0) for o in outcomes), 2)
+    if executor.in_process:  # the trials' wall time is their training plus their evaluation
+        del clock.seconds["trials"]
     stored["timing"] = clock.seconds
     layout.config.write_text(to_toml(config, stored))
-    return collect(layout.root, losses, config.seeds)
+    return collect(layout.root)
 
 
 def record_timing(out: str | Path, phase: str, seconds: float) -> dict[str, float]:
@@ -404,20 +290,31 @@ def record_timing(out: str | Path, phase: str, seconds: float) -> dict[str, floa
     return tables["timing"]
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV beside ``path`` and rename it into place: a crash or a full disk
-    leaves the previous file (or none), never half a table."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        frame.to_csv(partial, index=False)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+def missing_trials(out: str | Path) -> list[tuple[str, int]]:
+    """The ``(loss, seed)`` trials of a run folder without metrics (not run, interrupted or
+    failed), in grid order.
+
+    Example:
+        >>> import tempfile
+        >>> from lossbench.config import preset
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> config = preset("quick")
+        >>> config.losses, config.seeds = ["dice"], [0, 1]
+        >>> _ = (folder / "config.toml").write_text(to_toml(config))
+        >>> missing_trials(folder)
+        [('dice', 0), ('dice', 1)]
+    """
+    layout = RunLayout(Path(out))
+    config = from_toml(layout.config)
+    return [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
 
 
-def collect(out: str | Path, losses: Sequence[str], seeds: Sequence[int]) -> Path:
+def collect(out: str | Path, losses: Sequence[str] | None = None,
+            seeds: Sequence[int] | None = None) -> Path:  # fmt: skip
     """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
-    ``results.parquet``; returns the CSV path. Trials without metrics are skipped.
+    ``results.parquet``, and the failed trials' reasons into ``failures.csv``; returns the CSV
+    path. Trials without metrics are skipped (:func:`missing_trials` lists them). ``losses``
+    and ``seeds`` default to the run's own.
 
     Example:
         >>> import tempfile
@@ -425,11 +322,12 @@ def collect(out: str | Path, losses: Sequence[str], seeds: Sequence[int]) -> Pat
         'results.csv'
     """
     layout = RunLayout(Path(out))
-    frames = [
-        pd.read_csv(layout.trial(loss, seed).metrics, dtype={"case_id": str})
-        for seed in seeds for loss in losses
-        if layout.trial(loss, seed).metrics.exists()
-    ]  # fmt: skip
+    if losses is None or seeds is None:
+        config = from_toml(layout.config)
+        losses = resolve_losses(config.losses) if losses is None else losses
+        seeds = config.seeds if seeds is None else seeds
+    trials = [layout.trial(loss, seed) for seed in seeds for loss in losses]
+    frames = [pd.read_csv(t.metrics, dtype={"case_id": str}) for t in trials if t.metrics.exists()]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     _write_atomic(table, layout.results_csv)
     partial = layout.results_parquet.with_name(layout.results_parquet.name + ".partial")
@@ -438,4 +336,10 @@ def collect(out: str | Path, losses: Sequence[str], seeds: Sequence[int]) -> Pat
         partial.replace(layout.results_parquet)
     finally:
         partial.unlink(missing_ok=True)
+    failures = [json.loads(t.failed.read_text()) for t in trials
+                if t.failed.exists() and not t.metrics.exists()]  # fmt: skip
+    if failures:
+        _write_atomic(pd.DataFrame(failures), layout.failures)
+    else:
+        layout.failures.unlink(missing_ok=True)
     return layout.results_csv

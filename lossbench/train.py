@@ -128,10 +128,10 @@ def train_trial(
 ) -> tuple[VNet, float]:
     """Train one trial and return ``(model, training seconds)``.
 
-    Writes the trial's ``history.csv`` (iteration, loss, seconds, batch hash) and
-    ``checkpoint.pt``; an existing checkpoint is resumed. Both are written beside their place
-    and renamed into it, so an interruption (even SIGKILL) or a full disk leaves the previous
-    checkpoint whole.
+    Writes the trial's ``history.csv`` (iteration, loss, seconds, batch hash, attempt: 1, and
+    one more after each resume) and ``checkpoint.pt``; an existing checkpoint is resumed. Both
+    are written beside their place and renamed into it, so an interruption (even SIGKILL) or a
+    full disk leaves the previous checkpoint whole.
 
     Args:
         loss_name: a registered loss.
@@ -181,7 +181,8 @@ def train_trial(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
                 )
             state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-            row = [state.iteration, value, round(state.elapsed, 3), _batch_hash(images, labels)]
+            row = [state.iteration, value, round(state.elapsed, 3), _batch_hash(images, labels),
+                   state.attempt]  # fmt: skip
             state.history.append(row)
             if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
                 state.save(trial.checkpoint)
@@ -290,6 +291,7 @@ class _State:
     rng: np.random.Generator
     iteration: int = 0
     elapsed: float = 0.0
+    attempt: int = 1  # 1 for the first start, one more each time the trial resumes
     rng_state: dict[str, Any] = field(default_factory=dict)  # after the last batch trained on
     history: list[list[Any]] = field(default_factory=list)
 
@@ -302,6 +304,7 @@ class _State:
             self.scaler.load_state_dict(saved["scaler"])
         self.iteration, self.elapsed = saved["iteration"], saved["elapsed"]
         self.history = saved["history"]
+        self.attempt = saved.get("attempt", 1) + 1
 
     def save(self, path: Path) -> None:
         """Write beside ``path`` and rename: a failed write (a full disk, a kill) leaves the
@@ -311,7 +314,8 @@ class _State:
             torch.save(
                 {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "rng": self.rng_state,
-                 "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history},
+                 "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history,
+                 "attempt": self.attempt},
                 partial,
             )  # fmt: skip
             partial.replace(path)
@@ -351,7 +355,7 @@ def _write_history(history: list[list[Any]], path: Path) -> None:
     try:
         with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["iteration", "loss", "seconds", "batch_hash"])
+            writer.writerow(["iteration", "loss", "seconds", "batch_hash", "attempt"])
             writer.writerows(history)
         partial.replace(path)
     finally:

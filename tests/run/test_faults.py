@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import gzip
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -179,11 +180,14 @@ def test_a_second_run_on_a_folder_in_use_is_refused(tmp_path: Path, capsys) -> N
             time.sleep(0.05)
         assert first.poll() is None, "the first run ended before the test could overlap it"
         with pytest.raises(
-            RunFolderInUseError, match=f"in use by another lossbench run \\(pid {first.pid}\\)"
+            RunFolderInUseError,
+            match=f"another lossbench run \\(pid {first.pid} on host {socket.gethostname()}\\)",
         ):
             run(tiny(["dice"]), tmp_path, progress=False)
         assert main(args) == 2
-        assert f"is in use by another lossbench run (pid {first.pid})" in capsys.readouterr().err
+        assert (
+            f"in use by another lossbench run (pid {first.pid} on host" in capsys.readouterr().err
+        )
     finally:
         first.kill()
         first.wait(timeout=60)

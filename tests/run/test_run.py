@@ -21,7 +21,7 @@ from lossbench.run import run
 from tests._helpers.nifti import load_nifti
 from tests._helpers.runs import TINY, tiny
 
-COLUMNS = ["loss", "seed", "case_id", *METRIC_KEYS, "train_seconds"]
+COLUMNS = ["loss", "seed", "case_id", *METRIC_KEYS, "train_seconds", "device"]
 
 
 def test_results_table_rows_and_columns(tmp_path: Path) -> None:
@@ -120,7 +120,10 @@ def test_identical_seeds_mean_identical_batches_and_start(tmp_path: Path) -> Non
 def test_other_config_in_the_folder_is_refused(tmp_path: Path) -> None:
     run(tiny(["dice"]), tmp_path, progress=False)
     other = apply_overrides(tiny(["dice"]), ["train.iterations=5"])
-    refused = r"different configuration; resume it .*\(force=True, --force\)"
+    refused = (
+        r"different configuration \(train.iterations 4 there, 5 here\); resume it .*"
+        r"\(force=True, --force\)"
+    )
     with pytest.raises(ValueError, match=refused):
         run(other, tmp_path, progress=False)
     run(other, tmp_path, resume=True, progress=False)  # continues with the stored config
@@ -197,14 +200,15 @@ def test_an_msseg2_folder_gets_the_study_split_when_its_ids_match(tmp_path: Path
         for key in ("baseline", "followup", "label"):  # the split only looks for the files
             (tmp_path / case_id / FILES[key]).touch()
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path)))
-    train, test = _split(config, RunLayout(tmp_path))
+    train, test = _split(config, RunLayout(tmp_path), generate=True)
     assert train.case_ids == PAPER_SPLIT["train"] and test.case_ids == PAPER_SPLIT["test"]
     (tmp_path / "013" / FILES["label"]).unlink()  # a study case incomplete: a seeded split
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path), seed=3))
-    train, test = _split(config, RunLayout(tmp_path))
+    train, test = _split(config, RunLayout(tmp_path), generate=True)
     assert len(test) == round(0.2 * 40) and not set(train.case_ids) & set(test.case_ids)
     assert "013" not in train.case_ids + test.case_ids
-    assert _split(config, RunLayout(tmp_path))[1].case_ids == test.case_ids  # the seed fixes it
+    again = _split(config, RunLayout(tmp_path), generate=True)
+    assert again[1].case_ids == test.case_ids  # the seed fixes it
 
 
 def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
