@@ -1,14 +1,18 @@
 """Docstring examples: names they may use without importing them, and a temporary folder of
-their own that is removed when the example ends."""
+their own that is removed when the example ends. Modules of an optional extra that is not
+installed are not collected (their tests skip with the reason)."""
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 import torch
 from _pytest.doctest import DoctestItem
+
+collect_ignore = [] if importlib.util.find_spec("ray") else ["lossbench/executors/ray.py"]
 
 
 @pytest.fixture(autouse=True)

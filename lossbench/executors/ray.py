@@ -35,8 +35,7 @@ class RunFolderNotSharedError(FileNotFoundError):
     """A Ray node cannot read or write the run folder at the driver's path."""
 
 
-@ray.remote(num_cpus=0)
-def _probe(root: str, token: str) -> str:
+def _look(root: str, token: str) -> str:
     """On one node: read the driver's marker, write this node's; returns the marker's name, or
     what went wrong (starting with ``!``)."""
     folder = Path(root) / ".probes"
@@ -48,6 +47,9 @@ def _probe(root: str, token: str) -> str:
         return marker.name
     except OSError as exc:
         return f"!{exc}"
+
+
+_probe = ray.remote(num_cpus=0)(_look)
 
 
 @ray.remote

@@ -220,11 +220,29 @@ def benchmark_ms(report: dict) -> dict[str, float]:
     }
 
 
+def _devices(by_seed: pd.Series) -> str:
+    names = by_seed.astype(str)
+    if names.nunique() == 1:
+        return str(names.iloc[0])
+    return "; ".join(f"seed {seed}: {name}" for seed, name in names.items())
+
+
 def cost_table(results: pd.DataFrame, bench_ms: dict[str, float] | None = None) -> pd.DataFrame:
-    """Table 5: training seconds per trial (mean over seeds) and, when given, the loss's
-    forward + backward milliseconds from the benchmark suite."""
-    seconds = results.groupby(["loss", "seed"])["train_seconds"].first().groupby("loss").mean()
+    """Table 5: training seconds per trial (mean over seeds), the device each trial ran on (one
+    name when all seeds share it, else per seed) and, when given, the loss's forward + backward
+    milliseconds from the benchmark suite.
+
+    Example:
+        >>> rows = pd.DataFrame({"loss": ["dice"] * 2, "seed": [0, 1], "train_seconds": [2., 4.],
+        ...                      "device": ["cpu (2 threads)", "NVIDIA H100"]})
+        >>> cost_table(rows).loc["dice"].tolist()
+        ['3.0', 'seed 0: cpu (2 threads); seed 1: NVIDIA H100']
+    """
+    trials = results.groupby(["loss", "seed"]).first()
+    seconds = trials["train_seconds"].groupby("loss").mean()
     out = pd.DataFrame({"training (s / trial)": seconds.map(lambda v: f"{v:.1f}")})
+    if "device" in trials:
+        out["device"] = [_devices(trials.loc[loss, "device"]) for loss in out.index]
     if bench_ms:
         out["forward + backward (ms)"] = [
             f"{bench_ms[n]:.2f}" if n in bench_ms else "" for n in out.index

@@ -1,0 +1,104 @@
+"""Schedulers without Ray: `run --plan-only`, one `trial` per (loss, seed), then `collect`, give
+the table `run` gives; each trial records where it ran; `--executor ray` without the extra says
+how to install it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lossbench.cli import main
+from lossbench.executors import RAY_MISSING
+from lossbench.layout import RunLayout
+from lossbench.results import load
+from lossbench.run import run
+from lossbench.trial import run_trial
+from tests._helpers.runs import TINY, tiny
+
+
+def _args(out: Path, *extra: str) -> list[str]:
+    args = ["run", "--losses", "dice,ce", "--seeds", "0,1", "--device", "cpu", "--out", str(out)]
+    return [*args, *[a for item in TINY for a in ("--set", item)], *extra]
+
+
+def test_trial_and_collect_give_the_table_of_run(tmp_path: Path, capsys) -> None:
+    assert main(_args(tmp_path / "whole")) == 0
+    split = tmp_path / "split"
+    assert main(_args(split, "--plan-only")) == 0
+    assert "run its 4 trials" in capsys.readouterr().out
+    assert RunLayout(split).pretrain.model.exists() and not RunLayout(split).trials.exists()
+    assert main(["trial", str(split), "--list"]) == 0
+    grid = capsys.readouterr().out.split("\n")[:4]
+    assert grid == ["0 dice 0", "1 ce 0", "2 dice 1", "3 ce 1"]
+    assert main(["trial", str(split), "--index", "0"]) == 0
+    assert main(["trial", str(split), "--loss", "dice", "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(["collect", str(split)]) == 1  # two trials are missing
+    out = capsys.readouterr().out
+    assert "6 rows in" in out and "2 trial(s) missing: ce seed 0, ce seed 1" in out
+    for index in (1, 3):
+        assert main(["trial", str(split), "--index", str(index)]) == 0
+    assert main(["collect", str(split)]) == 0
+    assert (split / "report.html").exists()
+    whole, parts = load(tmp_path / "whole"), load(split)
+    pd.testing.assert_frame_equal(
+        whole.drop(columns="train_seconds"), parts.drop(columns="train_seconds")
+    )
+
+
+def test_trial_refuses_what_is_not_a_trial_of_a_prepared_run(tmp_path: Path, capsys) -> None:
+    assert main(["trial", str(tmp_path / "none"), "--index", "0"]) == 2
+    assert "is not a prepared run folder" in capsys.readouterr().err
+    assert main(_args(tmp_path, "--plan-only")) == 0
+    assert main(["trial", str(tmp_path), "--index", "4"]) == 2
+    assert "--index must be in 0..3, got 4" in capsys.readouterr().err
+    assert main(["trial", str(tmp_path), "--loss", "focal", "--seed", "0"]) == 2
+    assert "focal with seed 0 is not a trial of" in capsys.readouterr().err
+    assert main(["trial", str(tmp_path), "--loss", "dice"]) == 2
+    assert "give --loss and --seed, or --index" in capsys.readouterr().err
+
+
+def test_a_trial_records_where_and_how_it_ran(tmp_path: Path) -> None:
+    run(tiny(["dice"]), tmp_path, progress=False)
+    trial = RunLayout(tmp_path).trial("dice", 0)
+    environment = json.loads(trial.environment.read_text())
+    assert environment["host"] == socket.gethostname()
+    assert environment["device"] == "cpu" and environment["device_name"].startswith("cpu (")
+    for key in ("torch", "cuda", "cudnn", "threads", "precision", "deterministic_algorithms",
+                "cudnn_deterministic", "cudnn_benchmark"):  # fmt: skip
+        assert key in environment
+    assert environment["deterministic_algorithms"] is True
+    assert load(tmp_path)["device"].unique().tolist() == [environment["device_name"]]
+    from lossbench.report import build_report
+
+    markdown, _ = build_report(tmp_path)
+    assert f"| {environment['device_name']}" in Path(markdown).read_text()  # the cost table
+    outcome = run_trial(tmp_path, "dice", 0)  # finished: left as it is
+    assert outcome["status"] == "finished before"
+
+
+def test_the_thread_count_is_part_of_the_configuration(tmp_path: Path) -> None:
+    run(tiny(["dice"]), tmp_path, progress=False)
+    from lossbench.config import from_toml
+
+    assert from_toml(tmp_path / "config.toml").train.threads >= 1  # 0 resolved at creation
+    config = tiny(["dice"])
+    config.train.threads = 7
+    with pytest.raises(ValueError, match="train.threads .* there, 7 here"):
+        run(config, tmp_path, progress=False)
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch, capsys,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    assert main(_args(tmp_path, "--executor", "ray")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lossbench run: {RAY_MISSING}" and "\n" not in err
