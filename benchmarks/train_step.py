@@ -1,9 +1,10 @@
 """Where a training step and a test case's inference spend their time, on this machine.
 
-Usage: ``python benchmarks/train_step.py [--preset quick] [--repeats 20]``
+Usage: ``python benchmarks/train_step.py [--preset quick] [--repeats 20] [--threads N]``
 
 Prints medians (ms) measured side by side in one process, for the preset's V-Net, batch and
-patch, on the CPU or the CUDA device ``auto`` resolves to:
+patch, on the CPU (with torch's default thread count, or ``--threads``) or the CUDA device
+``auto`` resolves to:
 
 - ``sample_batch``: lesion-centred patches with augmentation (the batch thread's work);
 - one optimiser step (forward, Dice loss, backward, Adam) in fp32, bf16 and fp16 autocast, and
@@ -48,7 +49,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     config = preset(args.preset)
     device = resolve_device(config.device)
     train = config.train

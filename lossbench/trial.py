@@ -44,6 +44,7 @@ from lossbench.train import (
 __all__ = [
     "PAPER_SPLIT",
     "pretrain",
+    "record_failure",
     "resolve_device",
     "resolve_losses",
     "resolve_threads",
@@ -329,8 +330,7 @@ def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
             model, seconds = train_trial(loss, seed, cases.pairs, config, trial, device,
                                          init_state, progress=progress)  # fmt: skip
         except NonFiniteLossError as exc:
-            failure = {"loss": loss, "seed": seed, "error": str(exc)}
-            _write_text_atomic(json.dumps(failure), trial.failed)
+            record_failure(layout.root, loss, seed, str(exc))
             return {**outcome, "status": "failed", "error": str(exc)}
         start = time.perf_counter()
         rows = _evaluate(model, cases.test, config, trial, device, progress)
@@ -343,6 +343,21 @@ def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
     trial.failed.unlink(missing_ok=True)
     _write_atomic(frame, trial.metrics)
     return {**outcome, "status": "done", "train_seconds": round(seconds, 2)}
+
+
+def record_failure(out: str | Path, loss: str, seed: int, error: str) -> Path:
+    """Write why a trial stopped into its ``failed.json`` (gathered into ``failures.csv`` by
+    :func:`lossbench.run.collect`); returns the file.
+
+    Example:
+        >>> import tempfile
+        >>> record_failure(tempfile.mkdtemp(), "dice", 0, "loss became nan").name
+        'failed.json'
+    """
+    trial = RunLayout(Path(out)).trial(loss, seed)
+    trial.folder.mkdir(parents=True, exist_ok=True)
+    _write_text_atomic(json.dumps({"loss": loss, "seed": seed, "error": error}), trial.failed)
+    return trial.failed
 
 
 def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
@@ -362,9 +377,13 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
         rows.append({"case_id": case.case_id, **metrics})
         if config.eval.save_predictions:
             trial.predictions.mkdir(exist_ok=True)
-            nib.save(
-                nib.Nifti1Image(pred.astype(np.uint8), case.affine), trial.prediction(case.case_id)
-            )
+            path = trial.prediction(case.case_id)
+            partial = path.with_name(f".partial-{path.name}")  # keeps the .nii.gz ending
+            try:
+                nib.save(nib.Nifti1Image(pred.astype(np.uint8), case.affine), partial)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
     return rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -76,7 +77,7 @@ class LocalExecutor:
         for loss, seed in bar:
             outcomes.append(run_trial(layout.root, loss, seed, progress=progress))
             if outcomes[-1]["status"] == "failed":
-                tqdm.write(f"{loss} seed {seed} failed: {outcomes[-1]['error']}")
+                tqdm.write(f"{loss} seed {seed} failed: {outcomes[-1]['error']}", file=sys.stderr)
         return outcomes
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from lossbench.config import Config
 from lossbench.layout import RunLayout
-from lossbench.trial import pretrain, run_trial
+from lossbench.trial import pretrain, record_failure, run_trial
 
 __all__ = ["RayExecutor", "RunFolderNotSharedError"]
 
@@ -117,17 +118,15 @@ class RayExecutor:
     def pretrain(self, layout: RunLayout, progress: bool) -> None:
         """The shared pretraining as one task; the trials start after it."""
         task = _pretrain.options(**self._resources, max_retries=_RETRIES, retry_exceptions=False)
-        ray.get(task.remote(str(layout.root), self._cpus()))
+        ray.get(task.remote(str(layout.root.resolve()), self._cpus()))
 
     def trials(self, layout: RunLayout, pending: list[tuple[str, int]],
                progress: bool) -> list[dict[str, Any]]:  # fmt: skip
         """All pending trials as tasks, under one progress bar (done / running / failed). A
         trial that fails is printed and recorded; the others go on."""
         task = _trial.options(**self._resources, max_retries=_RETRIES, retry_exceptions=False)
-        refs = {
-            task.remote(str(layout.root), loss, seed, self._cpus()): (loss, seed)
-            for loss, seed in pending
-        }
+        root = str(layout.root.resolve())  # a worker's working folder is not the driver's
+        refs = {task.remote(root, loss, seed, self._cpus()): (loss, seed) for loss, seed in pending}
         slots = _slots(self._resources)
         outcomes: list[dict[str, Any]] = []
         failed = 0
@@ -144,10 +143,12 @@ class RayExecutor:
                     error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
                     outcomes.append({"loss": loss, "seed": seed, "status": "failed",
                                      "error": error})  # fmt: skip
-                    _record_failure(layout, loss, seed, error)
+                    record_failure(layout.root, loss, seed, error)
                 if outcomes[-1]["status"] == "failed":
                     failed += 1
-                    tqdm.write(f"{loss} seed {seed} failed: {outcomes[-1]['error']}")
+                    tqdm.write(
+                        f"{loss} seed {seed} failed: {outcomes[-1]['error']}", file=sys.stderr
+                    )
                 bar.update(1)
             bar.set_postfix(running=0, failed=failed)
         except BaseException:
@@ -166,14 +167,6 @@ def _slots(resources: dict[str, float]) -> int:
     if resources["num_gpus"]:
         counts.append(int(total.get("GPU", 0) / resources["num_gpus"] + 1e-9))
     return max(1, min(counts, default=1))
-
-
-def _record_failure(layout: RunLayout, loss: str, seed: int, error: str) -> None:
-    import json
-
-    trial = layout.trial(loss, seed)
-    trial.folder.mkdir(parents=True, exist_ok=True)
-    trial.failed.write_text(json.dumps({"loss": loss, "seed": seed, "error": error}))
 
 
 def _check_shared(layout: RunLayout) -> None:

@@ -109,5 +109,35 @@ class _BlindProbe:
     def options(self, **_: object) -> _BlindProbe:
         return self
 
-    def remote(self, root: str, token: str) -> ray.ObjectRef:
+    def remote(self, root: str, token: str) -> object:
         return ray.put(f"!No such file or directory: '{root}/.probes/driver'")
+
+
+def test_a_failing_trial_is_reported_and_the_others_go_on(tmp_path: Path, capsys) -> None:
+    config = apply_overrides(tiny(["dice", "ce"]), ["train.threads=1", "train.init=scratch"])
+    broken = RunLayout(tmp_path).trial("ce", 0)
+    broken.folder.mkdir(parents=True)
+    broken.checkpoint.write_bytes(b"not a checkpoint")
+    run(config, tmp_path, progress=True, executor=ray_executor())
+    assert load(tmp_path)["loss"].unique().tolist() == ["dice"]
+    failures = pd.read_csv(RunLayout(tmp_path).failures)
+    assert failures[["loss", "seed"]].values.tolist() == [["ce", 0]]
+    assert "ce seed 0 failed:" in capsys.readouterr().err
+    broken.checkpoint.unlink()  # the cause fixed, a rerun runs the missing trial only
+    run(config, tmp_path, progress=False, executor=ray_executor())
+    assert sorted(load(tmp_path)["loss"].unique()) == ["ce", "dice"]
+    assert not RunLayout(tmp_path).failures.exists()
+
+
+def test_the_cli_runs_on_ray_with_the_trials_resources(tmp_path: Path, capsys) -> None:
+    from lossbench.cli import main
+    from tests._helpers.runs import TINY
+
+    args = ["run", "--losses", "dice,ce", "--device", "cpu", "--out", str(tmp_path)]
+    args += [a for item in TINY for a in ("--set", item)]
+    assert main([*args, "--executor", "ray", "--trial-cpus", "1"]) == 0
+    assert "6 rows in" in capsys.readouterr().out
+    config = (tmp_path / "config.toml").read_text()
+    assert "threads = 1" in config and "trials = " in config  # --trial-cpus sets train.threads
+    assert main([*args, "--executor", "ray", "--trial-cpus", "3"]) == 2  # another configuration
+    assert "train.threads 1 there, 3 here" in capsys.readouterr().err
