@@ -1,4 +1,4 @@
-"""Command line: ``lossbench run | trial | collect | report | compare | losses | data``."""
+"""Command line: ``lossbench run | trial | collect | score | report | compare | losses | data``."""
 
 from __future__ import annotations
 
@@ -102,6 +102,42 @@ def _parser() -> argparse.ArgumentParser:
         "collect", help="gather a run folder's finished trials into the results and the report"
     )
     collect.add_argument("run_dir", help="a run folder")
+    score = commands.add_parser(
+        "score", help="MSSEG-2's per-case metrics for any model's predictions (one or more methods)"
+    )
+    score.add_argument(
+        "--ref", required=True, metavar="REF_DIR",
+        help="reference masks: <case>.nii.gz files, an nnU-Net dataset (its labelsTs/) or MSSEG-2 "
+        "case folders",
+    )  # fmt: skip
+    score.add_argument(
+        "--pred", action="append", required=True, metavar="NAME=DIR",
+        help="a method's predictions, <case>.nii.gz named like the reference (repeatable)",
+    )  # fmt: skip
+    score.add_argument(
+        "--out", default=None, help="write results.csv|parquet here (default: print)"
+    )
+    score.add_argument(
+        "--allow-missing", action="store_true",
+        help="score a missing prediction as an empty mask (flagged pred_missing), don't stop",
+    )  # fmt: skip
+    score.add_argument(
+        "--label", type=int, default=None, metavar="K",
+        help="the lesion label of multi-label masks (every other label is background)",
+    )  # fmt: skip
+    score.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    score.add_argument("--min-lesion-mm3", type=float, default=3.0, help="lesion size limit (3)")
+    score.add_argument("--alpha", type=float, default=0.10, help="detection alpha (0.10)")
+    score.add_argument("--beta", type=float, default=0.70, help="detection beta (0.70)")
+    score.add_argument("--gamma", type=float, default=0.65, help="detection gamma (0.65)")
+    score.add_argument(
+        "--connectivity", type=int, choices=(6, 18, 26), default=6, help="lesion connectivity (6)"
+    )
+    score.add_argument("--nsd-tolerance", type=float, default=1.0, help="NSD tolerance, mm (1)")
+    score.add_argument(
+        "--affine-tolerance", type=float, default=1e-3,
+        help="largest difference (mm) between a prediction's and its reference's affine (1e-3)",
+    )  # fmt: skip
     report = commands.add_parser("report", help="tables, figures and HTML from a run's results")
     report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
     report.add_argument("--baseline", default="dice", help="reference loss of the paired tests")
@@ -370,6 +406,53 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from lossbench.score import DetectionRule, score, write_scores
+
+    try:
+        methods: dict[str, str] = {}
+        for item in args.pred:
+            name, sep, folder = item.partition("=")
+            if not sep or not name or not folder:
+                raise ValueError(f"--pred must be NAME=DIR, got {item!r}")
+            if name in methods:
+                raise ValueError(f"--pred: method {name!r} given twice")
+            methods[name] = folder
+        rule = DetectionRule(args.min_lesion_mm3, args.alpha, args.beta, args.gamma,
+                             args.connectivity, args.nsd_tolerance)  # fmt: skip
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        table = score(args.ref, methods, label=args.label, rule=rule,
+                      allow_missing=args.allow_missing, workers=args.workers,
+                      affine_tolerance=args.affine_tolerance)  # fmt: skip
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"lossbench score: {exc}", file=sys.stderr)
+        return 2
+    # the summary goes to stdout with --out, else to stderr beside the CSV table on stdout
+    stream = sys.stdout if args.out is not None else sys.stderr
+    missing = table.groupby("method")["pred_missing"].sum()
+    for method, count in missing[missing > 0].items():
+        print(f"{method}: {count} missing prediction(s) scored as empty masks", file=stream)
+    lesion = table[~table["ref_empty"].astype(bool)]
+    if len(lesion):
+        means = lesion.groupby("method")[["dice", "hd95", "lesion_f1"]].mean()
+        print(f"means over the {lesion['case_id'].nunique()} cases with lesions:", file=stream)
+        print(means.round(3).to_string(), file=stream)
+    if args.out is None:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    settings = {
+        "reference": str(args.ref),
+        "predictions": methods,
+        "label": args.label,
+        "allow_missing": args.allow_missing,
+        "affine_tolerance": args.affine_tolerance,
+    }
+    for path in write_scores(table, args.out, rule, settings):
+        print(path)
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from lossbench.report import compare_runs
     from lossbench.stats import SUMMARY_METRICS
@@ -413,6 +496,7 @@ _COMMANDS = {
     "run": _run,
     "trial": _trial,
     "collect": _collect,
+    "score": _score,
     "report": _report,
     "compare": _compare,
     "losses": _losses,

@@ -22,6 +22,7 @@ __all__ = [
     "complete_cases",
     "load_case",
     "load_dataset",
+    "read_volume",
 ]
 
 FILES = {
@@ -55,8 +56,24 @@ class Case:
     affine: np.ndarray
 
 
-def _read(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+def read_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """``(data, affine 4x4, voxel size in mm per axis)`` of a 3D NIfTI file.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file cannot be read (its name and the reader's error), or is not 3D.
+
+    Example:
+        >>> import tempfile, nibabel as nib
+        >>> path = Path(tempfile.mkdtemp()) / "m.nii.gz"
+        >>> nib.save(nib.Nifti1Image(np.zeros((2, 3, 4), np.uint8), np.diag([1, 2, 3, 1])), path)
+        >>> data, affine, spacing = read_volume(path)
+        >>> data.shape, spacing
+        ((2, 3, 4), (1.0, 2.0, 3.0))
+    """
     import nibabel as nib
+
+    path = Path(path)
 
     if not path.is_file():
         raise FileNotFoundError(f"missing file: {path}")
@@ -92,9 +109,9 @@ def load_case(case_dir: str | Path) -> Case:
     if not folder.is_dir():
         raise FileNotFoundError(f"case folder not found: {folder}")
     paths = {key: folder / name for key, name in FILES.items()}
-    volumes = {key: _read(paths[key]) for key in REQUIRED}
+    volumes = {key: read_volume(paths[key]) for key in REQUIRED}
     if paths["brain_mask"].is_file():
-        volumes["brain_mask"] = _read(paths["brain_mask"])
+        volumes["brain_mask"] = read_volume(paths["brain_mask"])
     ref_data, ref_affine, spacing = volumes["followup"]
     for key, (data, affine, _) in volumes.items():
         if data.shape != ref_data.shape:

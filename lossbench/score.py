@@ -1,0 +1,258 @@
+"""Scoring any model's predictions: MSSEG-2's metrics for masks made anywhere.
+
+``score`` enters lossbench's data flow at "per-case metrics": it matches prediction files to
+reference files by case id, checks that each pair shares its grid, scores every case with
+:func:`lossbench.metrics.evaluate_case` at the reference's voxel size, and returns the tidy
+table, one row per (method, case), with a ``method`` column where a run has ``loss``.
+
+Folders it reads, as reference or as predictions:
+
+- flat: ``<case>.nii.gz`` (or ``.nii``), as nnU-Net writes its predictions;
+- an nnU-Net raw dataset: its ``labelsTs/`` (reference only);
+- MSSEG-2 case folders, ``<case>/ground_truth.nii.gz`` (reference only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from lossbench.data.msseg2 import FILES, read_volume
+from lossbench.layout import RunLayout
+from lossbench.metrics import evaluate_case
+
+__all__ = ["DetectionRule", "find_masks", "match_cases", "score", "score_case", "write_scores"]
+
+_ENDINGS = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    """The lesion-detection rule and the surface-Dice tolerance of
+    :func:`lossbench.metrics.evaluate_case` (MSSEG-2's values by default)."""
+
+    min_lesion_mm3: float = 3.0
+    alpha: float = 0.10
+    beta: float = 0.70
+    gamma: float = 0.65
+    connectivity: int = 6
+    nsd_tolerance_mm: float = 1.0
+
+
+def _case_id(name: str) -> str | None:
+    for ending in _ENDINGS:
+        if name.endswith(ending) and not name.startswith("."):
+            return name[: -len(ending)]
+    return None
+
+
+def find_masks(folder: str | Path) -> dict[str, Path]:
+    """Case id -> mask file of a folder: ``labelsTs/`` of an nnU-Net raw dataset, MSSEG-2 case
+    folders (``<case>/ground_truth.nii.gz``), or flat ``<case>.nii.gz`` files.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder, or holds no mask in any of these layouts.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "p01.nii.gz").write_bytes(b""), (folder / "p02.nii").write_bytes(b"")
+        >>> sorted(find_masks(folder))
+        ['p01', 'p02']
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder at {root}")
+    if (root / "labelsTs").is_dir():
+        root = root / "labelsTs"
+    cases = {d.name: d / FILES["label"] for d in sorted(root.iterdir()) if d.is_dir()
+             and (d / FILES["label"]).is_file()}  # fmt: skip
+    if cases:
+        return cases
+    flat = {}
+    for file in sorted(root.iterdir()):
+        case_id = _case_id(file.name)
+        if case_id is not None and file.is_file():
+            flat[case_id] = file
+    if not flat:
+        raise FileNotFoundError(
+            f"{root} holds no mask: expected <case>.nii.gz files, an nnU-Net dataset's labelsTs/ "
+            f"or MSSEG-2 case folders with {FILES['label']}"
+        )
+    return flat
+
+
+def match_cases(reference: Mapping[str, Path], predictions: Mapping[str, Path], method: str,
+                allow_missing: bool) -> list[tuple[str, Path, Path | None]]:  # fmt: skip
+    """``(case id, reference file, prediction file or None)`` for every reference case.
+
+    Raises:
+        ValueError: a reference case has no prediction (unless ``allow_missing``), or a
+            prediction has no reference case; the message lists both.
+
+    Example:
+        >>> match_cases({"a": Path("r/a.nii.gz")}, {}, "m", allow_missing=True)
+        [('a', PosixPath('r/a.nii.gz'), None)]
+    """
+    missing = sorted(set(reference) - set(predictions))
+    extra = sorted(set(predictions) - set(reference))
+    if (missing and not allow_missing) or extra:
+        problems = []
+        if missing:
+            problems.append(f"no prediction for {len(missing)} case(s): {', '.join(missing)}")
+        if extra:
+            problems.append(f"{len(extra)} prediction(s) without a reference case: "
+                            f"{', '.join(extra)}")  # fmt: skip
+        hint = " (--allow-missing scores a missing prediction as an empty mask)" if missing else ""
+        raise ValueError(f"method {method}: " + "; ".join(problems) + hint)
+    return [(case_id, reference[case_id], predictions.get(case_id)) for case_id in reference]
+
+
+def _mask(data: np.ndarray, path: Path, label: int | None) -> np.ndarray:
+    if label is not None:
+        return np.asarray(data == label)
+    values = np.unique(data)
+    if not np.isin(values, (0, 1)).all():
+        shown = ", ".join(f"{v:g}" for v in values[:10]) + (" ..." if len(values) > 10 else "")
+        raise ValueError(
+            f"{path} is not a binary mask (values {shown}); choose the lesion label with --label K"
+        )
+    return np.asarray(data == 1)
+
+
+def score_case(case_id: str, reference: Path, prediction: Path | None, label: int | None = None,
+               rule: DetectionRule = DetectionRule(), affine_tolerance: float = 1e-3,
+               ) -> dict[str, Any]:  # fmt: skip
+    """Every metric of one case, scored at the reference's voxel size; a missing prediction
+    (None) is an empty mask, flagged ``pred_missing``.
+
+    Raises:
+        ValueError: the prediction's shape or affine (beyond ``affine_tolerance``, mm) differs
+            from the reference's (the message names the case and both geometries), or a mask is
+            not binary and no ``label`` is given.
+
+    Example:
+        >>> import tempfile, nibabel as nib
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> ref = np.zeros((8, 8, 8), np.uint8); ref[2:5, 2:5, 2:5] = 1
+        >>> nib.save(nib.Nifti1Image(ref, np.eye(4)), folder / "ref.nii.gz")
+        >>> nib.save(nib.Nifti1Image(ref, np.eye(4)), folder / "pred.nii.gz")
+        >>> row = score_case("a", folder / "ref.nii.gz", folder / "pred.nii.gz")
+        >>> row["dice"], row["pred_missing"]
+        (1.0, False)
+    """
+    ref_data, ref_affine, spacing = read_volume(reference)
+    ref = _mask(ref_data, reference, label)
+    if prediction is None:
+        pred = np.zeros_like(ref)
+    else:
+        data, affine, _ = read_volume(prediction)
+        if data.shape != ref_data.shape or not np.allclose(affine, ref_affine,
+                                                           atol=affine_tolerance):  # fmt: skip
+            raise ValueError(
+                f"case {case_id}: the prediction {prediction} (shape {data.shape}, affine "
+                f"{np.round(affine, 4).tolist()}) is not on the grid of the reference {reference} "
+                f"(shape {ref_data.shape}, affine {np.round(ref_affine, 4).tolist()})"
+            )
+        pred = _mask(data, prediction, label)
+    metrics = evaluate_case(pred, ref, spacing, **asdict(rule))
+    return {"case_id": case_id, **metrics, "pred_missing": prediction is None}
+
+
+def _score_one(job: tuple[str, Path, Path | None, int | None, DetectionRule, float]
+               ) -> dict[str, Any]:  # fmt: skip
+    return score_case(*job)
+
+
+def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
+          label: int | None = None, rule: DetectionRule = DetectionRule(),
+          allow_missing: bool = False, workers: int | None = None,
+          affine_tolerance: float = 1e-3, progress: bool = True) -> pd.DataFrame:  # fmt: skip
+    """Score each method's predictions against the reference masks.
+
+    Args:
+        reference: the reference folder (see :func:`find_masks`).
+        predictions: method name -> folder of ``<case>.nii.gz`` predictions.
+        label: the lesion label when masks hold several labels (every other is background).
+        rule: the lesion-detection rule and NSD tolerance.
+        allow_missing: score a missing prediction as an empty mask instead of refusing.
+        workers: processes scoring cases in parallel (default: every core; 1: this process).
+        affine_tolerance: largest difference (mm) allowed between the affines of a pair.
+        progress: show a progress bar.
+
+    Returns:
+        One row per (method, case): ``method``, ``case_id``, every key of
+        :data:`lossbench.metrics.METRIC_KEYS` and ``pred_missing``.
+
+    Raises:
+        ValueError: no method, missing or extra cases, a geometry mismatch, a non-binary mask.
+        FileNotFoundError: a folder that does not exist or holds no mask.
+    """
+    if not predictions:
+        raise ValueError("give at least one method's predictions (--pred NAME=DIR)")
+    ref_files = find_masks(reference)
+    jobs, methods = [], []
+    for method, folder in predictions.items():
+        pred_folder = Path(folder)
+        if not pred_folder.is_dir():
+            raise FileNotFoundError(f"method {method}: no folder at {pred_folder}")
+        pred_files = {c: f for f in sorted(pred_folder.iterdir())
+                      if (c := _case_id(f.name)) is not None and f.is_file()}  # fmt: skip
+        for case_id, ref_file, pred_file in match_cases(ref_files, pred_files, method,
+                                                        allow_missing):  # fmt: skip
+            jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
+            methods.append(method)
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(jobs), desc="score", unit="case", disable=not progress)
+    rows = []
+    if workers == 1:
+        for job in jobs:
+            rows.append(_score_one(job))
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for row in pool.map(_score_one, jobs, chunksize=max(1, len(jobs) // (8 * workers))):
+                rows.append(row)
+                bar.update(1)
+    bar.close()
+    table = pd.DataFrame(rows)
+    table.insert(0, "method", methods)
+    return table
+
+
+def write_scores(table: pd.DataFrame, out: str | Path, rule: DetectionRule,
+                 settings: Mapping[str, Any]) -> list[Path]:  # fmt: skip
+    """Write a :func:`score` table as ``results.csv`` and ``results.parquet`` (the run's layout,
+    with ``method`` for ``loss``) and its settings, detection rule included, as ``score.json``;
+    returns the paths.
+
+    Example:
+        >>> import tempfile
+        >>> table = pd.DataFrame({"method": ["a"], "case_id": ["p01"], "dice": [1.0]})
+        >>> [p.name for p in write_scores(table, tempfile.mkdtemp(), DetectionRule(), {})]
+        ['results.csv', 'results.parquet', 'score.json']
+    """
+    layout = RunLayout(Path(out))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    written = [layout.results_csv, layout.results_parquet, layout.root / "score.json"]
+    for path, write in zip(written, (
+        lambda f: table.to_csv(f, index=False),
+        lambda f: table.to_parquet(f, index=False),
+        lambda f: f.write_text(json.dumps({**settings, "rule": asdict(rule)}, indent=1) + "\n"),
+    ), strict=True):  # fmt: skip
+        partial = path.with_name(f".partial-{path.name}")
+        try:
+            write(partial)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+    return written

@@ -1,0 +1,151 @@
+"""`lossbench score`: any model's predictions scored exactly as a run scores its own; every bad
+input named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from lossbench.cli import main
+from lossbench.layout import RunLayout
+from lossbench.metrics import METRIC_KEYS, evaluate_case
+from lossbench.results import load
+from lossbench.run import run
+from lossbench.score import DetectionRule, score
+from tests._helpers.runs import tiny
+
+SPACING = (0.5, 0.75, 0.75)
+AFFINE = np.diag([*SPACING, 1.0])
+
+
+def _save(path: Path, mask: np.ndarray, affine: np.ndarray = AFFINE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), path)
+    return path
+
+
+def _masks(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ref = np.zeros((20, 18, 16), bool)
+    pred = np.zeros_like(ref)
+    for mask in (ref, pred):
+        for _ in range(3):
+            x, y, z = rng.integers(2, 12, 3)
+            mask[x : x + 4, y : y + 3, z : z + 3] = True
+    if seed == 2:
+        ref[:] = False  # a lesion-free case
+    return ref, pred
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    for seed in range(4):
+        ref, pred = _masks(seed)
+        _save(tmp_path / "ref" / f"p{seed:02d}.nii.gz", ref)
+        _save(tmp_path / "pred" / f"p{seed:02d}.nii.gz", pred)
+    return tmp_path / "ref", tmp_path / "pred"
+
+
+def test_each_case_gets_exactly_what_evaluate_case_gives(pair: tuple[Path, Path]) -> None:
+    ref, pred = pair
+    rule = DetectionRule(min_lesion_mm3=2.0, connectivity=26)
+    table = score(ref, {"model": pred}, rule=rule, workers=1, progress=False)
+    assert table["method"].tolist() == ["model"] * 4
+    assert list(table.columns) == ["method", "case_id", *METRIC_KEYS, "pred_missing"]
+    for seed, row in zip(range(4), table.itertuples(), strict=True):
+        ref_mask, pred_mask = _masks(seed)
+        expected = evaluate_case(pred_mask, ref_mask, SPACING, min_lesion_mm3=2.0,
+                                 connectivity=26)  # fmt: skip
+        got = {k: getattr(row, k) for k in METRIC_KEYS}
+        assert got == pytest.approx(expected, nan_ok=True)
+        assert row.case_id == f"p{seed:02d}" and not row.pred_missing
+    parallel = score(ref, {"model": pred}, rule=rule, workers=2, progress=False)
+    pd.testing.assert_frame_equal(table, parallel)
+
+
+def test_scoring_a_runs_saved_predictions_gives_its_table(tmp_path: Path) -> None:
+    run(tiny(["dice", "ce"]), tmp_path, progress=False)
+    layout = RunLayout(tmp_path)
+    methods = {loss: str(layout.trial(loss, 0).predictions) for loss in ("dice", "ce")}
+    scored = score(layout.data("test"), methods, workers=1, progress=False)
+    table = load(tmp_path)
+    for loss in ("dice", "ce"):
+        ours = table[table["loss"] == loss].reset_index(drop=True)[["case_id", *METRIC_KEYS]]
+        theirs = scored[scored["method"] == loss].reset_index(drop=True)[["case_id", *METRIC_KEYS]]
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+def test_missing_and_extra_cases_are_listed(pair: tuple[Path, Path]) -> None:
+    ref, pred = pair
+    (pred / "p01.nii.gz").unlink()
+    _save(pred / "x99.nii.gz", np.zeros((20, 18, 16), bool))
+    with pytest.raises(ValueError, match=r"method m: no prediction for 1 case\(s\): p01; 1 "
+                       r"prediction\(s\) without a reference case: x99"):  # fmt: skip
+        score(ref, {"m": pred}, workers=1, progress=False)
+    (pred / "x99.nii.gz").unlink()
+    with pytest.raises(ValueError, match="--allow-missing scores a missing prediction"):
+        score(ref, {"m": pred}, workers=1, progress=False)
+    table = score(ref, {"m": pred}, allow_missing=True, workers=1, progress=False)
+    row = table.set_index("case_id").loc["p01"]
+    assert row["pred_missing"] and row["pred_empty"] and row["dice"] == 0.0
+    assert row["recall"] == 0.0 and row["lesion_recall"] == 0.0
+
+
+def test_a_prediction_on_another_grid_is_named(pair: tuple[Path, Path]) -> None:
+    ref, pred = pair
+    _save(pred / "p01.nii.gz", np.zeros((20, 18, 15), bool))
+    with pytest.raises(ValueError, match=r"case p01: the prediction .*p01.nii.gz \(shape "
+                       r"\(20, 18, 15\), .* reference .* \(shape \(20, 18, 16\)"):  # fmt: skip
+        score(ref, {"m": pred}, workers=1, progress=False)
+    shifted = AFFINE.copy()
+    shifted[0, 3] = 0.01
+    _save(pred / "p01.nii.gz", np.zeros((20, 18, 16), bool), shifted)
+    with pytest.raises(ValueError, match="case p01: .* is not on the grid of the reference"):
+        score(ref, {"m": pred}, workers=1, progress=False)
+    assert len(score(ref, {"m": pred}, affine_tolerance=0.02, workers=1, progress=False)) == 4
+
+
+def test_multi_label_masks_need_a_label(tmp_path: Path) -> None:
+    labels = np.zeros((12, 12, 12), np.uint8)
+    labels[2:5, 2:5, 2:5] = 1  # another structure
+    labels[6:9, 6:9, 6:9] = 2  # the lesion
+    ref = _save(tmp_path / "ref" / "a.nii.gz", labels)
+    _save(tmp_path / "pred" / "a.nii.gz", labels)
+    with pytest.raises(ValueError, match=rf"{ref} is not a binary mask \(values 0, 1, 2\); "
+                       "choose the lesion label with --label K"):  # fmt: skip
+        score(ref.parent, {"m": tmp_path / "pred"}, workers=1, progress=False)
+    table = score(ref.parent, {"m": tmp_path / "pred"}, label=2, workers=1, progress=False)
+    assert table["dice"].item() == 1.0 and table["ref_volume_mm3"].item() == 27 * 0.5 * 0.75**2
+
+
+def test_an_nnunet_labelsTs_folder_is_a_reference(tmp_path: Path) -> None:
+    ref, pred = _masks(0)
+    _save(tmp_path / "Dataset001_X" / "labelsTs" / "case_001.nii.gz", ref)
+    _save(tmp_path / "pred" / "case_001.nii.gz", pred)
+    table = score(tmp_path / "Dataset001_X", {"nnunet": tmp_path / "pred"}, workers=1,
+                  progress=False)  # fmt: skip
+    assert table["case_id"].tolist() == ["case_001"]
+
+
+def test_the_cli_writes_the_table_and_its_settings(pair: tuple[Path, Path], tmp_path: Path,
+                                                  capsys) -> None:  # fmt: skip
+    ref, pred = pair
+    out = tmp_path / "scores"
+    args = ["score", "--ref", str(ref), "--pred", f"a={pred}", "--pred", f"b={pred}",
+            "--out", str(out), "--workers", "1", "--min-lesion-mm3", "2"]  # fmt: skip
+    assert main(args) == 0
+    assert "means over the 3 cases with lesions" in capsys.readouterr().out
+    table = load(out)
+    assert table.groupby("method").size().to_dict() == {"a": 4, "b": 4}
+    import json
+
+    settings = json.loads((out / "score.json").read_text())
+    assert settings["rule"]["min_lesion_mm3"] == 2.0 and settings["predictions"]["a"] == str(pred)
+    assert main(["score", "--ref", str(ref), "--pred", "nofolder"]) == 2
+    assert "--pred must be NAME=DIR, got 'nofolder'" in capsys.readouterr().err
+    assert main(["score", "--ref", str(ref), "--pred", f"a={tmp_path / 'none'}"]) == 2
+    assert "method a: no folder at" in capsys.readouterr().err
