@@ -126,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
         help="the lesion label of multi-label masks (every other label is background)",
     )  # fmt: skip
     score.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    score.add_argument(
+        "--baseline", default=None,
+        help="the method the report's paired comparison is against (default: the first --pred)",
+    )  # fmt: skip
     score.add_argument("--min-lesion-mm3", type=float, default=3.0, help="lesion size limit (3)")
     score.add_argument("--alpha", type=float, default=0.10, help="detection alpha (0.10)")
     score.add_argument("--beta", type=float, default=0.70, help="detection beta (0.70)")
@@ -450,6 +454,13 @@ def _score(args: argparse.Namespace) -> int:
     }
     for path in write_scores(table, args.out, rule, settings):
         print(path)
+    from lossbench.report import build_report
+
+    baseline = args.baseline or next(iter(methods))
+    try:
+        print("report: " + " and ".join(map(str, build_report(args.out, baseline=baseline))))
+    except ValueError as exc:  # e.g. a table whose cases all lack lesions
+        print(f"lossbench score: no report: {exc}", file=sys.stderr)
     return 0
 
 

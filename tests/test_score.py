@@ -149,3 +149,29 @@ def test_the_cli_writes_the_table_and_its_settings(pair: tuple[Path, Path], tmp_
     assert "--pred must be NAME=DIR, got 'nofolder'" in capsys.readouterr().err
     assert main(["score", "--ref", str(ref), "--pred", f"a={tmp_path / 'none'}"]) == 2
     assert "method a: no folder at" in capsys.readouterr().err
+
+
+def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(tmp_path: Path,
+                                                                      capsys) -> None:  # fmt: skip
+    import json
+
+    from lossbench.report import build_report
+
+    run(tiny(["dice", "ce"]), tmp_path / "run", progress=False)
+    build_report(tmp_path / "run", baseline="ce", n_resamples=200)
+    layout = RunLayout(tmp_path / "run")
+    args = ["score", "--ref", str(layout.data("test")), "--out", str(tmp_path / "scored"),
+            "--workers", "1", "--baseline", "ce"]  # fmt: skip
+    for loss in ("dice", "ce"):
+        args += ["--pred", f"{loss}={layout.trial(loss, 0).predictions}"]
+    assert main(args) == 0
+    assert "report:" in capsys.readouterr().out
+    build_report(tmp_path / "scored", baseline="ce", n_resamples=200)
+    ran = json.loads((tmp_path / "run" / "summary.json").read_text())
+    scored = json.loads((tmp_path / "scored" / "summary.json").read_text())
+    assert scored["unit"] == "method" and scored["methods"] == ran["losses"] == ["ce", "dice"]
+    assert scored["metrics"] == ran["metrics"]
+    report = (tmp_path / "scored" / "report.md").read_text()
+    assert "Table 1: mean metrics per method" in report and "2 methods, 3 test cases" in report
+    assert "|   method |" in report or "| method |" in report
+    assert " loss" not in report.split("## Per-case metrics")[0].replace("lossbench", "")

@@ -11,15 +11,32 @@ from lossbench.layout import RunLayout
 from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
 from lossbench.results import load
 
-__all__ = ["REQUIRED_COLUMNS", "load_checked", "locate_test_cases", "read_config"]
+__all__ = ["REQUIRED_COLUMNS", "load_checked", "locate_test_cases", "read_config", "unit_of"]
 
 REQUIRED_COLUMNS = ("loss", "seed", "case_id", *MAIN_METRICS, *EXTENDED_METRICS, "ref_empty",
                     "n_fp_lesions", "fp_volume_mm3", "train_seconds")  # fmt: skip
-"""Columns the report needs (``diagonal_mm`` and ``pred_empty`` are used when present)."""
+"""Columns the report needs of a run's table (``diagonal_mm`` and ``pred_empty`` are used when
+present). A table of ``lossbench score`` has ``method`` for ``loss`` and neither ``seed`` nor
+``train_seconds``."""
+
+
+def unit_of(run_dir: str | Path) -> str:
+    """What a results table compares: ``"loss"`` (a run) or ``"method"`` (``lossbench score``).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> pd.DataFrame({"method": ["a"], "case_id": ["1"]}).to_csv(folder / "results.csv")
+        >>> unit_of(folder)
+        'method'
+    """
+    columns = load(run_dir).columns
+    return "method" if "method" in columns and "loss" not in columns else "loss"
 
 
 def load_checked(run_dir: str | Path) -> pd.DataFrame:
-    """The results table of ``run_dir`` with ``loss`` and ``case_id`` as strings.
+    """The results table of ``run_dir`` with ``loss`` and ``case_id`` as strings; a table of
+    ``lossbench score`` is read with its ``method`` as ``loss`` and one seed, 0.
 
     Raises:
         FileNotFoundError: the folder holds no results table.
@@ -28,7 +45,13 @@ def load_checked(run_dir: str | Path) -> pd.DataFrame:
     layout = RunLayout(Path(run_dir))
     results = load(layout.root)
     source = layout.results_parquet if layout.results_parquet.exists() else layout.results_csv
-    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    required = list(REQUIRED_COLUMNS)
+    if "method" in results.columns and "loss" not in results.columns:
+        results = results.rename(columns={"method": "loss"})
+        if "seed" not in results.columns:
+            results.insert(1, "seed", 0)
+        required.remove("train_seconds")
+    missing = [c for c in required if c not in results.columns]
     if missing:
         raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
     if results.empty:

@@ -18,7 +18,7 @@ from lossbench.config import Config
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
 from lossbench.report import figures
-from lossbench.report._io import load_checked, locate_test_cases, read_config
+from lossbench.report._io import load_checked, locate_test_cases, read_config, unit_of
 from lossbench.report.compare import comparison_summary
 from lossbench.report.html import Section, html_page
 from lossbench.report.tables import (
@@ -33,7 +33,13 @@ from lossbench.report.tables import (
     policy_note,
     rank_table,
 )
-from lossbench.report.verdict import DAGGER, VERDICT_METRICS, describe_protocol, verdict_markdown
+from lossbench.report.verdict import (
+    DAGGER,
+    VERDICT_METRICS,
+    describe_protocol,
+    verdict_markdown,
+    words,
+)
 from lossbench.stats import (
     check_nan_policy,
     critical_difference_groups,
@@ -88,11 +94,12 @@ def _sections(
 ) -> tuple[list[Section], dict]:  # fmt: skip
     """The verdict and the tables, and the critical-difference panels (label -> ranks, groups)."""
     results, shown, dagger = view.results, view.shown, view.dagger
+    one, many = words(summary)
     losses = sorted(results["loss"].unique())
     note = policy_note(results, MAIN_METRICS, policy)
     sections: list[Section] = [
         ("Verdict", verdict_markdown(summary), None),
-        ("Table 1: mean metrics per loss", f"{PROTOCOL} {note}{dagger}",
+        (f"Table 1: mean metrics per {one}", f"{PROTOCOL} {note}{dagger}",
          main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy)),
         ("Table 1b: more metrics", f"NaN policy: {policy} (no distance in this table).{dagger}",
          main_table(shown, EXTENDED_METRICS, n_resamples, nan_policy=policy)),
@@ -102,18 +109,18 @@ def _sections(
     ]  # fmt: skip
     if baseline in losses and len(losses) > 1:
         n_pairs = len(losses) * (len(losses) - 1) // 2
-        text = ("Hodges-Lehmann estimate of the per-case difference (loss minus baseline; the "
-                "median of the Walsh averages) with its distribution-free 95% CI, and the "
+        text = (f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
+                "the median of the Walsh averages) with its distribution-free 95% CI, and the "
                 f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
-                f"pairs of losses. Per-case values are averaged over seeds. "
+                f"pairs of {many}. Per-case values are averaged over seeds. "
                 f"{policy_note(results, ('hd95',), policy)}{dagger}")  # fmt: skip
         sections.append((f"Table 3: paired comparison with {view.name(baseline)}", text,
                          paired_table(shown, view.name(baseline), nan_policy=policy)))  # fmt: skip
     panels: dict[str, tuple[pd.Series, list[list[str]]]] = {}
     if len(losses) >= 3 and summary["n_lesion_cases"] >= 2:
         ranked = {m: friedman(shown, m, policy) for m in VERDICT_METRICS if m in shown.columns}
-        frame, sentence = rank_table(ranked)
-        sections.append(("Mean ranks", "Mean rank of each loss over the cases with lesions "
+        frame, sentence = rank_table(ranked, many)
+        sections.append(("Mean ranks", f"Mean rank of each {one} over the cases with lesions "
                          f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
                          f"{dagger}", frame))  # fmt: skip
         for metric, result in ranked.items():
@@ -124,10 +131,15 @@ def _sections(
         sections.append(("Table 4: false positives on lesion-free cases",
                          f"NaN policy: {policy} (no distance in this table).{dagger}",
                          fp_table(shown)))  # fmt: skip
-    bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
-    bench_ms = {view.name(k): v for k, v in bench_ms.items()} if bench_ms else None
-    sections.append(("Table 5: cost", f"NaN policy: {policy} (no metric in this table).{dagger}",
-                     cost_table(shown, bench_ms)))  # fmt: skip
+    if "train_seconds" in results:  # a run's table; scored predictions have no training cost
+        bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
+        bench_ms = {view.name(k): v for k, v in bench_ms.items()} if bench_ms else None
+        sections.append(("Table 5: cost",
+                         f"NaN policy: {policy} (no metric in this table).{dagger}",
+                         cost_table(shown, bench_ms)))  # fmt: skip
+    for _, _, frame in sections:
+        if frame is not None and frame.index.name in (None, "loss"):
+            frame.index.name = one
     return sections, panels
 
 
@@ -136,6 +148,7 @@ def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, 
              n_resamples: int) -> dict[str, tuple[Path, str]]:  # fmt: skip
     """Every figure of the report: title -> (PNG path, caption)."""
     results, shown = view.results, view.shown
+    one, many = words(summary)
     out.figures.mkdir(parents=True, exist_ok=True)
     made = {"Per-case metrics": figures.boxplots(shown, out.figure("boxplots"),
                                                  nan_policy=policy)}  # fmt: skip
@@ -152,7 +165,7 @@ def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, 
         made["Worst case of the baseline loss"] = qualitative
     if panels:
         made["Critical difference"] = figures.critical_difference(
-            panels, out.figure("critical_difference")
+            panels, out.figure("critical_difference"), many
         )
     order = [view.name(n) for n in summary["metrics"]["dice"]["ranking"]]
     first = pd.DataFrame({
@@ -164,11 +177,12 @@ def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, 
         "Worst case of the baseline loss": f"The test case where {baseline} has its lowest "
         "Dice: the baseline loss, the loss with the best mean Dice and any loss asked for "
         "with --show; green true positives, red false positives, blue false negatives.",
-        "Critical difference": "Mean Friedman ranks; a bar joins losses no two of which differ "
-        "significantly in the pairwise Wilcoxon signed-rank tests (Holm over all pairs, 0.05).",
-        "Rank stability": f"How often each loss has the best mean over {n_resamples:,} bootstrap "
-        "resamples of the cases (and of the seeds within each case), every loss on the same "
-        "draws.",
+        "Critical difference": f"Mean Friedman ranks; a bar joins {many} no two of which "
+        "differ significantly in the pairwise Wilcoxon signed-rank tests (Holm over all pairs, "
+        "0.05).",
+        "Rank stability": f"How often each {one} has the best mean over {n_resamples:,} "
+        f"bootstrap resamples of the cases (and of the seeds within each case), every {one} on "
+        "the same draws.",
     }
     return {
         title: (path, " ".join(filter(None, [captions.get(title, ""), view.dagger.strip()])))
@@ -226,9 +240,14 @@ def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) ->
 
 
 def _summary(results: pd.DataFrame, config: Config | None, policy: str, n_resamples: int,
-             compare: Sequence[str | Path]) -> dict[str, Any]:  # fmt: skip
+             compare: Sequence[str | Path], unit: str) -> dict[str, Any]:  # fmt: skip
     summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
     summary["protocol"] = describe_protocol(config)
+    if unit == "method":  # scored predictions: methods, not losses, and no training protocol
+        summary = {"unit": "method", "methods": summary.pop("losses"), **summary}
+        summary["protocol"] = {"preset": None, "init": "scored", "pretrain_loss": None,
+                               "text": "each method's predictions scored against the reference "
+                               "masks (lossbench score)"}  # fmt: skip
     summary["comparisons"] = [
         comparison_summary(
             results, load_checked(Path(other)), str(other),
@@ -286,13 +305,14 @@ def build_report(
         nan_policy if nan_policy is not None else config.report.nan_policy if config else "worst"
     )
     results = load_checked(run.root)
+    unit = unit_of(run.root)
     unknown = [n for n in show if n not in set(results["loss"])]
     if unknown:
         raise ValueError(
             f"show: {', '.join(unknown)} not in the results of {run.root} "
-            f"(losses: {', '.join(sorted(results['loss'].unique()))})"
+            f"({words({'unit': unit})[1]}: {', '.join(sorted(results['loss'].unique()))})"
         )
-    summary = _summary(results, config, policy, n_resamples, compare)
+    summary = _summary(results, config, policy, n_resamples, compare, unit)
     out.root.mkdir(parents=True, exist_ok=True)
     out.summary.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     view = _View.of(results, summary["protocol"]["pretrain_loss"])

@@ -140,7 +140,7 @@ def qualitative(
 
 
 def critical_difference(
-    panels: dict[str, tuple[pd.Series, list[list[str]]]], path: str | Path
+    panels: dict[str, tuple[pd.Series, list[list[str]]]], path: str | Path, many: str = "losses"
 ) -> Path:
     """Critical-difference diagrams, one panel per metric: each loss at its mean Friedman rank
     (1 = best, left; best loss on top), and a vertical bar on the right joining each group of
@@ -181,7 +181,7 @@ def critical_difference(
         ax.set_title(title, fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(
-        "orange bars join losses that are not significantly different "
+        f"orange bars join {many} that are not significantly different "
         "(pairwise Wilcoxon signed-rank, Holm over all pairs, 0.05)",
         fontsize=8,
     )

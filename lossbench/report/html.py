@@ -55,7 +55,8 @@ def _text(markdown: str) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["loss", *frame.columns])
+    first = frame.index.name or "loss"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [first, *frame.columns])
     rows = []
     for index, row in frame.iterrows():
         cells = [f"<td>{html.escape(str(index))}</td>"]

@@ -171,7 +171,8 @@ def paired_table(
     return out
 
 
-def rank_table(ranked: Mapping[str, tuple[pd.Series, float]]) -> tuple[pd.DataFrame, str]:
+def rank_table(ranked: Mapping[str, tuple[pd.Series, float]],
+               many: str = "losses") -> tuple[pd.DataFrame, str]:  # fmt: skip
     """Mean Friedman ranks per metric (from :func:`lossbench.stats.friedman`, 1 = best) as one
     table ordered by the first metric, and a sentence with each test's p-value.
 
@@ -188,7 +189,7 @@ def rank_table(ranked: Mapping[str, tuple[pd.Series, float]]) -> tuple[pd.DataFr
         for metric, (ranks, _) in ranked.items()
     })  # fmt: skip
     tests = ", ".join(f"{facts(m).label} p = {p:.3g}" for m, (_, p) in ranked.items())
-    sentence = f"Friedman test over {len(first)} losses on per-case values: {tests}."
+    sentence = f"Friedman test over {len(first)} {many} on per-case values: {tests}."
     return frame, sentence
 
 

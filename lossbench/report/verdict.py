@@ -8,7 +8,13 @@ from typing import Any
 from lossbench.config import Config
 from lossbench.metrics.facts import facts
 
-__all__ = ["DAGGER", "VERDICT_METRICS", "describe_protocol", "verdict_markdown"]
+__all__ = [
+    "DAGGER",
+    "VERDICT_METRICS",
+    "describe_protocol",
+    "verdict_markdown",
+    "words",
+]
 
 VERDICT_METRICS = ("dice", "hd95", "lesion_f1")
 """The metrics the verdict speaks of, when the summary has them."""
@@ -63,7 +69,19 @@ def _value(metric: str, value: float | None) -> str:
     return f"{fact.format(value)} {fact.unit}".strip()
 
 
-def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | None) -> str:
+def words(summary: dict[str, Any]) -> tuple[str, str]:
+    """What the compared things are called, singular and plural: ``("loss", "losses")`` for a
+    run, ``("method", "methods")`` for ``lossbench score`` (``summary["unit"]``).
+
+    Example:
+        >>> words({"unit": "method"})
+        ('method', 'methods')
+    """
+    return ("method", "methods") if summary.get("unit") == "method" else ("loss", "losses")
+
+
+def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | None,
+                 one: str, many: str) -> str:  # fmt: skip
     best = entry["ranking"][0]
     group, worse = entry["not_worse_than_best"], entry["significantly_worse"]
     higher = entry["higher_is_better"]
@@ -73,13 +91,13 @@ def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | 
         f"{_names([best], mark)} ({_value(metric, entry['mean'][best])}). "
     )
     if len(group) == 1:
-        line += "Every other loss is significantly worse."
+        line += f"Every other {one} is significantly worse."
     elif not worse:
-        line += f"None of the other {n_losses - 1} losses can be told apart from it."
+        line += f"None of the other {n_losses - 1} {many} can be told apart from it."
     else:
         line += (
             f"Cannot be told apart from it: {_names(group[1:], mark)} (with the best, "
-            f"{len(group)} of {n_losses} losses). Significantly worse: {_names(worse, mark)}."
+            f"{len(group)} of {n_losses} {many}). Significantly worse: {_names(worse, mark)}."
         )
     penalised = {k: v for k, v in entry["penalised"].items() if v}
     if penalised:
@@ -162,7 +180,8 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
     """
     protocol = summary.get("protocol") or describe_protocol(None)
     mark = protocol.get("pretrain_loss")
-    losses = summary["losses"]
+    one, many = words(summary)
+    losses = summary[many]
     metrics = [m for m in VERDICT_METRICS if m in summary["metrics"]] or list(summary["metrics"])
     n_pairs = len(losses) * (len(losses) - 1) // 2
     policy = (
@@ -178,49 +197,58 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
             "losses: every loss started from its optimum."
         )
     head += (
-        f" {len(losses)} losses, {summary['seeds']['n']} seed"
-        f"{'s' if summary['seeds']['n'] != 1 else ''}, {summary['n_cases']} test "
-        f"cases ({summary['n_lesion_cases']} with new lesions); {policy}."
+        f" {len(losses)} {many}, "
+        + (
+            f"{summary['seeds']['n']} seed{'s' if summary['seeds']['n'] != 1 else ''}, "
+            if one == "loss"
+            else ""
+        )
+        + f"{summary['n_cases']} test cases ({summary['n_lesion_cases']} with new lesions); "
+        f"{policy}."
     )
     everywhere = [
         n for n in losses if all(n in summary["metrics"][m]["not_worse_than_best"] for m in metrics)
     ]
     labels = ", ".join(facts(m).label for m in metrics)
+    where = "under this protocol" if one == "loss" else "on these cases"
     if len(everywhere) == len(losses) > 1:
         short = (
-            f"**In short**: under this protocol no loss is significantly worse than the best on "
-            f"any of {labels}: the evidence does not pick a loss."
+            f"**In short**: {where} no {one} is significantly worse than the best on "
+            f"any of {labels}: the evidence does not pick a {one}."
         )
     elif everywhere:
         short = (
-            f"**In short**: under this protocol, the losses never significantly worse than the "
+            f"**In short**: {where}, the {many} never significantly worse than the "
             f"best on {labels} are {_names(sorted(everywhere), mark)}"
         )
         short += (
-            "; the evidence does not single out one loss."
+            f"; the evidence does not single out one {one}."
             if len(everywhere) > 1
-            else ": it is the one loss the evidence supports."
+            else f": it is the one {one} the evidence supports."
         )
     else:
         short = (
-            f"**In short**: under this protocol no loss is among the best on all of {labels}; "
+            f"**In short**: {where} no {one} is among the best on all of {labels}; "
             "the choice depends on the metric that matters to you."
         )
     lines = [head, "", short, "", (
         f"Not worse than the best means: a paired Wilcoxon signed-rank test against the best "
-        f"loss (per-case values, seeds averaged) that is not significant at "
+        f"{one} (per-case values{', seeds averaged' if one == 'loss' else ''}) that is not "
+        f"significant at "
         f"{summary.get('alpha', 0.05):g} after Holm's correction over all {n_pairs} pairs."
     ), ""]  # fmt: skip
-    lines += [_metric_line(m, summary["metrics"][m], len(losses), mark) for m in metrics]
-    lines += [_seed_line(summary), _protocol_line(summary)]
+    lines += [_metric_line(m, summary["metrics"][m], len(losses), mark, one, many)
+              for m in metrics]  # fmt: skip
+    if one == "loss":  # seeds and training protocols are a run's, not scored predictions'
+        lines += [_seed_line(summary), _protocol_line(summary)]
     caveats = []
-    if summary["seeds"]["n"] < 2:
+    if summary["seeds"]["n"] < 2 and one == "loss":
         caveats.append("one seed")
     if summary["n_lesion_cases"] < 20:
         caveats.append(f"{summary['n_lesion_cases']} test cases with lesions")
     if caveats:
         lines += ["", (
-            f"Caution: {' and '.join(caveats)}. Differences of a few hundredths between losses "
+            f"Caution: {' and '.join(caveats)}. Differences of a few hundredths between {many} "
             "are within what a different seed or a different set of cases gives; use several "
             "seeds and at least 20 cases with lesions before drawing conclusions."
         )]  # fmt: skip
