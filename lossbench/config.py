@@ -34,7 +34,10 @@ class DataConfig:
     """Where the cases come from and how they are prepared.
 
     Attributes:
-        source: ``"synthetic"`` (generated into the run folder) or an MSSEG-2 folder.
+        source: ``"synthetic"`` (generated into the run folder), an MSSEG-2 folder or an
+            nnU-Net raw dataset with two channels, baseline and follow-up
+            (:mod:`lossbench.data.nnunet`; its ``imagesTs``/``labelsTs`` are the test set when
+            present).
         cases: training cases (synthetic).
         test_cases: test cases (synthetic).
         lesion_free: share of synthetic cases (training and test sets alike) without new
@@ -46,6 +49,7 @@ class DataConfig:
         target_spacing: resampling target (mm); empty keeps each case's spacing.
         test_fraction: share of a real folder used for testing when the study's split does not
             apply.
+        label: the lesion label of an nnU-Net dataset (every other label is background).
     """
 
     source: str = "synthetic"
@@ -57,6 +61,7 @@ class DataConfig:
     seed: int = 0
     target_spacing: list[float] = field(default_factory=list)
     test_fraction: float = 0.2
+    label: int = 1
 
 
 @dataclass
@@ -299,11 +304,18 @@ def _check_source(data: DataConfig) -> None:
             )
         return
     from lossbench.data.msseg2 import complete_cases
+    from lossbench.data.nnunet import NnunetDataset, is_nnunet_dataset
 
     if not Path(data.source).is_dir():
         raise FileNotFoundError(
             f"data.source must be 'synthetic' or a dataset folder; no folder at {data.source}"
         )
+    if is_nnunet_dataset(data.source):
+        try:
+            NnunetDataset(data.source, "Tr", data.label)
+        except (ValueError, FileNotFoundError) as exc:
+            raise type(exc)(f"data.source: {exc}") from None
+        return
     try:
         complete_cases(data.source)
     except FileNotFoundError as exc:

@@ -26,6 +26,7 @@ import torch
 from lossbench._lock import RunFolderInUseError, hold
 from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
 from lossbench.data.msseg2 import Dataset
+from lossbench.data.nnunet import NnunetDataset
 from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
 from lossbench.train import (
@@ -88,7 +89,7 @@ def _environment(device: torch.device, precision: str) -> dict[str, dict[str, An
     }
 
 
-def _test_data(test_set: Dataset, layout: RunLayout) -> dict[str, object]:
+def _test_data(test_set: Dataset | NnunetDataset, layout: RunLayout) -> dict[str, object]:
     """Where the test cases lie: relative to the run folder when inside it, else absolute."""
     root = test_set.root.resolve()
     try:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from lossbench.config import Config, from_toml, validate
 from lossbench.data import complete_cases, load_dataset, synthesize
 from lossbench.data.msseg2 import Dataset
+from lossbench.data.nnunet import NnunetDataset, is_nnunet_dataset
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
 from lossbench.infer import sliding_window
 from lossbench.layout import RunLayout, TrialLayout
@@ -133,7 +134,10 @@ def _trial_environment(device: torch.device, config: Config, threads: int) -> di
     }
 
 
-def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[Dataset, Dataset]:
+_Cases_ = Dataset | NnunetDataset  # an MSSEG-2 folder's cases or an nnU-Net dataset's split
+
+
+def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[_Cases_, _Cases_]:
     """The train and test sets; synthetic cases are written into the run folder when
     ``generate`` (the driver), and only read otherwise (a trial)."""
     data = config.data
@@ -150,6 +154,16 @@ def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[Dataset, 
             sets.append(load_dataset(layout.data(split)))
         return sets[0], sets[1]
     root = Path(data.source)
+    if is_nnunet_dataset(root):
+        train = NnunetDataset(root, "Tr", data.label)
+        if (root / "labelsTs").is_dir():
+            return train, NnunetDataset(root, "Ts", data.label)
+        order = np.random.default_rng(data.seed).permutation(len(train))
+        n_test = max(1, round(data.test_fraction * len(train)))
+        test_ids = sorted(train.case_ids[i] for i in order[:n_test])
+        train_ids = sorted(train.case_ids[i] for i in order[n_test:])
+        return (NnunetDataset(root, "Tr", data.label, train_ids),
+                NnunetDataset(root, "Tr", data.label, test_ids))  # fmt: skip
     complete = complete_cases(root)
     if set(PAPER_SPLIT["train"] + PAPER_SPLIT["test"]) <= set(complete):
         return load_dataset(root, PAPER_SPLIT["train"]), load_dataset(root, PAPER_SPLIT["test"])
@@ -160,7 +174,7 @@ def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[Dataset, 
     return load_dataset(root, train_ids), load_dataset(root, test_ids)
 
 
-def _prepare(dataset: Dataset, config: Config, desc: str, progress: bool) -> list[PreparedCase]:
+def _prepare(dataset: _Cases_, config: Config, desc: str, progress: bool) -> list[PreparedCase]:
     target = config.data.target_spacing or None
     return [
         prepare_case(c, target)

@@ -295,8 +295,9 @@ def build_report(
 
     Raises:
         FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
-        ValueError: the table lacks a required column (file and column named), has no rows,
-            ``nan_policy`` is unknown or a ``show`` loss is not in the results.
+        ValueError: the table lacks a required column (file and column named), has no rows or
+            no case with lesions, ``nan_policy`` is unknown or a ``show`` loss is not in the
+            results.
     """
     run = RunLayout(Path(run_dir))
     out = ReportLayout(run.root if out_dir is None else Path(out_dir))
@@ -306,6 +307,11 @@ def build_report(
     )
     results = load_checked(run.root)
     unit = unit_of(run.root)
+    if results["ref_empty"].astype(bool).all():
+        raise ValueError(
+            f"{run.root}: no test case has reference lesions, and the statistics compare the "
+            "cases that have them"
+        )
     unknown = [n for n in show if n not in set(results["loss"])]
     if unknown:
         raise ValueError(

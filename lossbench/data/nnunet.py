@@ -1,0 +1,184 @@
+"""nnU-Net's raw dataset format, read and written.
+
+A dataset folder ``DatasetXXX_Name/`` holds ``dataset.json`` (``channel_names``, ``labels``,
+``numTraining``, ``file_ending``), ``imagesTr/<case>_<channel:04d><ending>``,
+``labelsTr/<case><ending>`` and, when the dataset has a test split, ``imagesTs/`` and
+``labelsTs/``. lossbench reads two-time-point datasets (two channels: baseline, then follow-up)
+as the same :class:`lossbench.data.msseg2.Case` an MSSEG-2 folder gives; the lesion is one label
+of ``labels`` (every other label is background). It also writes ``masksTr/`` and ``masksTs/``
+with each case's brain mask (nnU-Net ignores them), so that an exported dataset reads back to
+the same prepared arrays; without them the brain is thresholded from the follow-up, as for an
+MSSEG-2 case without ``brain_mask.nii.gz``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lossbench.data.msseg2 import Case, read_volume
+
+__all__ = ["NnunetDataset", "export_nnunet", "is_nnunet_dataset", "read_dataset_json"]
+
+
+def is_nnunet_dataset(root: str | Path) -> bool:
+    """Whether ``root`` is an nnU-Net raw dataset (it holds ``dataset.json``).
+
+    Example:
+        >>> import tempfile
+        >>> is_nnunet_dataset(tempfile.mkdtemp())
+        False
+    """
+    return (Path(root) / "dataset.json").is_file()
+
+
+def read_dataset_json(root: str | Path) -> dict[str, Any]:
+    """The checked ``dataset.json`` of an nnU-Net raw dataset.
+
+    Raises:
+        FileNotFoundError: no ``dataset.json`` in ``root``.
+        ValueError: it is not JSON, lacks ``channel_names``, ``labels`` or ``file_ending``, or
+            does not have exactly two channels (baseline and follow-up).
+    """
+    path = Path(root) / "dataset.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no dataset.json in {root}: not an nnU-Net raw dataset")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    missing = [k for k in ("channel_names", "labels", "file_ending") if k not in meta]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    if len(meta["channel_names"]) != 2:
+        raise ValueError(
+            f"{path} has {len(meta['channel_names'])} channel(s) "
+            f"({', '.join(map(str, meta['channel_names'].values()))}); lossbench reads "
+            "two-time-point datasets: channel 0 the baseline, channel 1 the follow-up"
+        )
+    return meta
+
+
+class NnunetDataset(Sequence[Case]):
+    """The cases of one split (``"Tr"`` or ``"Ts"``) of an nnU-Net raw dataset, loaded one at a
+    time on access, with ``label`` as the lesion.
+
+    Raises (on creation):
+        FileNotFoundError: the split's ``labels`` folder is missing or empty.
+        ValueError: ``label`` is not a foreground label of ``dataset.json``.
+    """
+
+    def __init__(self, root: str | Path, split: str = "Tr", label: int = 1,
+                 case_ids: Sequence[str] | None = None) -> None:  # fmt: skip
+        self.root = Path(root)
+        self.split = split
+        self.meta = read_dataset_json(self.root)
+        self.ending = str(self.meta["file_ending"])
+        self.values = sorted(int(v) for v in self.meta["labels"].values())
+        if label == 0 or label not in self.values:
+            raise ValueError(
+                f"data.label must be a foreground label of {self.root / 'dataset.json'} "
+                f"(labels {self.meta['labels']}), got {label}"
+            )
+        self.label = label
+        labels = self.root / f"labels{split}"
+        found = sorted(p.name[: -len(self.ending)] for p in labels.glob(f"*{self.ending}")
+                       if not p.name.startswith(".")) if labels.is_dir() else []  # fmt: skip
+        if not found:
+            raise FileNotFoundError(f"no label file (*{self.ending}) in {labels}")
+        self.case_ids = list(case_ids) if case_ids is not None else found
+
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+    def __getitem__(self, index: int) -> Case:  # type: ignore[override]
+        return self._load(self.case_ids[index])
+
+    def __iter__(self) -> Iterator[Case]:
+        for case_id in self.case_ids:
+            yield self._load(case_id)
+
+    def _load(self, case_id: str) -> Case:
+        images = self.root / f"images{self.split}"
+        channels = []
+        for channel in sorted(self.meta["channel_names"], key=int):
+            path = images / f"{case_id}_{int(channel):04d}{self.ending}"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"case {case_id}: channel {channel} "
+                    f"({self.meta['channel_names'][channel]}) is missing: no {path}"
+                )
+            channels.append((path, *read_volume(path)))
+        label_path = self.root / f"labels{self.split}" / f"{case_id}{self.ending}"
+        if not label_path.is_file():
+            raise FileNotFoundError(f"case {case_id}: no label file {label_path}")
+        label, _, _ = read_volume(label_path)
+        shapes = {str(p): d.shape for p, d, _, _ in channels} | {str(label_path): label.shape}
+        if len(set(shapes.values())) > 1:
+            listed = ", ".join(f"{p} {s}" for p, s in shapes.items())
+            raise ValueError(f"case {case_id}: its files have different shapes: {listed}")
+        unknown = np.setdiff1d(np.unique(label), self.values)
+        if unknown.size:
+            raise ValueError(
+                f"case {case_id}: {label_path} holds label value(s) "
+                f"{unknown[:5].tolist()} not in dataset.json's labels {self.meta['labels']}"
+            )
+        for path, data, _, _ in channels:
+            bad = int(np.count_nonzero(~np.isfinite(data)))
+            if bad:
+                raise ValueError(f"case {case_id}: {path} has {bad} NaN or inf voxels")
+        mask_path = self.root / f"masks{self.split}" / f"{case_id}{self.ending}"
+        mask = read_volume(mask_path)[0].astype(np.uint8) if mask_path.is_file() else None
+        _, baseline, _, _ = channels[0]
+        _, followup, affine, spacing = channels[1]
+        return Case(case_id, baseline.astype(np.float32), followup.astype(np.float32),
+                    (label == self.label).astype(np.uint8), mask, spacing, affine)  # fmt: skip
+
+
+def export_nnunet(train: Sequence[Case], out: str | Path, test: Sequence[Case] = (),
+                  name: str = "lossbench phantom") -> Path:  # fmt: skip
+    """Write cases as an nnU-Net raw dataset: baseline as channel 0, follow-up as channel 1,
+    the new-lesion mask as label 1, brain masks in ``masksTr/``/``masksTs/``; returns the
+    ``dataset.json`` path. ``out`` should be named ``DatasetXXX_Name`` for nnU-Net.
+
+    Example:
+        >>> import tempfile
+        >>> from lossbench.data import generate_case
+        >>> out = Path(tempfile.mkdtemp()) / "Dataset501_Phantom"
+        >>> meta = export_nnunet([generate_case(0, shape=(24, 24, 24))], out)
+        >>> sorted(p.name for p in (out / "imagesTr").iterdir())
+        ['case_0_0000.nii.gz', 'case_0_0001.nii.gz']
+    """
+    import nibabel as nib
+
+    root = Path(out)
+    ending = ".nii.gz"
+    for split, cases in (("Tr", train), ("Ts", test)):
+        for case in cases:
+            volumes = {
+                root / f"images{split}" / f"{case.case_id}_0000{ending}": case.baseline,
+                root / f"images{split}" / f"{case.case_id}_0001{ending}": case.followup,
+                root / f"labels{split}" / f"{case.case_id}{ending}": case.label.astype(np.uint8),
+            }
+            if case.brain_mask is not None:
+                mask = case.brain_mask.astype(np.uint8)
+                volumes[root / f"masks{split}" / f"{case.case_id}{ending}"] = mask
+            for path, data in volumes.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                image = nib.Nifti1Image(data, case.affine)
+                image.header.set_zooms(case.spacing)
+                nib.save(image, path)
+    meta = {
+        "name": name,
+        "channel_names": {"0": "baseline", "1": "followup"},
+        "labels": {"background": 0, "new_lesion": 1},
+        "numTraining": len(train),
+        "file_ending": ending,
+    }
+    path = root / "dataset.json"
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+    return path

@@ -1,0 +1,121 @@
+"""nnU-Net raw datasets: the exported phantom reads back to the same prepared arrays and the same
+run; a bad dataset is named by case and file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from lossbench.cli import main
+from lossbench.data import load_dataset, synthesize
+from lossbench.data.nnunet import NnunetDataset, export_nnunet
+from lossbench.data.preprocess import prepare_case
+from lossbench.results import load
+from lossbench.run import run
+from tests._helpers.runs import TINY, tiny
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> tuple[Path, Path]:
+    """Four phantom cases in MSSEG-2's layout, and the same cases as an nnU-Net dataset."""
+    msseg2 = tmp_path / "msseg2"
+    synthesize(msseg2, 4, seed=3, shape=(28, 28, 28), spacing=(1.0, 0.9, 1.2))
+    out = tmp_path / "Dataset501_Phantom"
+    export_nnunet(load_dataset(msseg2), out)
+    return msseg2, out
+
+
+def test_an_exported_phantom_reads_back_to_the_same_prepared_arrays(exported) -> None:
+    msseg2, out = exported
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["channel_names"] == {"0": "baseline", "1": "followup"}
+    assert meta["numTraining"] == 4 and meta["file_ending"] == ".nii.gz"
+    back = NnunetDataset(out, "Tr")
+    assert back.case_ids == load_dataset(msseg2).case_ids
+    for original, read in zip(load_dataset(msseg2), back, strict=True):
+        a, b = prepare_case(original, (1.0, 1.0, 1.0)), prepare_case(read, (1.0, 1.0, 1.0))
+        for field in dataclasses.fields(a):
+            x, y = getattr(a, field.name), getattr(b, field.name)
+            if isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, y, err_msg=field.name)
+            else:
+                assert x == y, field.name
+
+
+def test_a_run_on_the_exported_phantom_equals_the_run_on_the_phantom(tmp_path: Path) -> None:
+    config = tiny(["dice"])
+    run(config, tmp_path / "phantom", progress=False)
+    dataset = tmp_path / "Dataset502_Tiny"
+    data = config.data
+    from lossbench.layout import RunLayout
+
+    train = load_dataset(RunLayout(tmp_path / "phantom").data("train"))
+    test = load_dataset(RunLayout(tmp_path / "phantom").data("test"))
+    export_nnunet(train, dataset, test)
+    other = dataclasses.replace(config, data=dataclasses.replace(data, source=str(dataset)))
+    run(other, tmp_path / "nnunet", progress=False)
+    a, b = load(tmp_path / "phantom"), load(tmp_path / "nnunet")
+    pd.testing.assert_frame_equal(a.drop(columns="train_seconds"), b.drop(columns="train_seconds"))
+    args = ["data", "export", "--format", "nnunet", "--out", str(tmp_path / "cli")]
+    assert main(args) == 0
+    assert len(NnunetDataset(tmp_path / "cli", "Ts")) == 32  # the quick preset's test set
+
+
+def test_a_dataset_with_a_test_split_and_without(tmp_path: Path, exported) -> None:
+    _, out = exported
+    config = tiny(["dice"])
+    source = dataclasses.replace(config.data, source=str(out), test_fraction=0.25)
+    run(dataclasses.replace(config, data=source), tmp_path / "run", progress=False)
+    assert load(tmp_path / "run")["case_id"].nunique() == 1  # a seeded 25% of 4 Tr cases
+    assert main(["run", "--losses", "dice", "--device", "cpu", "--data", str(out), "--out",
+                 str(tmp_path / "cli"), *[a for s in TINY for a in ("--set", s)]]) == 0  # fmt: skip
+
+
+def _fault(out: Path, fault: str) -> str:
+    images, labels = out / "imagesTr", out / "labelsTr"
+    if fault == "missing channel":
+        (images / "case_001_0001.nii.gz").unlink()
+        return r"case case_001: channel 1 \(followup\) is missing: no .*case_001_0001.nii.gz"
+    if fault == "missing label":
+        (images / "case_002_0000.nii.gz").rename(images / "case_009_0000.nii.gz")
+        (images / "case_002_0001.nii.gz").rename(images / "case_009_0001.nii.gz")
+        return r"case case_002: channel 0 \(baseline\) is missing"
+    if fault == "unknown label value":
+        path = labels / "case_000.nii.gz"
+        image = nib.load(str(path))
+        data = np.asarray(image.dataobj).copy()
+        data[0, 0, 0] = 3
+        nib.save(nib.Nifti1Image(data, image.affine), path)
+        return r"case case_000: .*case_000.nii.gz holds label value\(s\) \[3\] not in dataset"
+    if fault == "other shape":
+        path = images / "case_003_0000.nii.gz"
+        image = nib.load(str(path))
+        nib.save(nib.Nifti1Image(np.asarray(image.dataobj)[:-1], image.affine), path)
+        return r"case case_003: its files have different shapes: .*case_003_0000.nii.gz \(27, 28"
+    meta = json.loads((out / "dataset.json").read_text())
+    meta["channel_names"] = {"0": "FLAIR"}
+    (out / "dataset.json").write_text(json.dumps(meta))
+    return r"has 1 channel\(s\) \(FLAIR\); lossbench reads two-time-point datasets"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["missing channel", "missing label", "unknown label value", "other shape", "one channel"],
+)
+def test_a_bad_dataset_is_named_by_case_and_file(exported, fault: str) -> None:
+    _, out = exported
+    message = _fault(out, fault)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        list(NnunetDataset(out, "Tr"))
+
+
+def test_the_lesion_label_must_be_a_foreground_label(exported) -> None:
+    _, out = exported
+    with pytest.raises(ValueError, match=r"data.label must be a foreground label of .* got 2"):
+        NnunetDataset(out, "Tr", label=2)
