@@ -18,6 +18,7 @@ from lossbench.data.nnunet import NnunetDataset, export_nnunet
 from lossbench.data.preprocess import prepare_case
 from lossbench.results import load
 from lossbench.run import run
+from tests._helpers.nifti import load_nifti
 from tests._helpers.runs import TINY, tiny
 
 
@@ -88,14 +89,14 @@ def _fault(out: Path, fault: str) -> str:
         return r"case case_002: channel 0 \(baseline\) is missing"
     if fault == "unknown label value":
         path = labels / "case_000.nii.gz"
-        image = nib.load(str(path))
+        image = load_nifti(path)
         data = np.asarray(image.dataobj).copy()
         data[0, 0, 0] = 3
         nib.save(nib.Nifti1Image(data, image.affine), path)
         return r"case case_000: .*case_000.nii.gz holds label value\(s\) \[3\] not in dataset"
     if fault == "other shape":
         path = images / "case_003_0000.nii.gz"
-        image = nib.load(str(path))
+        image = load_nifti(path)
         nib.save(nib.Nifti1Image(np.asarray(image.dataobj)[:-1], image.affine), path)
         return r"case case_003: its files have different shapes: .*case_003_0000.nii.gz \(27, 28"
     meta = json.loads((out / "dataset.json").read_text())
