@@ -50,6 +50,9 @@ class DataConfig:
         test_fraction: share of a real folder used for testing when the study's split does not
             apply.
         label: the lesion label of an nnU-Net dataset (every other label is background).
+        difference_channel: give the network the follow-up minus the baseline as a third
+            channel of a longitudinal case (MSSEG-2, the phantom, a two-channel nnU-Net
+            dataset); a dataset with one channel or more than two gets its own channels only.
     """
 
     source: str = "synthetic"
@@ -62,6 +65,7 @@ class DataConfig:
     target_spacing: list[float] = field(default_factory=list)
     test_fraction: float = 0.2
     label: int = 1
+    difference_channel: bool = True
 
 
 @dataclass

@@ -112,7 +112,7 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     model = build_model(config, 0).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     size = config.train.patch_size
-    x = torch.randn(config.train.batch_size, 3, size, size, size, device=device)
+    x = torch.randn(config.train.batch_size, model.in_channels, size, size, size, device=device)
     dtype = autocast_dtype(config.train.precision, device)
     timings = []
     for _ in range(3):

@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from lossbench.config import Config, TrainConfig
+from lossbench.data.nnunet import input_channels
 from lossbench.data.patches import sample_batch
 from lossbench.layout import TrialLayout
 from lossbench.losses import create_loss
@@ -49,7 +50,8 @@ class NonFiniteLossError(RuntimeError):
 
 
 def build_model(config: Config, seed: int) -> VNet:
-    """The run's V-Net with weights initialised from ``seed`` (same seed, same weights).
+    """The run's V-Net with weights initialised from ``seed`` (same seed, same weights), taking
+    the data's channels (:func:`lossbench.data.nnunet.input_channels`).
 
     Example:
         >>> from lossbench.config import preset
@@ -57,8 +59,9 @@ def build_model(config: Config, seed: int) -> VNet:
         >>> all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
         True
     """
+    channels = input_channels(config.data.source, config.data.difference_channel)
     torch.manual_seed(seed)
-    return VNet(in_channels=3, width=config.model.width, levels=config.model.levels)
+    return VNet(in_channels=channels, width=config.model.width, levels=config.model.levels)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

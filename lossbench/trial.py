@@ -176,8 +176,9 @@ def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[_Cases_, 
 
 def _prepare(dataset: _Cases_, config: Config, desc: str, progress: bool) -> list[PreparedCase]:
     target = config.data.target_spacing or None
+    difference = config.data.difference_channel
     return [
-        prepare_case(c, target)
+        prepare_case(c, target, difference=difference)
         for c in tqdm(dataset, desc=desc, unit="case", disable=not progress, leave=False)
     ]
 

@@ -45,6 +45,9 @@ class Case:
         brain_mask: uint8 mask, or ``None`` when the folder has none.
         spacing: voxel size (mm) per axis, from the header.
         affine: 4x4 voxel-to-world matrix of the follow-up.
+        images: the scans, in channel order, of a case that is not one baseline and one
+            follow-up (an nnU-Net dataset with one channel or more than two); ``baseline`` and
+            ``followup`` are then its first and last channel. Empty for a longitudinal case.
     """
 
     case_id: str
@@ -54,6 +57,7 @@ class Case:
     brain_mask: np.ndarray | None
     spacing: tuple[float, float, float]
     affine: np.ndarray
+    images: tuple[np.ndarray, ...] = ()
 
 
 def read_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:

@@ -3,12 +3,13 @@
 A dataset folder ``DatasetXXX_Name/`` holds ``dataset.json`` (``channel_names``, ``labels``,
 ``numTraining``, ``file_ending``), ``imagesTr/<case>_<channel:04d><ending>``,
 ``labelsTr/<case><ending>`` and, when the dataset has a test split, ``imagesTs/`` and
-``labelsTs/``. lossbench reads two-time-point datasets (two channels: baseline, then follow-up)
-as the same :class:`lossbench.data.msseg2.Case` an MSSEG-2 folder gives; the lesion is one label
-of ``labels`` (every other label is background). It also writes ``masksTr/`` and ``masksTs/``
-with each case's brain mask (nnU-Net ignores them), so that an exported dataset reads back to
-the same prepared arrays; without them the brain is thresholded from the follow-up, as for an
-MSSEG-2 case without ``brain_mask.nii.gz``.
+``labelsTs/``. A two-channel dataset is read as a longitudinal one (channel 0 the baseline,
+channel 1 the follow-up), the same :class:`lossbench.data.msseg2.Case` an MSSEG-2 folder gives;
+a dataset with one channel or more than two keeps its channels (``Case.images``). The lesion is
+one label of ``labels`` (every other label is background). lossbench also writes ``masksTr/``
+and ``masksTs/`` with each case's brain mask (nnU-Net ignores them), so that an exported dataset
+reads back to the same prepared arrays; without them the brain is thresholded from the last
+channel (the follow-up), as for an MSSEG-2 case without ``brain_mask.nii.gz``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ import numpy as np
 
 from lossbench.data.msseg2 import Case, read_volume
 
-__all__ = ["NnunetDataset", "export_nnunet", "is_nnunet_dataset", "read_dataset_json"]
+__all__ = [
+    "NnunetDataset",
+    "export_nnunet",
+    "input_channels",
+    "is_nnunet_dataset",
+    "read_dataset_json",
+]
 
 
 def is_nnunet_dataset(root: str | Path) -> bool:
@@ -42,7 +49,7 @@ def read_dataset_json(root: str | Path) -> dict[str, Any]:
     Raises:
         FileNotFoundError: no ``dataset.json`` in ``root``.
         ValueError: it is not JSON, lacks ``channel_names``, ``labels`` or ``file_ending``, or
-            does not have exactly two channels (baseline and follow-up).
+            names no channel.
     """
     path = Path(root) / "dataset.json"
     if not path.is_file():
@@ -54,13 +61,22 @@ def read_dataset_json(root: str | Path) -> dict[str, Any]:
     missing = [k for k in ("channel_names", "labels", "file_ending") if k not in meta]
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}")
-    if len(meta["channel_names"]) != 2:
-        raise ValueError(
-            f"{path} has {len(meta['channel_names'])} channel(s) "
-            f"({', '.join(map(str, meta['channel_names'].values()))}); lossbench reads "
-            "two-time-point datasets: channel 0 the baseline, channel 1 the follow-up"
-        )
+    if not meta["channel_names"]:
+        raise ValueError(f"{path} names no channel (channel_names is empty)")
     return meta
+
+
+def input_channels(source: str | Path, difference: bool = True) -> int:
+    """How many channels the network sees for a ``data.source``: a longitudinal source (the
+    phantom, an MSSEG-2 folder, a two-channel nnU-Net dataset) gives baseline, follow-up and,
+    when ``difference``, their difference; another nnU-Net dataset gives its own channels.
+
+    Example:
+        >>> input_channels("synthetic"), input_channels("synthetic", difference=False)
+        (3, 2)
+    """
+    count = len(read_dataset_json(source)["channel_names"]) if is_nnunet_dataset(source) else 2
+    return count + 1 if count == 2 and difference else count
 
 
 class NnunetDataset(Sequence[Case]):
@@ -133,10 +149,10 @@ class NnunetDataset(Sequence[Case]):
                 raise ValueError(f"case {case_id}: {path} has {bad} NaN or inf voxels")
         mask_path = self.root / f"masks{self.split}" / f"{case_id}{self.ending}"
         mask = read_volume(mask_path)[0].astype(np.uint8) if mask_path.is_file() else None
-        _, baseline, _, _ = channels[0]
-        _, followup, affine, spacing = channels[1]
-        return Case(case_id, baseline.astype(np.float32), followup.astype(np.float32),
-                    (label == self.label).astype(np.uint8), mask, spacing, affine)  # fmt: skip
+        scans = tuple(data.astype(np.float32) for _, data, _, _ in channels)
+        _, _, affine, spacing = channels[-1]
+        return Case(case_id, scans[0], scans[-1], (label == self.label).astype(np.uint8), mask,
+                    spacing, affine, images=() if len(scans) == 2 else scans)  # fmt: skip
 
 
 def export_nnunet(train: Sequence[Case], out: str | Path, test: Sequence[Case] = (),

@@ -142,7 +142,8 @@ class PreparedCase:
 
     Attributes:
         case_id: the folder's name.
-        image: float32 (3, x, y, z) network input inside the crop.
+        image: float32 (channels, x, y, z) network input inside the crop: baseline, follow-up
+            and their difference for a longitudinal case (see :func:`prepare_case`).
         label: uint8 (x, y, z) new-lesion mask inside the crop.
         brain_mask: bool (x, y, z).
         spacing: voxel size (mm) after resampling.
@@ -171,11 +172,14 @@ def prepare_case(
     target_spacing: Sequence[float] | None = None,
     margin: int = 4,
     image_order: int = 1,
+    difference: bool = True,
 ) -> PreparedCase:
     """Resample (images with spline order ``image_order``: 1 linear, 3 B-spline; masks
     nearest), mask the brain (the case's own mask, or
-    :func:`threshold_brain_mask` of the follow-up), crop to the brain plus ``margin`` voxels,
-    z-score both time points inside the brain and stack the network input.
+    :func:`threshold_brain_mask` of the follow-up, the last channel), crop to the brain plus
+    ``margin`` voxels, z-score each scan inside the brain and stack the network input: baseline,
+    follow-up and, when ``difference``, their difference (:func:`network_input`); or the
+    ``images`` of a case that has them, in their order.
 
     Example:
         >>> from lossbench.data.synthetic import generate_case
@@ -191,16 +195,20 @@ def prepare_case(
         raise ValueError(f"`target_spacing` must be 3 positive sizes (mm), got {target_spacing}")
     if image_order not in (1, 3):
         raise ValueError(f"`image_order` must be 1 (linear) or 3 (B-spline), got {image_order}")
-    baseline = resample(case.baseline, spacing, target, order=image_order)
-    followup = resample(case.followup, spacing, target, order=image_order)
+    scans = [resample(v, spacing, target, order=image_order)
+             for v in (case.images or (case.baseline, case.followup))]  # fmt: skip
     label = resample(case.label, spacing, target, order=0)
     if case.brain_mask is not None:
         brain = resample(case.brain_mask, spacing, target, order=0).astype(bool)
     else:
-        brain = threshold_brain_mask(followup)
+        brain = threshold_brain_mask(scans[-1])
     box = crop_box(brain, margin)
     brain_c = brain[box]
-    image = network_input(zscore(baseline[box], brain_c), zscore(followup[box], brain_c))
+    scored = [zscore(v[box], brain_c) for v in scans]
+    if not case.images and difference:
+        image = network_input(*scored)
+    else:
+        image = np.stack(scored).astype(np.float32)
     return PreparedCase(
         case_id=case.case_id,
         image=image,
@@ -208,7 +216,7 @@ def prepare_case(
         brain_mask=brain_c,
         spacing=target,
         box=box,
-        shape=baseline.shape,
+        shape=scans[0].shape,
         native_label=case.label.astype(bool),
         native_spacing=spacing,  # type: ignore[arg-type]
         affine=case.affine,

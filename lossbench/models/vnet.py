@@ -49,7 +49,8 @@ class VNet(nn.Module):
     output is cropped back.
 
     Args:
-        in_channels: input channels (3: baseline, follow-up, difference).
+        in_channels: input channels (3 for a longitudinal case: baseline, follow-up,
+            difference).
         width: channels of the first level; doubled at each level.
         levels: number of resolution levels (at most 5 with the study's conv counts, more repeat
             the last count).
@@ -69,6 +70,7 @@ class VNet(nn.Module):
                 f"VNet needs levels >= {MIN_LEVELS} and width >= 1, got {levels} and {width}"
             )
         self.levels = levels
+        self.in_channels = in_channels
         convs = [CONVS_PER_LEVEL[min(i, len(CONVS_PER_LEVEL) - 1)] for i in range(levels)]
         chans = [width * 2**i for i in range(levels)]
         self.stem = _unit(in_channels, chans[0], 3)

@@ -100,14 +100,14 @@ def _fault(out: Path, fault: str) -> str:
         nib.save(nib.Nifti1Image(np.asarray(image.dataobj)[:-1], image.affine), path)
         return r"case case_003: its files have different shapes: .*case_003_0000.nii.gz \(27, 28"
     meta = json.loads((out / "dataset.json").read_text())
-    meta["channel_names"] = {"0": "FLAIR"}
+    meta["channel_names"] = {}
     (out / "dataset.json").write_text(json.dumps(meta))
-    return r"has 1 channel\(s\) \(FLAIR\); lossbench reads two-time-point datasets"
+    return r"dataset.json names no channel"
 
 
 @pytest.mark.parametrize(
     "fault",
-    ["missing channel", "missing label", "unknown label value", "other shape", "one channel"],
+    ["missing channel", "missing label", "unknown label value", "other shape", "no channel"],
 )
 def test_a_bad_dataset_is_named_by_case_and_file(exported, fault: str) -> None:
     _, out = exported
@@ -120,3 +120,49 @@ def test_the_lesion_label_must_be_a_foreground_label(exported) -> None:
     _, out = exported
     with pytest.raises(ValueError, match=r"data.label must be a foreground label of .* got 2"):
         NnunetDataset(out, "Tr", label=2)
+
+
+def _one_channel(out: Path, exported: Path) -> Path:
+    """The exported phantom with its follow-up only, as a one-channel dataset (a single time
+    point, as in most lesion datasets)."""
+    for folder in ("imagesTr", "labelsTr", "masksTr"):
+        (out / folder).mkdir(parents=True)
+        for file in (exported / folder).iterdir():
+            if folder != "imagesTr":
+                (out / folder / file.name).write_bytes(file.read_bytes())
+            elif file.name.endswith("_0001.nii.gz"):
+                name = file.name.replace("_0001", "_0000")
+                (out / folder / name).write_bytes(file.read_bytes())
+    meta = json.loads((exported / "dataset.json").read_text())
+    meta["channel_names"] = {"0": "FLAIR"}
+    (out / "dataset.json").write_text(json.dumps(meta))
+    return out
+
+
+@pytest.mark.parametrize("channels", ["one channel", "two channels, no difference"])
+def test_an_end_to_end_run_takes_the_datasets_channels(tmp_path: Path, exported,
+                                                       channels: str) -> None:  # fmt: skip
+    from lossbench.data.nnunet import input_channels
+    from lossbench.layout import RunLayout
+    from lossbench.train import build_model
+
+    _, out = exported
+    difference = True
+    if channels == "one channel":
+        out = _one_channel(tmp_path / "Dataset503_OneChannel", out)
+        case = NnunetDataset(out, "Tr")[0]
+        assert len(case.images) == 1
+        assert prepare_case(case).image.shape[0] == 1
+    else:
+        difference = False
+    config = tiny(["dice", "ce"])
+    data = dataclasses.replace(config.data, source=str(out), test_fraction=0.5,
+                               difference_channel=difference)  # fmt: skip
+    config = dataclasses.replace(config, data=data)
+    expected = 1 if channels == "one channel" else 2
+    assert input_channels(str(out), difference) == expected
+    assert build_model(config, 0).in_channels == expected
+    run(config, tmp_path / "run", progress=False)
+    table = load(tmp_path / "run")
+    assert len(table) == 2 * 2 and table["dice"].notna().all()
+    assert RunLayout(tmp_path / "run").trial("ce", 0).metrics.exists()
