@@ -84,7 +84,8 @@ class NnunetDataset(Sequence[Case]):
     time on access, with ``label`` as the lesion.
 
     Raises (on creation):
-        FileNotFoundError: the split's ``labels`` folder is missing or empty.
+        FileNotFoundError: the split's ``labels`` folder is missing or empty, or a case has
+            images but no label.
         ValueError: ``label`` is not a foreground label of ``dataset.json``.
     """
 
@@ -106,6 +107,15 @@ class NnunetDataset(Sequence[Case]):
                        if not p.name.startswith(".")) if labels.is_dir() else []  # fmt: skip
         if not found:
             raise FileNotFoundError(f"no label file (*{self.ending}) in {labels}")
+        images = self.root / f"images{split}"
+        imaged = {p.name[: -len(self.ending) - 5] for p in images.glob(f"*_????{self.ending}")}
+        unlabelled = sorted(imaged - set(found))
+        if unlabelled:
+            raise FileNotFoundError(
+                f"case {unlabelled[0]}: its images are in {images} but its label is missing: no "
+                f"{labels / (unlabelled[0] + self.ending)}"
+                + (f" (nor for {len(unlabelled) - 1} more case(s))" if len(unlabelled) > 1 else "")
+            )
         self.case_ids = list(case_ids) if case_ids is not None else found
 
     def __len__(self) -> int:

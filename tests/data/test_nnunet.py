@@ -83,10 +83,13 @@ def _fault(out: Path, fault: str) -> str:
     if fault == "missing channel":
         (images / "case_001_0001.nii.gz").unlink()
         return r"case case_001: channel 1 \(followup\) is missing: no .*case_001_0001.nii.gz"
-    if fault == "missing label":
-        (images / "case_002_0000.nii.gz").rename(images / "case_009_0000.nii.gz")
-        (images / "case_002_0001.nii.gz").rename(images / "case_009_0001.nii.gz")
+    if fault == "missing images":
+        (images / "case_002_0000.nii.gz").unlink()
+        (images / "case_002_0001.nii.gz").unlink()
         return r"case case_002: channel 0 \(baseline\) is missing"
+    if fault == "label missing":
+        (labels / "case_001.nii.gz").unlink()
+        return r"case case_001: its images are in .*imagesTr but its label is missing: no .*"
     if fault == "unknown label value":
         path = labels / "case_000.nii.gz"
         image = load_nifti(path)
@@ -107,7 +110,14 @@ def _fault(out: Path, fault: str) -> str:
 
 @pytest.mark.parametrize(
     "fault",
-    ["missing channel", "missing label", "unknown label value", "other shape", "no channel"],
+    [
+        "missing channel",
+        "missing images",
+        "label missing",
+        "unknown label value",
+        "other shape",
+        "no channel",
+    ],
 )
 def test_a_bad_dataset_is_named_by_case_and_file(exported, fault: str) -> None:
     _, out = exported
