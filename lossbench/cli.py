@@ -442,6 +442,9 @@ def _score(args: argparse.Namespace) -> int:
                              args.connectivity, args.nsd_tolerance)  # fmt: skip
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.baseline is not None and args.baseline not in methods:
+            raise ValueError(f"--baseline {args.baseline!r} is not one of the methods: "
+                             f"{', '.join(methods)}")  # fmt: skip
         table = score(args.ref, methods, label=args.label, rule=rule,
                       allow_missing=args.allow_missing, workers=args.workers,
                       affine_tolerance=args.affine_tolerance)  # fmt: skip

@@ -149,6 +149,8 @@ def test_the_cli_writes_the_table_and_its_settings(pair: tuple[Path, Path], tmp_
     assert "--pred must be NAME=DIR, got 'nofolder'" in capsys.readouterr().err
     assert main(["score", "--ref", str(ref), "--pred", f"a={tmp_path / 'none'}"]) == 2
     assert "method a: no folder at" in capsys.readouterr().err
+    assert main(["score", "--ref", str(ref), "--pred", f"a={pred}", "--baseline", "b"]) == 2
+    assert "--baseline 'b' is not one of the methods: a" in capsys.readouterr().err
 
 
 def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(tmp_path: Path,
