@@ -326,24 +326,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"lossbench run: {exc}; what finished is kept: fix the cause and rerun the same "
               "command to resume", file=sys.stderr)  # fmt: skip
         return 1
-    print(f"\n{_rows(table_path)} rows in {table_path} ({time.perf_counter() - start:.0f} s)")
-    return _summarise(Path(table_path))
+    return _summarise(Path(table_path), f" ({time.perf_counter() - start:.0f} s)", lead="\n")
 
 
-def _rows(table_path: str | Path) -> int:
-    import pandas as pd
-
-    return len(pd.read_csv(table_path, dtype={"case_id": str}))
-
-
-def _summarise(table_path: Path) -> int:
-    """Print the means of a results table and build the run's report; returns 0."""
+def _summarise(table_path: Path, suffix: str = "", lead: str = "") -> int:
+    """Print the row count (between ``lead`` and ``suffix``) and the means of a results table,
+    and build the run's report; returns 0."""
     import pandas as pd
 
     from lossbench.report import read_config
     from lossbench.stats import overview
 
     table = pd.read_csv(table_path, dtype={"case_id": str})
+    print(f"{lead}{len(table)} rows in {table_path}{suffix}")
     stored = read_config(table_path.parent)
     policy = stored.report.nan_policy if stored else "worst"
     if len(table):
@@ -417,7 +412,6 @@ def _collect(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"lossbench collect: {exc}", file=sys.stderr)
         return 2
-    print(f"{_rows(table_path)} rows in {table_path}")
     _summarise(table_path)
     if missing:
         print(f"{len(missing)} trial(s) missing: "

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lossbench._files import write_atomic
 from lossbench._lock import RunFolderInUseError, hold
 from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
 from lossbench.data.msseg2 import Dataset
@@ -247,7 +248,7 @@ def _prepare_locked(config: Config, layout: RunLayout, executor: Executor, progr
         stored["test_data"] = _test_data(test_set, layout)
         layout.config.write_text(to_toml(config, stored))
         if executor.in_process:  # the trials run in this process: prepare their cases once
-            _cases(layout, progress)
+            _cases(layout, from_toml(layout.config), progress)  # as the trials read it
     with clock.phase("pretraining"):
         executor.pretrain(layout, progress)
     return stored
@@ -331,12 +332,7 @@ def collect(out: str | Path, losses: Sequence[str] | None = None,
     frames = [pd.read_csv(t.metrics, dtype={"case_id": str}) for t in trials if t.metrics.exists()]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     _write_atomic(table, layout.results_csv)
-    partial = layout.results_parquet.with_name(layout.results_parquet.name + ".partial")
-    try:
-        table.to_parquet(partial, index=False)
-        partial.replace(layout.results_parquet)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
     failures = [json.loads(t.failed.read_text()) for t in trials
                 if t.failed.exists() and not t.metrics.exists()]  # fmt: skip
     if failures:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from lossbench._files import write_atomic
 from lossbench.data.msseg2 import FILES, read_volume
 from lossbench.layout import RunLayout
 from lossbench.metrics import evaluate_case
@@ -55,6 +56,12 @@ def _case_id(name: str) -> str | None:
     return None
 
 
+def _flat_masks(folder: Path) -> dict[str, Path]:
+    """Case id -> file of the ``<case>.nii.gz`` (or ``.nii``) files of ``folder``."""
+    return {case_id: file for file in sorted(folder.iterdir())
+            if (case_id := _case_id(file.name)) is not None and file.is_file()}  # fmt: skip
+
+
 def find_masks(folder: str | Path) -> dict[str, Path]:
     """Case id -> mask file of a folder: ``labelsTs/`` of an nnU-Net raw dataset, MSSEG-2 case
     folders (``<case>/ground_truth.nii.gz``), or flat ``<case>.nii.gz`` files.
@@ -78,11 +85,7 @@ def find_masks(folder: str | Path) -> dict[str, Path]:
              and (d / FILES["label"]).is_file()}  # fmt: skip
     if cases:
         return cases
-    flat = {}
-    for file in sorted(root.iterdir()):
-        case_id = _case_id(file.name)
-        if case_id is not None and file.is_file():
-            flat[case_id] = file
+    flat = _flat_masks(root)
     if not flat:
         raise FileNotFoundError(
             f"{root} holds no mask: expected <case>.nii.gz files, an nnU-Net dataset's labelsTs/ "
@@ -207,10 +210,8 @@ def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
         pred_folder = Path(folder)
         if not pred_folder.is_dir():
             raise FileNotFoundError(f"method {method}: no folder at {pred_folder}")
-        pred_files = {c: f for f in sorted(pred_folder.iterdir())
-                      if (c := _case_id(f.name)) is not None and f.is_file()}  # fmt: skip
-        for case_id, ref_file, pred_file in match_cases(ref_files, pred_files, method,
-                                                        allow_missing):  # fmt: skip
+        for case_id, ref_file, pred_file in match_cases(ref_files, _flat_masks(pred_folder),
+                                                        method, allow_missing):  # fmt: skip
             jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
             methods.append(method)
     workers = workers or os.cpu_count() or 1
@@ -245,16 +246,9 @@ def write_scores(table: pd.DataFrame, out: str | Path, rule: DetectionRule,
     """
     layout = RunLayout(Path(out))
     layout.root.mkdir(parents=True, exist_ok=True)
+    settings_json = json.dumps({**settings, "rule": asdict(rule)}, indent=1) + "\n"
+    write_atomic(layout.results_csv, lambda path: table.to_csv(path, index=False))
+    write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
+    write_atomic(layout.root / "score.json", lambda path: path.write_text(settings_json))
     written = [layout.results_csv, layout.results_parquet, layout.root / "score.json"]
-    for path, write in zip(written, (
-        lambda f: table.to_csv(f, index=False),
-        lambda f: table.to_parquet(f, index=False),
-        lambda f: f.write_text(json.dumps({**settings, "rule": asdict(rule)}, indent=1) + "\n"),
-    ), strict=True):  # fmt: skip
-        partial = path.with_name(f".partial-{path.name}")
-        try:
-            write(partial)
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
     return written

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lossbench._files import write_atomic
 from lossbench.config import Config, TrainConfig
 from lossbench.data.nnunet import input_channels
 from lossbench.data.patches import sample_batch
@@ -312,18 +313,11 @@ class _State:
     def save(self, path: Path) -> None:
         """Write beside ``path`` and rename: a failed write (a full disk, a kill) leaves the
         previous checkpoint whole and no debris."""
-        partial = path.with_suffix(".partial")
-        try:
-            torch.save(
-                {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scaler": self.scaler.state_dict(), "rng": self.rng_state,
                  "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history,
-                 "attempt": self.attempt},
-                partial,
-            )  # fmt: skip
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+                 "attempt": self.attempt}  # fmt: skip
+        write_atomic(path, lambda partial: torch.save(state, partial))
 
 
 def _step(state: _State, loss_fn: torch.nn.Module, batch: tuple[np.ndarray, np.ndarray, _Maps],
@@ -354,12 +348,10 @@ def _step(state: _State, loss_fn: torch.nn.Module, batch: tuple[np.ndarray, np.n
 
 
 def _write_history(history: list[list[Any]], path: Path) -> None:
-    partial = path.with_suffix(".partial")
-    try:
+    def write(partial: Path) -> None:
         with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["iteration", "loss", "seconds", "batch_hash", "attempt"])
             writer.writerows(history)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+
+    write_atomic(path, write)

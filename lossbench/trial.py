@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from lossbench._files import write_atomic
 from lossbench.config import Config, from_toml, validate
 from lossbench.data import complete_cases, load_dataset, synthesize
 from lossbench.data.msseg2 import Dataset
@@ -203,10 +205,9 @@ def _stored_config(layout: RunLayout) -> Config:
     return validate(from_toml(layout.config))
 
 
-def _cases(layout: RunLayout, progress: bool) -> _Cases:
+def _cases(layout: RunLayout, config: Config, progress: bool) -> _Cases:
     """The run's prepared cases, read once per process (a Ray worker keeps them between the
     trials it runs)."""
-    config = _stored_config(layout)
     key = (str(layout.root.resolve()), repr(dataclasses.asdict(config)))
     if key not in _CACHE:
         train_set, test_set = _split(config, layout, generate=False)
@@ -254,7 +255,7 @@ def pretrain(out: str | Path, *, progress: bool = True, cpus: int | None = None)
         return None
     stage = layout.pretrain
     if not stage.model.exists():
-        cases = _cases(layout, progress)
+        cases = _cases(layout, config, progress)
         device = resolve_device(config.device)
         with _trial_settings(device, _trial_threads(config, device, cpus)):
             model, _ = train_trial(
@@ -262,9 +263,7 @@ def pretrain(out: str | Path, *, progress: bool = True, cpus: int | None = None)
                 iterations=config.train.pretrain_iterations, lr=config.train.pretrain_lr,
                 progress=progress,
             )  # fmt: skip
-        partial = stage.model.with_suffix(".partial")
-        torch.save(model.state_dict(), partial)
-        partial.replace(stage.model)
+        write_atomic(stage.model, lambda path: torch.save(model.state_dict(), path))
     return stage.model
 
 
@@ -333,7 +332,7 @@ def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
     if trial.metrics.exists():
         return outcome
     init_state = _init_state(config, layout)
-    cases = _cases(layout, progress)
+    cases = _cases(layout, config, progress)
     device = resolve_device(config.device)
     threads = _trial_threads(config, device, cpus)
     trial.folder.mkdir(parents=True, exist_ok=True)
@@ -392,31 +391,17 @@ def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
         rows.append({"case_id": case.case_id, **metrics})
         if config.eval.save_predictions:
             trial.predictions.mkdir(exist_ok=True)
-            path = trial.prediction(case.case_id)
-            partial = path.with_name(f".partial-{path.name}")  # keeps the .nii.gz ending
-            try:
-                nib.save(nib.Nifti1Image(pred.astype(np.uint8), case.affine), partial)
-                partial.replace(path)
-            finally:
-                partial.unlink(missing_ok=True)
+            image = nib.Nifti1Image(pred.astype(np.uint8), case.affine)
+            save = functools.partial(nib.save, image)
+            write_atomic(trial.prediction(case.case_id), save, keep_ending=True)
     return rows
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV beside ``path`` and rename it into place: a crash or a full disk
     leaves the previous file (or none), never half a table."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        frame.to_csv(partial, index=False)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
 
 
 def _write_text_atomic(text: str, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_text(text)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_atomic(path, lambda partial: partial.write_text(text))

@@ -13,12 +13,15 @@ same seed gives the same voxels.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+
+from lossbench._files import write_atomic
 
 __all__ = [
     "MIN_SIZE",
@@ -348,9 +351,8 @@ def write_case(case: SyntheticCase, root: str | Path) -> Path:
     for name, array in arrays.items():
         image = nib.Nifti1Image(array, case.affine)
         image.header.set_xyzt_units("mm")
-        partial = folder / f".{name}.partial.nii.gz"
-        nib.save(image, partial)
-        partial.replace(folder / name)
+        write_atomic(folder / name, functools.partial(nib.save, image),
+                     keep_ending=True)  # fmt: skip
     return folder
 
 
