@@ -13,6 +13,8 @@ import torch
 from _pytest.doctest import DoctestItem
 
 collect_ignore = [] if importlib.util.find_spec("ray") else ["lossbench/executors/ray.py"]
+if not importlib.util.find_spec("nnunetv2"):
+    collect_ignore += [f"lossbench/integrations/{m}.py" for m in ("nnunet", "nnunet_benchmark")]
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Command line: ``lossbench run | trial | collect | score | report | compare | losses | data``."""
+"""Command line: ``lossbench run | trial | collect | score | report | compare | losses | data |
+nnunet``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -208,7 +210,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = data_commands.add_parser("check", help="validate every case of an MSSEG-2 folder")
     check.add_argument("root", help="dataset folder (one sub-folder per case)")
+    _nnunet_parser(commands)
     return parser
+
+
+def _nnunet_parser(commands: Any) -> None:
+    nnunet = commands.add_parser(
+        "nnunet", help="every loss as an nnU-Net v2 trainer (nnUNetTrainer_lb_<loss>)"
+    )
+    sub = nnunet.add_subparsers(dest="nnunet_command", required=True)
+    for name, text in (("install", "write lossbench's trainer module into nnunetv2's trainers"),
+                       ("uninstall", "remove what install wrote")):  # fmt: skip
+        command = sub.add_parser(name, help=text)
+        command.add_argument(
+            "--folder", default=None, help="trainer folder (default: nnunetv2's own)"
+        )
+    sub.add_parser("path", help="print the folder to set as nnUNet_extTrainer")
+    sub.add_parser("list", help="print the trainer name of every registered loss")
+    bench = sub.add_parser(
+        "benchmark", help="train each loss through nnU-Net, predict imagesTs, score, report"
+    )
+    bench.add_argument("dataset", help="raw dataset folder, or its name or id in $nnUNet_raw")
+    bench.add_argument("--losses", required=True, help="comma-separated loss names, or 'all'")
+    bench.add_argument("--out", required=True, help="the benchmark's folder")
+    bench.add_argument(
+        "--folds", nargs="+", default=["0"], help="nnU-Net folds to train: 0-4 or all (0)"
+    )
+    bench.add_argument("--epochs", type=int, default=None, help="epochs (nnU-Net's 1000)")
+    bench.add_argument(
+        "--iterations", type=int, default=None, help="iterations per epoch (nnU-Net's 250)"
+    )
+    bench.add_argument("--configuration", default="3d_fullres", help="(3d_fullres)")
+    bench.add_argument("--plans", default="nnUNetPlans", help="plans identifier (nnUNetPlans)")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (auto)")
+    bench.add_argument("--no-tta", action="store_true", help="no mirroring at prediction")
+    bench.add_argument(
+        "--validate", action="store_true", help="keep nnU-Net's validation after each training"
+    )
+    bench.add_argument(
+        "--processes", type=int, default=2, help="nnU-Net's preprocessing/export processes (2)"
+    )
+    bench.add_argument("--workers", type=int, default=None, help="scoring processes (all cores)")
+    bench.add_argument(
+        "--force", action="store_true", help="start over in a folder with other settings"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     args = _parser().parse_args(argv)
-    command = args.command if args.command != "data" else f"data {args.data_command}"
+    command = args.command
+    if command in ("data", "nnunet"):
+        command += " " + getattr(args, f"{command}_command")
     return _COMMANDS[command](args)
 
 
@@ -539,6 +586,65 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nnunet(args: argparse.Namespace) -> int:
+    """``lossbench nnunet install | uninstall | path | list | benchmark``."""
+    name = f"lossbench nnunet {args.nnunet_command}"
+    try:
+        from lossbench.integrations import nnunet
+    except ImportError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    if args.nnunet_command == "path":
+        print(nnunet.extra_trainer_folder())
+        return 0
+    if args.nnunet_command == "list":
+        print("\n".join(nnunet.trainer_name(loss) for loss in list_losses()))
+        return 0
+    try:
+        if args.nnunet_command == "install":
+            print(f"installed {nnunet.install(args.folder)}")
+        elif args.nnunet_command == "uninstall":
+            removed = nnunet.uninstall(args.folder)
+            print(f"removed {removed}" if removed else "nothing to remove")
+        else:
+            return _nnunet_benchmark(args)
+    except (OSError, ValueError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _nnunet_benchmark(args: argparse.Namespace) -> int:
+    from lossbench.integrations.nnunet_benchmark import BenchmarkSettings, benchmark, parse_folds
+    from lossbench.trial import resolve_device, resolve_losses
+
+    for flag, value in (("--epochs", args.epochs), ("--iterations", args.iterations),
+                        ("--processes", args.processes), ("--workers", args.workers)):  # fmt: skip
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1, got {value}")
+    if args.device not in ("auto", "cpu", "cuda", "mps"):
+        raise ValueError(f"--device must be auto, cpu, cuda or mps, got {args.device!r}")
+    device = args.device if args.device == "mps" else resolve_device(args.device).type
+    settings = BenchmarkSettings(
+        losses=resolve_losses(args.losses.split(",")), folds=parse_folds(args.folds),
+        configuration=args.configuration, plans=args.plans, epochs=args.epochs,
+        iterations=args.iterations, device=device, tta=not args.no_tta, validate=args.validate,
+        processes=args.processes,
+    )  # fmt: skip
+    try:
+        record = benchmark(args.dataset, settings, args.out, force=args.force,
+                           workers=args.workers)  # fmt: skip
+    except RuntimeError as exc:
+        print(f"lossbench nnunet benchmark: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(record.get("written", [])))
+    print("seconds: " + ", ".join(f"{k} {v}" for k, v in record["seconds"].items()))
+    if record["failed"]:
+        print(f"failed: {', '.join(record['failed'])} (logs in {Path(args.out) / 'logs'})")
+        return 1
+    return 0
+
+
 _COMMANDS = {
     "run": _run,
     "trial": _trial,
@@ -550,6 +656,7 @@ _COMMANDS = {
     "data synth": _synth,
     "data check": _check,
     "data export": _export,
+    **{f"nnunet {c}": _nnunet for c in ("install", "uninstall", "path", "list", "benchmark")},
 }
 
 

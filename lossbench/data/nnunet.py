@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from lossbench.data.msseg2 import Case, read_volume
+from lossbench.data.synthetic import SyntheticCase
 
 __all__ = [
     "NnunetDataset",
@@ -165,7 +166,8 @@ class NnunetDataset(Sequence[Case]):
                     spacing, affine, images=() if len(scans) == 2 else scans)  # fmt: skip
 
 
-def export_nnunet(train: Sequence[Case], out: str | Path, test: Sequence[Case] = (),
+def export_nnunet(train: Sequence[Case | SyntheticCase], out: str | Path,
+                  test: Sequence[Case | SyntheticCase] = (),
                   name: str = "lossbench phantom") -> Path:  # fmt: skip
     """Write cases as an nnU-Net raw dataset: baseline as channel 0, follow-up as channel 1,
     the new-lesion mask as label 1, brain masks in ``masksTr/``/``masksTs/``; returns the
