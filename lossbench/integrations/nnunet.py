@@ -139,8 +139,9 @@ def _json_env(variable: str) -> dict[str, Any]:
     return value
 
 
-def trainer_settings() -> dict[str, Any]:
-    """The nnU-Net trainer settings of :data:`TRAINER_ENV`, checked and typed.
+def trainer_settings(given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The nnU-Net trainer settings ``given`` (default: those of :data:`TRAINER_ENV`), checked
+    and typed.
 
     Raises:
         ValueError: not a JSON object, an unknown key, or a value of the wrong type.
@@ -151,7 +152,7 @@ def trainer_settings() -> dict[str, Any]:
         {'num_epochs': 2}
         >>> del os.environ[TRAINER_ENV]
     """
-    settings = _json_env(TRAINER_ENV)
+    settings = _json_env(TRAINER_ENV) if given is None else dict(given)
     for key, value in settings.items():
         kind = TRAINER_SETTINGS.get(key)
         if kind is None:

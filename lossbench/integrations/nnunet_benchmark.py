@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,6 @@ from lossbench.integrations.nnunet import (
     PARAMS_ENV,
     TRAINER_ENV,
     binary_label,
-    extra_trainer_folder,
     install,
     trainer_name,
     trainer_settings,
@@ -225,7 +225,7 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
     params = os.environ.get(PARAMS_ENV, "")
     stored = {"dataset": root.name, **asdict(settings), "loss_params": params}
     versions = {"lossbench": lossbench.__version__, "torch": torch.__version__,
-                "nnunetv2": _version("nnunetv2")}  # fmt: skip
+                "nnunetv2": version("nnunetv2")}  # fmt: skip
     record: dict[str, Any] = {
         "settings": stored,
         "versions": versions,
@@ -236,12 +236,6 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
     folder.mkdir(parents=True, exist_ok=True)
     with hold(folder / ".lock", folder):
         return _benchmark_locked(root, label, settings, folder, record, workers, progress)
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
 
 
 def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: Path,
@@ -256,19 +250,10 @@ def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: 
     env = {**os.environ, "nnUNet_raw": str(root.parent),
            "nnUNet_preprocessed": str(out / "nnUNet_preprocessed"),
            "nnUNet_results": str(out / "nnUNet_results"),
-           "nnUNet_extTrainer": os.pathsep.join(
-               [str(extra_trainer_folder()), *filter(None, [os.environ.get("nnUNet_extTrainer")])]),
            TRAINER_ENV: json.dumps(overrides),
            "nnUNet_def_n_proc": os.environ.get("nnUNet_def_n_proc") or str(settings.processes),
            }  # fmt: skip
-    os.environ[TRAINER_ENV], previous = env[TRAINER_ENV], os.environ.get(TRAINER_ENV)
-    try:
-        trainer_settings()  # the trainers would refuse these settings: say so now
-    finally:
-        if previous is None:
-            del os.environ[TRAINER_ENV]
-        else:
-            os.environ[TRAINER_ENV] = previous
+    trainer_settings(overrides)  # the trainers would refuse these settings: say so now
     installed = install()  # nnU-Net finds the trainers in its own folder first: see the README
     dataset_id = str(int(root.name[7:10]))
     logs = out / "logs"
