@@ -52,7 +52,8 @@ def test_three_dimensional_corner() -> None:
     mask = torch.ones(1, 2, 3, 4, dtype=torch.bool)
     mask[0, 0, 0, 0] = False
     grid = torch.stack(torch.meshgrid(*(torch.arange(n) for n in (2, 3, 4)), indexing="ij"))
-    expected = grid.square().sum(0).double().sqrt()[None]
+    # numpy's square root is correctly rounded; torch's CPU kernel may miss by one ulp
+    expected = torch.from_numpy(np.sqrt(grid.square().sum(0).double().numpy()))[None]
     assert torch.equal(edt(mask), expected)
 
 
