@@ -4,19 +4,17 @@ nnunet``."""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from lossbench import __version__
-from lossbench.data import check_dataset, load_dataset, synthesize
-from lossbench.losses import get_loss_class, list_losses, loss_defaults
 
-__all__ = ["FLAGS", "as_flags", "losses_table", "main"]
+__all__ = ["FLAGS", "as_flags", "explain", "losses_table", "main"]
 
 _COMMON = ("batch", "reduction")
 
@@ -31,6 +29,10 @@ def losses_table(pattern: str = "*") -> str:
         name    family        defaults    citation
         ------  ------------  ----------  ----------------------------------------...
     """
+    from tabulate import tabulate
+
+    from lossbench.losses import get_loss_class, list_losses, loss_defaults
+
     rows = []
     for name in list_losses(pattern):
         cls = get_loss_class(name)
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lossbench",
         description="Benchmark segmentation losses on longitudinal MS new-lesion segmentation.",
+        epilog="A user error ends with one line on stderr and exit status 2; set LOSSBENCH_DEBUG=1 "
+        "to see its traceback.",
     )
     parser.add_argument("--version", action="version", version=f"lossbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--dry-run", action="store_true", help="print the plan and estimated time")
     run.add_argument("--resume", action="store_true", help="continue a run with its own config")
-    run.add_argument("--force", action="store_true", help="delete the run folder and start over")
+    run.add_argument(
+        "--force", action="store_true",
+        help="start over: delete what an earlier run wrote in --out (only a run folder's own "
+        "paths; --dry-run lists them)",
+    )  # fmt: skip
     run.add_argument(
         "--plan-only", action="store_true",
         help="create the folder, config, data and pretraining, then stop: run the trials with "
@@ -146,7 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     report = commands.add_parser("report", help="tables, figures and HTML from a run's results")
     report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
-    report.add_argument("--baseline", default="dice", help="reference loss of the paired tests")
+    report.add_argument(
+        "--baseline", default=None,
+        help="reference loss of the paired tests (default: dice, when the run has it)",
+    )  # fmt: skip
     report.add_argument("--out", default=None, help="write the report here (default RUN_DIR)")
     report.add_argument(
         "--bench", default=None, help="pytest-benchmark JSON of the loss benchmarks (Table 5)"
@@ -259,16 +270,63 @@ def _nnunet_parser(commands: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lossbench`` console script; returns the exit status.
 
+    A user error (a value, file or folder lossbench refuses, a file system that refuses a write)
+    ends with one line on stderr, ``lossbench COMMAND: what and how to fix it``, and exit status
+    2; ``LOSSBENCH_DEBUG=1`` re-raises it with its traceback. Ctrl-C exits with 130.
+
     Example:
         >>> main(["losses", "hytver"])  # doctest: +ELLIPSIS
         name    family    defaults ...
         0
     """
+    from lossbench._lock import RunFolderInUseError
+
     args = _parser().parse_args(argv)
     command = args.command
     if command in ("data", "nnunet"):
         command += " " + getattr(args, f"{command}_command")
-    return _COMMANDS[command](args)
+    try:
+        return _COMMANDS[command](args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, ImportError, RunFolderInUseError) as exc:
+        if os.environ.get("LOSSBENCH_DEBUG", "") not in ("", "0"):
+            raise
+        message = explain(exc)
+        if command in ("run", "data export"):
+            message = as_flags(message)
+        print(f"lossbench {command}: {message}", file=sys.stderr)
+        return 2
+
+
+def explain(exc: BaseException) -> str:
+    """One line for a user error: the error's own message, or, for the file system's errors,
+    what happened to which path and how to fix it.
+
+    Example:
+        >>> print(explain(OSError(errno.EACCES, "Permission denied", "scores/results.csv")))
+        permission denied: scores/results.csv; choose a place you can write to (or read)
+        >>> explain(ValueError("train.lr must be in (0, 1], got 2.0"))
+        'train.lr must be in (0, 1], got 2.0'
+    """
+    if not isinstance(exc, OSError) or exc.errno is None:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    path = exc.filename if exc.filename is not None else "a file"
+    fixes = {
+        errno.ENOSPC: f"no space left on the device of {path}: free some space and rerun the "
+        "same command; what finished is kept",
+        errno.EDQUOT: f"disk quota exceeded writing {path}: free some space and rerun the same "
+        "command; what finished is kept",
+        errno.EACCES: f"permission denied: {path}; choose a place you can write to (or read)",
+        errno.EPERM: f"operation not permitted: {path}; choose a place you can write to",
+        errno.EROFS: f"{path} is on a read-only file system; choose a place you can write to",
+        errno.EEXIST: f"{path} already exists; choose another path",
+        errno.ENOTDIR: f"{path}: a part of this path is a file, not a folder; give a folder",
+        errno.EISDIR: f"{path} is a folder, not a file",
+        errno.ENOENT: f"no such file or folder: {path}",
+    }
+    return fixes.get(exc.errno, f"{exc.strerror or exc}: {path}")
 
 
 FLAGS = {"losses": "--losses", "seeds": "--seeds", "device": "--device", "data.source": "--data",
@@ -283,33 +341,48 @@ def as_flags(message: str) -> str:
     Example:
         >>> as_flags("data.source must be 'synthetic' or a dataset folder; no folder at x")
         "--data must be 'synthetic' or a dataset folder; no folder at x"
-        >>> as_flags("train.lr must be positive, got 0.0")
-        '--set train.lr must be positive, got 0.0'
+        >>> as_flags("train.lr must be in (0, 1], got 0.0")
+        '--set train.lr must be in (0, 1], got 0.0'
+        >>> as_flags("runs.old holds notes.txt and no lossbench run (config.toml): ...")
+        'runs.old holds notes.txt and no lossbench run (config.toml): ...'
     """
-    key = message.split(" ", 1)[0].rstrip(":")
+    import dataclasses
+
+    from lossbench.config import Config
+
+    key = message.split(" ", 1)[0].rstrip(":").partition("[")[0]  # seeds[0]: the key seeds
     if key in FLAGS:
         return FLAGS[key] + message[len(key) :]
-    if "." in key and key.replace(".", "").replace("_", "").isalnum() and key.islower():
-        return f"--set {message}"
-    return message
+    config = Config()
+    sections = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    keys = {
+        f"{name}.{k.name}"
+        for name, section in sections.items()
+        if dataclasses.is_dataclass(section)
+        for k in dataclasses.fields(section)
+    }
+    return f"--set {message}" if key in keys else message
 
 
 def _report(args: argparse.Namespace) -> int:
     from lossbench.report import build_report
 
-    try:
-        paths = build_report(
-            args.run_dir, baseline=args.baseline, out_dir=args.out, bench=args.bench,
-            nan_policy=args.nan_policy, compare=args.compare, show=args.show,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench report: {exc}", file=sys.stderr)
-        return 2
+    paths = build_report(
+        args.run_dir,
+        baseline=args.baseline,
+        out_dir=args.out,
+        bench=args.bench,
+        nan_policy=args.nan_policy,
+        compare=args.compare,
+        show=args.show,
+    )
     print("\n".join(str(p) for p in paths))
     return 0
 
 
 def _losses(args: argparse.Namespace) -> int:
+    from lossbench.losses import list_losses
+
     if not list_losses(args.pattern):
         print(f"no registered loss matches {args.pattern!r}", file=sys.stderr)
         return 1
@@ -318,6 +391,8 @@ def _losses(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from lossbench.data import check_dataset
+
     problems = check_dataset(args.root)
     for line in problems:
         print(line)
@@ -326,123 +401,119 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"seeds must be comma-separated integers, got {text!r}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from lossbench.config import apply_overrides, preset, validate
     from lossbench.executors import LocalExecutor, ray_executor
-    from lossbench.run import RunFolderInUseError, plan, prepare, resolve_losses, run
+    from lossbench.run import check_run_folder, plan, prepare, resolve_losses, run
 
-    try:
-        config = preset(args.preset)
-        config.losses = [n.strip() for n in args.losses.split(",") if n.strip()]
-        if args.data is not None:
-            config.data.source = args.data
-        if args.seeds is not None:
-            config.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-        if args.device is not None:
-            config.device = args.device
-        apply_overrides(config, args.overrides)
-        if args.trial_cpus is not None:
-            config.train.threads = args.trial_cpus
-        names = resolve_losses(validate(config).losses)
-        if args.dry_run:
-            print(plan(config, names))
-            return 0
-        out = args.out or f"runs/{config.preset}"
-        if args.plan_only:
-            prepare(config, out, resume=args.resume, force=args.force)
-            count = len(names) * len(config.seeds)
-            print(f"{out} is ready: run its {count} trials with `lossbench trial {out} --index K` "
-                  f"(K = 0..{count - 1}), then `lossbench collect {out}`")  # fmt: skip
-            return 0
-        if args.executor == "ray":
-            executor = ray_executor(args.address, args.trial_gpus, args.trial_cpus)
-        else:
-            executor = LocalExecutor()
-        start = time.perf_counter()
-        table_path = run(config, out, resume=args.resume, force=args.force, executor=executor)
-    except ImportError as exc:  # --executor ray without the extra
-        print(f"lossbench run: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, RunFolderInUseError) as exc:
-        print(f"lossbench run: {as_flags(str(exc))}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
-        return 130
-    except OSError as exc:  # a full disk, a lost mount: every finished step is on disk
-        print(f"lossbench run: {exc}; what finished is kept: fix the cause and rerun the same "
-              "command to resume", file=sys.stderr)  # fmt: skip
-        return 1
+    config = preset(args.preset)
+    config.losses = [n.strip() for n in args.losses.split(",") if n.strip()]
+    if args.data is not None:
+        config.data.source = args.data
+    if args.seeds is not None:
+        config.seeds = _seeds(args.seeds)
+    if args.device is not None:
+        config.device = args.device
+    apply_overrides(config, args.overrides)
+    if args.trial_cpus is not None:
+        config.train.threads = args.trial_cpus
+    names = resolve_losses(validate(config).losses)
+    out = args.out or f"runs/{config.preset}"
+    doomed = check_run_folder(config, out, args.force)
+    if args.dry_run:
+        print(plan(config, names))
+        if doomed:
+            listed = ", ".join(p.name + ("/" if p.is_dir() else "") for p in doomed)
+            verb = "deletes" if args.force else "would delete"
+            print(f"{out} holds a run: --force {verb} {listed} (nothing else)")
+        return 0
+    if args.plan_only:
+        prepare(config, out, resume=args.resume, force=args.force)
+        count = len(names) * len(config.seeds)
+        print(f"{out} is ready: run its {count} trials with `lossbench trial {out} --index K` "
+              f"(K = 0..{count - 1}), then `lossbench collect {out}`")  # fmt: skip
+        return 0
+    if args.executor == "ray":
+        executor = ray_executor(args.address, args.trial_gpus, args.trial_cpus)
+    else:
+        executor = LocalExecutor()
+    start = time.perf_counter()
+    table_path = run(config, out, resume=args.resume, force=args.force, executor=executor)
     return _summarise(Path(table_path), f" ({time.perf_counter() - start:.0f} s)", lead="\n")
+
+
+def _print_means(table: Any, policy: str, file: Any = None) -> None:
+    """The means of a results table (or of ``lossbench score``'s) over the cases with lesions,
+    missing distances as the report's ``policy`` counts them."""
+    from lossbench.stats import overview
+
+    unit = "method" if "method" in table.columns else "loss"
+    table = table.rename(columns={"method": "loss"})
+    if "seed" not in table.columns:
+        table = table.assign(seed=0)
+    lesion = table[~table["ref_empty"].astype(bool)]
+    if not len(lesion):
+        return
+    print(f"means over the {lesion['case_id'].nunique()} cases with lesions (missing distances: "
+          f"{policy}, as in the report):", file=file)  # fmt: skip
+    print(overview(table, policy).rename_axis(unit).round(3).to_string(), file=file)
 
 
 def _summarise(table_path: Path, suffix: str = "", lead: str = "") -> int:
     """Print the row count (between ``lead`` and ``suffix``) and the means of a results table,
     and build the run's report; returns 0."""
-    import pandas as pd
-
     from lossbench.report import read_config
-    from lossbench.stats import overview
+    from lossbench.results import load
 
-    table = pd.read_csv(table_path, dtype={"case_id": str})
+    table = load(table_path.parent)
     print(f"{lead}{len(table)} rows in {table_path}{suffix}")
     stored = read_config(table_path.parent)
-    policy = stored.report.nan_policy if stored else "worst"
-    if len(table):
-        print(f"means over the cases with lesions (missing distances: {policy}):")
-        print(overview(table, policy).round(3).to_string())
+    _print_means(table, stored.report.nan_policy if stored else "worst")
     if stored is not None and len(stored.seeds) == 1:
         print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
               "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
-    timing: dict[str, float] = {}
-    if len(table):
-        from lossbench.report import build_report
-        from lossbench.run import record_timing
+    from lossbench.report import build_report
+    from lossbench.run import record_timing
 
-        clock = time.perf_counter()
-        try:
-            markdown, page = build_report(table_path.parent)
-        except ValueError as exc:  # e.g. no test case with lesions
-            print(f"no report: {exc}")
-        else:
-            timing = record_timing(table_path.parent, "report", time.perf_counter() - clock)
-            print(f"report: {markdown} and {page}")
-    if timing:
-        print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
+    clock = time.perf_counter()
+    try:
+        markdown, page = build_report(table_path.parent)
+    except ValueError as exc:  # e.g. no test case with lesions
+        print(f"no report: {exc}")
+        return 0
+    timing = record_timing(table_path.parent, "report", time.perf_counter() - clock)
+    print(f"report: {markdown} and {page}")
+    print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
     return 0
 
 
 def _trial(args: argparse.Namespace) -> int:
+    from lossbench._folders import require_run
     from lossbench.config import from_toml
     from lossbench.layout import RunLayout
     from lossbench.run import run_trial, trial_grid
 
-    try:
-        layout = RunLayout(Path(args.run_dir))
-        if not layout.config.exists():
-            raise FileNotFoundError(
-                f"{args.run_dir} is not a prepared run folder (no config.toml); create it with "
-                "`lossbench run --plan-only --out RUN_DIR`"
-            )
-        grid = trial_grid(from_toml(layout.config))
-        if args.list:
-            print("\n".join(f"{i} {loss} {seed}" for i, (loss, seed) in enumerate(grid)))
-            return 0
-        if args.index is not None:
-            if not 0 <= args.index < len(grid):
-                raise ValueError(f"--index must be in 0..{len(grid) - 1}, got {args.index}")
-            loss, seed = grid[args.index]
-        elif args.loss is None or args.seed is None:
-            raise ValueError("give --loss and --seed, or --index")
-        else:
-            loss, seed = args.loss, args.seed
-        outcome = run_trial(layout.root, loss, seed)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench trial: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
-        return 130
+    layout = RunLayout(require_run(args.run_dir))
+    grid = trial_grid(from_toml(layout.config))
+    if args.list:
+        print("\n".join(f"{i} {loss} {seed}" for i, (loss, seed) in enumerate(grid)))
+        return 0
+    if args.index is not None:
+        if not 0 <= args.index < len(grid):
+            raise ValueError(f"--index must be in 0..{len(grid) - 1}, got {args.index}")
+        loss, seed = grid[args.index]
+    elif args.loss is None or args.seed is None:
+        raise ValueError("give --loss and --seed, or --index")
+    else:
+        loss, seed = args.loss, args.seed
+    outcome = run_trial(layout.root, loss, seed)
     if outcome["status"] == "failed":
         print(f"{loss} seed {seed} failed: {outcome['error']}", file=sys.stderr)
         return 1
@@ -453,12 +524,8 @@ def _trial(args: argparse.Namespace) -> int:
 def _collect(args: argparse.Namespace) -> int:
     from lossbench.run import collect, missing_trials
 
-    try:
-        table_path = collect(args.run_dir)
-        missing = missing_trials(args.run_dir)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench collect: {exc}", file=sys.stderr)
-        return 2
+    table_path = collect(args.run_dir)
+    missing = missing_trials(args.run_dir)
     _summarise(table_path)
     if missing:
         print(f"{len(missing)} trial(s) missing: "
@@ -468,40 +535,35 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from lossbench.score import DetectionRule, score, write_scores
+    from lossbench.report import build_report
+    from lossbench.score import DetectionRule, check_score_folder, score, write_scores
 
-    try:
-        methods: dict[str, str] = {}
-        for item in args.pred:
-            name, sep, folder = item.partition("=")
-            if not sep or not name or not folder:
-                raise ValueError(f"--pred must be NAME=DIR, got {item!r}")
-            if name in methods:
-                raise ValueError(f"--pred: method {name!r} given twice")
-            methods[name] = folder
-        rule = DetectionRule(args.min_lesion_mm3, args.alpha, args.beta, args.gamma,
-                             args.connectivity, args.nsd_tolerance)  # fmt: skip
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        if args.baseline is not None and args.baseline not in methods:
-            raise ValueError(f"--baseline {args.baseline!r} is not one of the methods: "
-                             f"{', '.join(methods)}")  # fmt: skip
-        table = score(args.ref, methods, label=args.label, rule=rule,
-                      allow_missing=args.allow_missing, workers=args.workers,
-                      affine_tolerance=args.affine_tolerance)  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench score: {exc}", file=sys.stderr)
-        return 2
+    methods: dict[str, str] = {}
+    for item in args.pred:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--pred must be NAME=DIR, got {item!r}")
+        if name in methods:
+            raise ValueError(f"--pred: method {name!r} given twice")
+        methods[name] = folder
+    rule = DetectionRule(args.min_lesion_mm3, args.alpha, args.beta, args.gamma,
+                         args.connectivity, args.nsd_tolerance)  # fmt: skip
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.baseline is not None and args.baseline not in methods:
+        raise ValueError(f"--baseline {args.baseline!r} is not one of the methods: "
+                         f"{', '.join(methods)}")  # fmt: skip
+    if args.out is not None:
+        check_score_folder(args.out, inputs=[args.ref, *methods.values()])
+    table = score(args.ref, methods, label=args.label, rule=rule,
+                  allow_missing=args.allow_missing, workers=args.workers,
+                  affine_tolerance=args.affine_tolerance)  # fmt: skip
     # the summary goes to stdout with --out, else to stderr beside the CSV table on stdout
     stream = sys.stdout if args.out is not None else sys.stderr
     missing = table.groupby("method")["pred_missing"].sum()
     for method, count in missing[missing > 0].items():
         print(f"{method}: {count} missing prediction(s) scored as empty masks", file=stream)
-    lesion = table[~table["ref_empty"].astype(bool)]
-    if len(lesion):
-        means = lesion.groupby("method")[["dice", "hd95", "lesion_f1"]].mean()
-        print(f"means over the {lesion['case_id'].nunique()} cases with lesions:", file=stream)
-        print(means.round(3).to_string(), file=stream)
+    _print_means(table, "worst", stream)
     if args.out is None:
         table.to_csv(sys.stdout, index=False)
         return 0
@@ -514,8 +576,6 @@ def _score(args: argparse.Namespace) -> int:
     }
     for path in write_scores(table, args.out, rule, settings):
         print(path)
-    from lossbench.report import build_report
-
     baseline = args.baseline or next(iter(methods))
     try:
         print("report: " + " and ".join(map(str, build_report(args.out, baseline=baseline))))
@@ -531,28 +591,21 @@ def _compare(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if metrics == ["all"]:
         metrics = list(SUMMARY_METRICS)
-    try:
-        markdown, _ = compare_runs(args.run_dirs, metrics, args.nan_policy, args.out)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench compare: {exc}", file=sys.stderr)
-        return 2
+    markdown, _ = compare_runs(args.run_dirs, metrics, args.nan_policy, args.out)
     print(markdown)
     return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from lossbench.data import load_dataset, synthesize
     from lossbench.data.preview import save_preview
 
     start = time.perf_counter()
-    try:
-        folders = synthesize(
-            args.out, args.cases, args.seed, tuple(args.shape), tuple(args.spacing),
-            progress=True, lesion_free=args.lesion_free,
-        )  # fmt: skip
-    except ValueError as exc:
-        print(f"lossbench data synth: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(folders)} cases to {args.out} in {time.perf_counter() - start:.1f} s")
+    folders = synthesize(
+        args.out, args.cases, args.seed, tuple(args.shape), tuple(args.spacing),
+        progress=True, lesion_free=args.lesion_free,
+    )  # fmt: skip
+    print(f"{len(folders)} cases in {args.out} ({time.perf_counter() - start:.1f} s)")
     if args.preview:
         cases = load_dataset(args.out)
         case = next((c for c in cases if c.label.any()), cases[0])
@@ -566,51 +619,41 @@ def _synth(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import tempfile
 
+    from lossbench._folders import check_output
     from lossbench.config import preset, validate
     from lossbench.data.nnunet import export_nnunet
     from lossbench.layout import RunLayout
     from lossbench.trial import _split
 
-    try:
-        config = preset(args.preset)
-        config.data.source = args.data
-        validate(config)
-        with tempfile.TemporaryDirectory(prefix="lossbench-export-") as folder:
-            train, test = _split(config, RunLayout(Path(folder)), generate=True)
-            name = "lossbench phantom" if args.data == "synthetic" else Path(args.data).name
-            path = export_nnunet(train, args.out, test, name=name)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"lossbench data export: {as_flags(str(exc))}", file=sys.stderr)
-        return 2
+    config = preset(args.preset)
+    config.data.source = args.data
+    validate(config)
+    inputs = [] if args.data == "synthetic" else [("data folder", args.data)]
+    check_output(args.out, "nnU-Net dataset", inputs=inputs)  # before the phantom is made
+    with tempfile.TemporaryDirectory(prefix="lossbench-export-") as folder:
+        train, test = _split(config, RunLayout(Path(folder)), generate=True)
+        name = "lossbench phantom" if args.data == "synthetic" else Path(args.data).name
+        path = export_nnunet(train, args.out, test, name=name)
     print(f"wrote {len(train)} training and {len(test)} test cases: {path}")
     return 0
 
 
 def _nnunet(args: argparse.Namespace) -> int:
     """``lossbench nnunet install | uninstall | path | list | benchmark``."""
-    name = f"lossbench nnunet {args.nnunet_command}"
-    try:
-        from lossbench.integrations import nnunet
-    except ImportError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
+    from lossbench.integrations import nnunet  # ImportError without the extra: one line
+    from lossbench.losses import list_losses
+
     if args.nnunet_command == "path":
         print(nnunet.extra_trainer_folder())
-        return 0
-    if args.nnunet_command == "list":
+    elif args.nnunet_command == "list":
         print("\n".join(nnunet.trainer_name(loss) for loss in list_losses()))
-        return 0
-    try:
-        if args.nnunet_command == "install":
-            print(f"installed {nnunet.install(args.folder)}")
-        elif args.nnunet_command == "uninstall":
-            removed = nnunet.uninstall(args.folder)
-            print(f"removed {removed}" if removed else "nothing to remove")
-        else:
-            return _nnunet_benchmark(args)
-    except (OSError, ValueError) as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
+    elif args.nnunet_command == "install":
+        print(f"installed {nnunet.install(args.folder)}")
+    elif args.nnunet_command == "uninstall":
+        removed = nnunet.uninstall(args.folder)
+        print(f"removed {removed}" if removed else "nothing to remove")
+    else:
+        return _nnunet_benchmark(args)
     return 0
 
 

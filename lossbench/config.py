@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 from lossbench._text import suggest
 
 __all__ = [
+    "MAX_LR",
+    "MAX_SEED",
     "PRECISIONS",
     "PRESETS",
     "STORED_TABLES",
@@ -27,6 +30,13 @@ __all__ = [
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """Values of ``train.precision``."""
+
+MAX_SEED = 2**32 - 1
+"""The largest seed (``seeds``, ``data.seed``): seeds are integers in [0, 2^32 - 1]."""
+
+MAX_LR = 1.0
+"""The largest learning rate (``train.lr``, ``train.pretrain_lr``); Adam's useful rates lie far
+below it, and a larger one only makes the loss diverge."""
 
 
 @dataclass
@@ -45,7 +55,7 @@ class DataConfig:
             false positives are counted.
         shape: synthetic volume size (voxels).
         spacing: synthetic voxel size (mm).
-        seed: seed of the synthetic set and of the split of a real folder.
+        seed: seed of the synthetic set and of the split of a real folder, in [0, 2^32 - 1].
         target_spacing: resampling target (mm); empty keeps each case's spacing.
         test_fraction: share of a real folder used for testing when the study's split does not
             apply.
@@ -83,14 +93,17 @@ class TrainConfig:
     Attributes:
         iterations: optimiser steps per trial.
         batch_size: patches per step.
-        lr: Adam learning rate.
+        lr: Adam learning rate, in (0, 1].
         patch_size: cubic patch edge (voxels); also the inference window.
         max_shift: lesion-centred patch shift (voxels).
         augment: random 90-degree rotations, flips and small rotations.
-        init: ``"pretrain"`` (one shared pretraining per run), ``"scratch"`` or a state-dict path.
+        init: ``"pretrain"`` (one shared pretraining per run), ``"scratch"`` or the path of a
+            state dict (``torch.save(model.state_dict(), path)``); its entries whose names and
+            shapes match the configured V-Net's are loaded, the others keep their seeded
+            values, and a file that matches none is refused before the run starts.
         pretrain_loss: loss of the pretraining stage.
         pretrain_iterations: its steps.
-        pretrain_lr: its learning rate.
+        pretrain_lr: its learning rate, in (0, 1].
         freeze_encoder: keep the encoder fixed while fine-tuning.
         checkpoint_every: iterations between checkpoints (resume points).
         precision: arithmetic of the network's forward pass, in training and in inference:
@@ -155,7 +168,11 @@ class ReportConfig:
 
 @dataclass
 class Config:
-    """A whole run: which losses and seeds, on which data, with which protocol."""
+    """A whole run: which losses and seeds, on which data, with which protocol.
+
+    Attributes:
+        seeds: one trial per loss and seed; unique integers in [0, 2^32 - 1].
+    """
 
     preset: str = "quick"
     losses: list[str] = field(default_factory=lambda: ["all"])
@@ -261,12 +278,57 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         names = [f.name for f in dataclasses.fields(target)]
         if parts[-1] not in names:
             raise ValueError(f"unknown config key {key!r}{suggest(parts[-1], names)}")
-        setattr(target, parts[-1], _coerce(key, getattr(target, parts[-1]), text.strip()))
+        current = getattr(target, parts[-1])
+        if dataclasses.is_dataclass(current):
+            keys = ", ".join(f"{key}.{f.name}" for f in dataclasses.fields(current))
+            raise ValueError(f"{key!r} is a section, not a key: set one of its keys ({keys})")
+        if key == "preset":
+            raise ValueError(
+                "'preset' chooses a whole protocol, not a key: use the --preset flag "
+                "(lossbench.config.preset(name) in Python)"
+            )
+        setattr(target, parts[-1], _coerce(key, current, text.strip()))
     return config
 
 
 def _sizes(values: list, count: int = 3) -> bool:
-    return len(values) == count and all(v > 0 for v in values)
+    return len(values) == count and all(0 < v < math.inf for v in values)
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_LISTS = {int: "integers", float: "numbers", str: "strings"}
+
+
+def _typed(key: str, default: Any, value: Any) -> Any:
+    """``value`` as the type of the field whose default is ``default`` (an int is a float where a
+    float is due); raises naming ``key`` when it is of another type."""
+    kind = type(default)
+    if kind is list:
+        item = type(default[0]) if default else float  # the only empty default: target_spacing
+        if not isinstance(value, list):
+            raise ValueError(f"{key} must be a list of {_LISTS[item]}, got {value!r}")
+        return [_typed(f"{key}[{i}]", item(), v) for i, v in enumerate(value)]
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is float and numeric:
+        return float(value)
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{key} must be {_KINDS[kind]}, got {value!r}")
+
+
+def _check_types(config: Config) -> None:
+    """Every key of ``config`` holds a value of its field's type (lists: of its items' type)."""
+    defaults = Config()
+    for field_ in dataclasses.fields(Config):
+        value, default = getattr(config, field_.name), getattr(defaults, field_.name)
+        if not dataclasses.is_dataclass(default):
+            _typed(field_.name, default, value)
+            continue
+        if type(value) is not type(default):
+            raise ValueError(f"{field_.name} must be a section of keys, got {value!r}")
+        for key in dataclasses.fields(default):
+            name = f"{field_.name}.{key.name}"
+            _typed(name, getattr(default, key.name), getattr(value, key.name))
 
 
 def _check_losses(config: Config) -> None:
@@ -347,10 +409,13 @@ def validate(config: Config) -> Config:
     fault (``losses``, ``device``, ``data.source``, ``train.lr``, ...).
 
     Raises:
-        ValueError: a value out of range, naming the key, what it must be and what it got; an
-            unregistered loss (``losses``, ``train.pretrain_loss``) with a did-you-mean; a CUDA
-            device that torch does not see; a model or patch the V-Net cannot take; a phantom
-            shape below its minimum.
+        ValueError: a value of the wrong type or out of range (seeds repeated or outside
+            [0, 2^32 - 1], a learning rate outside (0, 1], ...), naming the key, what it must be
+            and what it got; an unregistered loss (``losses``, ``train.pretrain_loss``) with a
+            did-you-mean; a CUDA device that torch does not see; a model or patch the V-Net
+            cannot take; a phantom shape below its minimum; a ``train.init`` file that is no
+            state dict or matches none of the V-Net's weights; an incomplete case in the data
+            folder.
         FileNotFoundError: ``data.source`` is neither ``synthetic`` nor a folder with complete
             cases, or ``train.init`` is neither ``pretrain``, ``scratch`` nor a file.
 
@@ -360,10 +425,15 @@ def validate(config: Config) -> Config:
         ...
         ValueError: eval.overlap must be in [0, 1), got 1.0
     """
+    _check_types(config)
     data, model, train, ev = config.data, config.model, config.train, config.eval
+    seeds = config.seeds
     rules: list[tuple[str, Any, bool, str]] = [
         ("preset", config.preset, config.preset in PRESETS, f"one of {', '.join(PRESETS)}"),
-        ("seeds", config.seeds, len(config.seeds) > 0, "at least one seed"),
+        ("seeds", seeds, len(seeds) > 0, "at least one seed"),
+        ("seeds", seeds, all(0 <= s <= MAX_SEED for s in seeds), f"integers in [0, {MAX_SEED}]"),
+        ("seeds", seeds, len(set(seeds)) == len(seeds), "unique (each seed is one trial)"),
+        ("data.seed", data.seed, 0 <= data.seed <= MAX_SEED, f"an integer in [0, {MAX_SEED}]"),
         ("data.cases", data.cases, data.cases >= 1, "at least 1"),
         ("data.test_cases", data.test_cases, data.test_cases >= 1, "at least 1"),
         ("data.shape", data.shape, _sizes(data.shape), "3 positive sizes (voxels)"),
@@ -375,12 +445,13 @@ def validate(config: Config) -> Config:
         ("model.width", model.width, model.width >= 1, "at least 1"),
         ("train.iterations", train.iterations, train.iterations >= 1, "at least 1"),
         ("train.batch_size", train.batch_size, train.batch_size >= 1, "at least 1"),
-        ("train.lr", train.lr, train.lr > 0, "positive"),
+        ("train.lr", train.lr, 0 < train.lr <= MAX_LR, f"in (0, {MAX_LR:g}]"),
         ("train.patch_size", train.patch_size, train.patch_size >= 1, "at least 1"),
         ("train.max_shift", train.max_shift, train.max_shift >= 0, "at least 0"),
         ("train.pretrain_iterations", train.pretrain_iterations,
          train.pretrain_iterations >= 1, "at least 1"),
-        ("train.pretrain_lr", train.pretrain_lr, train.pretrain_lr > 0, "positive"),
+        ("train.pretrain_lr", train.pretrain_lr, 0 < train.pretrain_lr <= MAX_LR,
+         f"in (0, {MAX_LR:g}]"),
         ("train.checkpoint_every", train.checkpoint_every, train.checkpoint_every >= 1,
          "at least 1"),
         ("train.precision", train.precision, train.precision in PRECISIONS,
@@ -404,7 +475,45 @@ def validate(config: Config) -> Config:
     _check_losses(config)
     _check_device(config.device)
     _check_source(data)
+    if train.init not in ("pretrain", "scratch"):
+        _check_init(config)
     return config
+
+
+def _check_init(config: Config) -> None:
+    """``train.init`` is a state dict that torch loads and that gives the configured V-Net at
+    least one of its weights (name and shape); the others keep their seeded values."""
+    import torch
+
+    from lossbench.data.nnunet import input_channels
+    from lossbench.models.vnet import VNet
+
+    path = config.train.init
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a file that is not a state dict
+        raise ValueError(
+            f"train.init: {path} is not a state dict torch can load "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(
+            f"train.init: {path} holds a {type(state).__name__}, not a state dict (a mapping "
+            "of weight names to tensors, as model.state_dict() gives)"
+        )
+    channels = input_channels(config.data.source, config.data.difference_channel)
+    own = VNet(channels, width=config.model.width, levels=config.model.levels).state_dict()
+    if not any(k in state and tuple(state[k].shape) == tuple(v.shape) for k, v in own.items()):
+        example = next(iter(own))
+        found = tuple(state[example].shape) if example in state else "no such entry"
+        raise ValueError(
+            f"train.init: {path} matches none of the {len(own)} weights of the configured V-Net "
+            f"(model.width {config.model.width}, model.levels {config.model.levels}) by name "
+            f"and shape: e.g. {example!r} has shape {tuple(own[example].shape)} there, "
+            f"{found} in the file"
+        )
 
 
 def _toml_value(value: Any) -> str:
@@ -455,9 +564,9 @@ def from_toml(path: str | Path) -> Config:
     """Read a configuration written by :func:`to_toml`.
 
     Raises:
-        ValueError: the file is not TOML, or holds a key that is not a configuration key (named,
-            with a did-you-mean), as ``--set`` refuses one; the tables of ``STORED_TABLES`` are
-            allowed.
+        ValueError: the file is not TOML, holds a key that is not a configuration key (named,
+            with a did-you-mean), as ``--set`` refuses one, or a value of another type than its
+            key's (file, key and value named); the tables of ``STORED_TABLES`` are allowed.
 
     Example:
         >>> import tempfile
@@ -476,16 +585,19 @@ def from_toml(path: str | Path) -> Config:
         if name not in names:
             raise ValueError(f"{path}: unknown key {name!r}{suggest(name, names)}")
         section = getattr(config, name)
-        if not dataclasses.is_dataclass(section):
-            setattr(config, name, value)
-            continue
-        if not isinstance(value, dict):
-            raise ValueError(f"{path}: {name!r} must be a table [{name}], got {value!r}")
-        keys = [f.name for f in dataclasses.fields(section)]
-        for key, item in value.items():
-            if key not in keys:
-                raise ValueError(f"{path}: unknown key '{name}.{key}'{suggest(key, keys)}")
-            setattr(section, key, item)
+        try:
+            if not dataclasses.is_dataclass(section):
+                setattr(config, name, _typed(name, section, value))
+                continue
+            if not isinstance(value, dict):
+                raise ValueError(f"{name!r} must be a table [{name}], got {value!r}")
+            keys = [f.name for f in dataclasses.fields(section)]
+            for key, item in value.items():
+                if key not in keys:
+                    raise ValueError(f"unknown key '{name}.{key}'{suggest(key, keys)}")
+                setattr(section, key, _typed(f"{name}.{key}", getattr(section, key), item))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     return config
 
 

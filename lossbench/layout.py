@@ -98,9 +98,14 @@ class RunLayout:
         """The resolved configuration (TOML)."""
         return self.root / "config.toml"
 
+    @property
+    def data_folder(self) -> Path:
+        """The folder of the generated synthetic cases, one sub-folder per split."""
+        return self.root / "data"
+
     def data(self, split: str) -> Path:
         """Where synthetic cases of ``split`` (``"train"`` or ``"test"``) are generated."""
-        return self.root / "data" / split
+        return self.data_folder / split
 
     @property
     def pretrain(self) -> TrialLayout:
@@ -140,6 +145,20 @@ class RunLayout:
     def probes(self) -> Path:
         """Marker files by which each cluster node shows it sees the run folder."""
         return self.root / ".probes"
+
+    @property
+    def written(self) -> tuple[Path, ...]:
+        """Every top-level path a run writes into its folder, the lock aside: what ``run
+        --force`` deletes, and nothing else.
+
+        Example:
+            >>> sorted(p.name for p in RunLayout(Path("runs/quick")).written)[:4]
+            ['.probes', 'config.toml', 'data', 'failures.csv']
+        """
+        report = ReportLayout(self.root)
+        inputs = (self.config, self.data_folder, self.pretrain.folder, self.trials, self.probes)
+        tables = (self.results_csv, self.results_parquet, self.failures)
+        return (*inputs, *tables, report.markdown, report.html, report.summary, report.figures)
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,160 @@
-"""Reading a run's results table back."""
+"""Reading a run's results table back, checked: every value a metric can take, NaN only where
+the empty-mask rule puts it."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lossbench.layout import RunLayout
 
-__all__ = ["load"]
+__all__ = ["check_table", "load"]
+
+_UNIT_INTERVAL = (
+    "dice",
+    "jaccard",
+    "precision",
+    "recall",
+    "nsd",
+    "lesion_precision",
+    "lesion_recall",
+    "lesion_f1",
+)
+_DISTANCES = ("hd", "hd95", "asd", "assd")
+_COUNTS = ("seed", "n_ref_lesions", "n_pred_lesions", "n_fp_lesions")
+_NON_NEGATIVE = (
+    "fp_volume_mm3",
+    "ref_volume_mm3",
+    "pred_volume_mm3",
+    "diagonal_mm",
+    "train_seconds",
+)
+_FLAGS = ("ref_empty", "pred_empty", "pred_missing")
+_KEYS = {"loss": "loss", "method": "method", "seed": "seed", "case_id": "case"}
+
+
+def _where(table: pd.DataFrame, position: int) -> str:
+    row = table.iloc[position]
+    keys = ", ".join(f"{name} {row[k]}" for k, name in _KEYS.items() if k in table.columns)
+    return f"row {position + 1}" + (f" ({keys})" if keys else "")
+
+
+def _refuse(
+    table: pd.DataFrame, source: str | Path, mask: pd.Series, column: Hashable, why: str
+) -> None:
+    position = int(np.flatnonzero(mask.to_numpy())[0])
+    value = table[column].iloc[position]
+    shown = repr(value) if isinstance(value, str) else "" if pd.isna(value) else str(value)
+    count = int(mask.sum())
+    more = f" ({count - 1} more row(s) like it)" if count > 1 else ""
+    what = f"{shown} {why}" if shown else why
+    raise ValueError(f"{source}: {_where(table, position)}, column {column}: {what}{more}")
+
+
+def _flag(table: pd.DataFrame, source: str | Path, column: str) -> pd.Series:
+    values = table[column]
+    ok = values.isin([True, False]) & values.notna()
+    if not ok.all():
+        _refuse(table, source, ~ok, column, "is not true or false")
+    return values.astype(bool)
+
+
+def _nan_allowed(
+    table: pd.DataFrame, flags: dict[str, pd.Series], column: str
+) -> tuple[pd.Series | None, str]:
+    """Where the empty-mask rule lets ``column`` be NaN (None: undecidable from the table's
+    columns, so not checked), and the rule in words."""
+    never = pd.Series(False, index=table.index)
+    ref = flags.get("ref_empty")
+    if column in ("lesion_precision", "lesion_f1"):
+        return ref, f"but {column} is missing only for a case without reference lesion"
+    if column == "lesion_recall":
+        if ref is None or "n_ref_lesions" not in table.columns:
+            return None, ""
+        return ref | (table["n_ref_lesions"] == 0), (
+            "but lesion_recall is missing only for a case without a reference lesion above the "
+            "size limit"
+        )
+    if column in _DISTANCES:
+        pred = flags.get("pred_empty")
+        if ref is None or pred is None:
+            return None, ""
+        return ref != pred, "but a distance is missing only when exactly one mask is empty"
+    return never, f"but {column} is never missing"
+
+
+def check_table(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """Check a results table (a run's, a trial's or ``lossbench score``'s) as it is read;
+    returns it unchanged.
+
+    Every known column must hold numbers (flags: true or false), overlaps and detection scores
+    in [0, 1], distances, volumes, counts and seconds finite and >= 0 (counts and seeds
+    integers), and NaN only where :func:`lossbench.metrics.evaluate_case` puts it: lesion
+    precision and F1 on a case without reference lesion, lesion recall without a reference
+    lesion above the size limit, a distance when exactly one mask is empty. A rule whose
+    deciding column (``ref_empty``, ``pred_empty``, ``n_ref_lesions``) is absent is not applied.
+    Columns lossbench does not know are left alone.
+
+    Raises:
+        ValueError: naming ``source``, the row (numbered from 1, the header not counted, and
+            named by its loss or method, seed and case), the column and the value at fault.
+
+    Example:
+        >>> t = pd.DataFrame({"loss": ["a"], "seed": [0], "case_id": ["p1"], "dice": [7.0]})
+        >>> check_table(t, "results.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: results.csv: row 1 (loss a, seed 0, case p1), column dice: 7.0 is not in [0, 1]
+    """
+    flags = {c: _flag(table, source, c) for c in _FLAGS if c in table.columns}
+    for column in (*_UNIT_INTERVAL, *_DISTANCES, *_COUNTS, *_NON_NEGATIVE):
+        if column not in table.columns:
+            continue
+        raw = table[column]
+        values = pd.to_numeric(raw, errors="coerce") if raw.dtype == object else raw
+        if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
+            _refuse(table, source, pd.Series(True, index=table.index), column, "is not a number")
+        text = values.isna() & raw.notna()
+        if text.any():
+            _refuse(table, source, text, column, "is not a number")
+        values = values.astype(float)
+        allowed, rule = _nan_allowed(table, flags, column)
+        if allowed is not None and (values.isna() & ~allowed).any():
+            missing = values.isna() & ~allowed
+            _refuse(
+                table, source, missing, column, f"missing (NaN, or empty or 'n/a' in a CSV), {rule}"
+            )
+        low, high = (0.0, 1.0) if column in _UNIT_INTERVAL else (0.0, np.inf)
+        outside = values.notna() & ~((values >= low) & (values <= high) & np.isfinite(values))
+        if outside.any():
+            where = "in [0, 1]" if column in _UNIT_INTERVAL else "a finite number >= 0"
+            _refuse(table, source, outside, column, f"is not {where}")
+        fraction = values.notna() & (values != values.round())
+        if column in _COUNTS and fraction.any():
+            _refuse(table, source, fraction, column, "is not an integer")
+    return table
 
 
 def load(run_dir: str | Path) -> pd.DataFrame:
-    """The tidy results table of a run: one row per (loss, seed, case).
+    """The tidy results table of a run, one row per (loss, seed, case), checked by
+    :func:`check_table`.
 
     Reads ``results.parquet`` (or ``results.csv`` when pyarrow is missing).
 
     Raises:
         FileNotFoundError: the folder holds no results table.
+        ValueError: a value the table cannot hold (file, row, column and value named).
     """
     layout = RunLayout(Path(run_dir))
     parquet, csv = layout.results_parquet, layout.results_csv
     if parquet.exists():
         try:
-            return pd.read_parquet(parquet)
+            return check_table(pd.read_parquet(parquet), parquet)
         except ImportError:
             pass
     if csv.exists():
-        return pd.read_csv(csv, dtype={"case_id": str})
+        return check_table(pd.read_csv(csv, dtype={"case_id": str}), csv)
     raise FileNotFoundError(f"no {parquet.name} or {csv.name} in {layout.root}")

@@ -24,12 +24,14 @@ import pandas as pd
 import torch
 
 from lossbench._files import write_atomic
+from lossbench._folders import check_deletable, check_output, require_run
 from lossbench._lock import RunFolderInUseError, hold
 from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
 from lossbench.data.msseg2 import Dataset
 from lossbench.data.nnunet import NnunetDataset
 from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
+from lossbench.results import check_table
 from lossbench.train import (
     autocast_dtype,
     build_model,
@@ -50,6 +52,7 @@ from lossbench.trial import (
 __all__ = [
     "PAPER_SPLIT",
     "RunFolderInUseError",
+    "check_run_folder",
     "collect",
     "missing_trials",
     "plan",
@@ -150,11 +153,39 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _check_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> Config:
+def check_run_folder(config: Config, out: str | Path, force: bool = False) -> list[Path]:
+    """Check, before anything is created, that a run may use the folder ``out``; returns the
+    paths that ``force`` deletes there (every existing path of :attr:`RunLayout.written`, nothing
+    else; empty when ``out`` holds no run).
+
+    A run goes into a new or empty folder, or into a run folder (lossbench's own
+    ``config.toml``). ``force`` empties only a run folder that is not the home folder, a
+    filesystem root or the current directory, and holds neither the data folder nor lossbench
+    itself. The output never overlaps the data folder.
+
+    Raises:
+        ValueError: the folder holds something else (named), or ``force`` is refused there.
+
+    Example:
+        >>> import tempfile
+        >>> from lossbench.config import preset
+        >>> check_run_folder(preset("quick"), tempfile.mkdtemp(), force=True)
+        []
+    """
+    layout = RunLayout(Path(out))
+    data = None if config.data.source == "synthetic" else Path(config.data.source)
     if force:
-        for entry in layout.root.iterdir():
-            if entry != layout.lock:
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        check_deletable(layout.root, data)
+    check_output(layout.root, "run", inputs=[("data folder", data)] if data else ())
+    return [path for path in layout.written if path.exists()]
+
+
+def _take_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> Config:
+    """Under the lock: empty the run folder (``force``, only the paths a run writes), or check
+    the stored configuration against ``config``; returns the configuration to run."""
+    if force:
+        for path in check_run_folder(config, layout.root, force=True):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     elif layout.config.exists():
         previous = from_toml(layout.config)
         if resume:
@@ -190,8 +221,9 @@ def prepare(config: Config, out: str | Path, *, resume: bool = False, force: boo
     """
     layout = RunLayout(Path(out))
     config = resolve_threads(validate(config))
+    check_run_folder(config, layout.root, force)
     with hold(layout.lock, layout.root):
-        config = _check_out(layout, config, resume, force)
+        config = _take_out(layout, config, resume, force)
         _prepare_locked(config, layout, LocalExecutor(), progress, _Clock())
     return layout.config
 
@@ -200,15 +232,16 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
         progress: bool = True, executor: Executor | None = None) -> Path:  # fmt: skip
     """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
 
-    Every value is validated (:func:`lossbench.config.validate`) before the folder is created,
-    changed or, with ``force``, emptied. ``executor`` decides where the trials run: in this
-    process by default (:class:`lossbench.executors.LocalExecutor`), or on a Ray cluster
-    (:class:`lossbench.executors.RayExecutor`); the
-    results do not depend on it.
+    Every value is validated (:func:`lossbench.config.validate`) and the folder checked
+    (:func:`check_run_folder`) before the folder is created, changed or, with ``force``,
+    emptied. ``executor`` decides where the trials run: in this process by default
+    (:class:`lossbench.executors.LocalExecutor`), or on a Ray cluster
+    (:class:`lossbench.executors.RayExecutor`); the results do not depend on it.
 
     Raises:
         ValueError: a value :func:`lossbench.config.validate` refuses (unknown loss, device,
-            value out of range), or ``out`` holding another configuration.
+            value out of range), ``out`` holding another configuration or something that is not
+            a run, or ``force`` where :func:`check_run_folder` refuses it.
         FileNotFoundError: the data folder holds no complete case, or ``train.init`` names no
             file.
         RunFolderInUseError: another run holds ``out`` (the message names its host and pid).
@@ -216,8 +249,9 @@ def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = 
     layout = RunLayout(Path(out))
     config = resolve_threads(validate(config))
     executor = executor or LocalExecutor()
+    check_run_folder(config, layout.root, force)
     with hold(layout.lock, layout.root):
-        config = _check_out(layout, config, resume, force)
+        config = _take_out(layout, config, resume, force)
         return _run_locked(config, layout, executor, progress)
 
 
@@ -296,17 +330,21 @@ def missing_trials(out: str | Path) -> list[tuple[str, int]]:
     """The ``(loss, seed)`` trials of a run folder without metrics (not run, interrupted or
     failed), in grid order.
 
+    Raises:
+        FileNotFoundError: ``out`` is not a run folder.
+
     Example:
         >>> import tempfile
         >>> from lossbench.config import preset
         >>> folder = Path(tempfile.mkdtemp())
         >>> config = preset("quick")
         >>> config.losses, config.seeds = ["dice"], [0, 1]
-        >>> _ = (folder / "config.toml").write_text(to_toml(config))
+        >>> text = to_toml(config, {"environment": {"lossbench": "0.1.0"}})
+        >>> _ = (folder / "config.toml").write_text(text)
         >>> missing_trials(folder)
         [('dice', 0), ('dice', 1)]
     """
-    layout = RunLayout(Path(out))
+    layout = RunLayout(require_run(out))
     config = from_toml(layout.config)
     return [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
 
@@ -316,27 +354,43 @@ def collect(out: str | Path, losses: Sequence[str] | None = None,
     """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
     ``results.parquet``, and the failed trials' reasons into ``failures.csv``; returns the CSV
     path. Trials without metrics are skipped (:func:`missing_trials` lists them). ``losses``
-    and ``seeds`` default to the run's own.
+    and ``seeds`` default to the run's own. Each trial's table is checked as it is read
+    (:func:`lossbench.results.check_table`).
+
+    Raises:
+        FileNotFoundError: ``out`` is not a run folder (when ``losses`` or ``seeds`` are read
+            from its configuration).
+        ValueError: no trial has finished (the failed ones are in ``failures.csv``), or a
+            trial's table holds a value no metric can take.
 
     Example:
         >>> import tempfile
-        >>> collect(tempfile.mkdtemp(), ["dice"], [0]).name
-        'results.csv'
+        >>> collect(tempfile.mkdtemp(), ["dice"], [0])
+        Traceback (most recent call last):
+        ...
+        ValueError: no trial of ... has finished: 1 not run or interrupted
     """
     layout = RunLayout(Path(out))
     if losses is None or seeds is None:
-        config = from_toml(layout.config)
+        config = from_toml(RunLayout(require_run(out)).config)
         losses = resolve_losses(config.losses) if losses is None else losses
         seeds = config.seeds if seeds is None else seeds
     trials = [layout.trial(loss, seed) for seed in seeds for loss in losses]
-    frames = [pd.read_csv(t.metrics, dtype={"case_id": str}) for t in trials if t.metrics.exists()]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    _write_atomic(table, layout.results_csv)
-    write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
-    failures = [json.loads(t.failed.read_text()) for t in trials
-                if t.failed.exists() and not t.metrics.exists()]  # fmt: skip
+    done = [t.metrics for t in trials if t.metrics.exists()]
+    frames = [check_table(pd.read_csv(path, dtype={"case_id": str}), path) for path in done]
+    failed = [t.failed for t in trials if t.failed.exists() and not t.metrics.exists()]
+    failures = [json.loads(path.read_text()) for path in failed]
     if failures:
         _write_atomic(pd.DataFrame(failures), layout.failures)
     else:
         layout.failures.unlink(missing_ok=True)
+    if not frames:
+        why = f"{len(failures)} failed (why: {layout.failures}), " if failures else ""
+        raise ValueError(
+            f"no trial of {layout.root} has finished: {why}"
+            f"{len(trials) - len(failures)} not run or interrupted"
+        )
+    table = pd.concat(frames, ignore_index=True)
+    _write_atomic(table, layout.results_csv)
+    write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
     return layout.results_csv

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +27,20 @@ import pandas as pd
 from tqdm import tqdm
 
 from lossbench._files import write_atomic
+from lossbench._folders import check_output
 from lossbench.data.msseg2 import FILES, read_volume
 from lossbench.layout import RunLayout
 from lossbench.metrics import evaluate_case
 
-__all__ = ["DetectionRule", "find_masks", "match_cases", "score", "score_case", "write_scores"]
+__all__ = [
+    "DetectionRule",
+    "check_score_folder",
+    "find_masks",
+    "match_cases",
+    "score",
+    "score_case",
+    "write_scores",
+]
 
 _ENDINGS = (".nii.gz", ".nii")
 
@@ -120,16 +129,43 @@ def match_cases(reference: Mapping[str, Path], predictions: Mapping[str, Path], 
     return [(case_id, reference[case_id], predictions.get(case_id)) for case_id in reference]
 
 
+def _scaling(path: Path) -> str:
+    """The header scaling of a NIfTI file, for a message (empty when it has none)."""
+    import nibabel as nib
+
+    image: Any = nib.load(str(path))
+    slope, inter = image.dataobj.slope, image.dataobj.inter
+    if (slope, inter) == (1.0, 0.0):
+        return ""
+    return f" after the header's scaling (slope {slope:g}, intercept {inter:g})"
+
+
+def _shown(values: np.ndarray) -> str:
+    return ", ".join(f"{v:g}" for v in values[:10]) + (" ..." if len(values) > 10 else "")
+
+
 def _mask(data: np.ndarray, path: Path, label: int | None) -> np.ndarray:
+    """The lesion mask of a label image: ``data == label``, or ``data == 1`` of a binary one.
+
+    Values are read as NIfTI defines them (the header's slope and intercept applied), and must
+    be whole numbers: a probability map needs a threshold, which is the user's to choose.
+    """
+    if data.dtype.kind == "f":
+        fraction = data != np.round(data)
+        if fraction.any():
+            values = np.unique(data[fraction])
+            raise ValueError(
+                f"{path} is not a label image: it holds the non-integer value(s) "
+                f"{_shown(values)}{_scaling(path)}; a probability map needs a threshold: save "
+                "(probability > t) as integers, with the t you choose"
+            )
     if label is not None:
         return np.asarray(data == label)
     low, high = data.min(), data.max()  # two passes, where np.unique would sort the volume
-    integral = data.dtype.kind in "biu" or bool(((data == low) | (data == high)).all())
-    if not (low >= 0 and high <= 1 and integral):
-        values = np.unique(data)
-        shown = ", ".join(f"{v:g}" for v in values[:10]) + (" ..." if len(values) > 10 else "")
+    if not (low >= 0 and high <= 1):
         raise ValueError(
-            f"{path} is not a binary mask (values {shown}); choose the lesion label with --label K"
+            f"{path} is not a binary mask (values {_shown(np.unique(data))}); choose the lesion "
+            "label with --label K"
         )
     return np.asarray(data == 1)
 
@@ -142,8 +178,9 @@ def score_case(case_id: str, reference: Path, prediction: Path | None, label: in
 
     Raises:
         ValueError: the prediction's shape or affine (beyond ``affine_tolerance``, mm) differs
-            from the reference's (the message names the case and both geometries), or a mask is
-            not binary and no ``label`` is given.
+            from the reference's (the message names the case and both geometries), a mask is
+            not binary and no ``label`` is given, or a mask holds non-integer values (a
+            probability map, or a label image whose header scaling makes fractions).
 
     Example:
         >>> import tempfile, nibabel as nib
@@ -199,7 +236,9 @@ def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
         :data:`lossbench.metrics.METRIC_KEYS` and ``pred_missing``.
 
     Raises:
-        ValueError: no method, missing or extra cases, a geometry mismatch, a non-binary mask.
+        ValueError: no method, missing or extra cases, a geometry mismatch, a mask that is not
+            binary (without ``label``) or holds non-integer values, a ``label`` that no
+            reference holds.
         FileNotFoundError: a folder that does not exist or holds no mask.
     """
     if not predictions:
@@ -215,28 +254,57 @@ def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
             jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
             methods.append(method)
     workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(jobs), desc="score", unit="case", disable=not progress)
     rows = []
-    if workers == 1:
-        for job in jobs:
-            rows.append(_score_one(job))
-            bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_score_one, jobs, chunksize=max(1, len(jobs) // (8 * workers))):
-                rows.append(row)
+    # closed on an error too, so that the error's message starts on a line of its own
+    with tqdm(total=len(jobs), desc="score", unit="case", disable=not progress) as bar:
+        if workers == 1:
+            for job in jobs:
+                rows.append(_score_one(job))
                 bar.update(1)
-    bar.close()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                chunks = max(1, len(jobs) // (8 * workers))
+                for row in pool.map(_score_one, jobs, chunksize=chunks):
+                    rows.append(row)
+                    bar.update(1)
     table = pd.DataFrame(rows)
+    if label is not None and table["ref_empty"].all():
+        first = next(iter(ref_files.values()))
+        raise ValueError(
+            f"--label {label} appears in none of the {len(ref_files)} reference masks of "
+            f"{reference} (the labels of {first.name}: {_shown(np.unique(read_volume(first)[0]))})"
+            "; choose a label the references hold"
+        )
     table.insert(0, "method", methods)
     return table
+
+
+def check_score_folder(out: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Check, before anything is scored or written, that scores may go into ``out``: a new or
+    empty folder, or lossbench's own earlier scores (``score.json``, or a ``nnunet benchmark``
+    folder); never a run folder, and never a folder that is, holds or lies inside one of the
+    ``inputs`` (the reference and prediction folders). Returns ``out`` as a path.
+
+    Raises:
+        ValueError: naming the folder and what it holds.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> check_score_folder(folder / "scores", inputs=[folder])
+        Traceback (most recent call last):
+        ...
+        ValueError: ... lies inside the input ...
+    """
+    given = [("input", Path(p)) for p in inputs]
+    return check_output(out, "scores", also=("nnU-Net benchmark",), inputs=given)
 
 
 def write_scores(table: pd.DataFrame, out: str | Path, rule: DetectionRule,
                  settings: Mapping[str, Any]) -> list[Path]:  # fmt: skip
     """Write a :func:`score` table as ``results.csv`` and ``results.parquet`` (the run's layout,
     with ``method`` for ``loss``) and its settings, detection rule included, as ``score.json``;
-    returns the paths.
+    returns the paths. ``out`` is checked by :func:`check_score_folder` first.
 
     Example:
         >>> import tempfile
@@ -244,7 +312,7 @@ def write_scores(table: pd.DataFrame, out: str | Path, rule: DetectionRule,
         >>> [p.name for p in write_scores(table, tempfile.mkdtemp(), DetectionRule(), {})]
         ['results.csv', 'results.parquet', 'score.json']
     """
-    layout = RunLayout(Path(out))
+    layout = RunLayout(check_score_folder(out))
     layout.root.mkdir(parents=True, exist_ok=True)
     settings_json = json.dumps({**settings, "rule": asdict(rule)}, indent=1) + "\n"
     write_atomic(layout.results_csv, lambda path: table.to_csv(path, index=False))

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from lossbench._files import write_atomic
+from lossbench._folders import require_run
 from lossbench.config import Config, from_toml, validate
 from lossbench.data import complete_cases, load_dataset, synthesize
 from lossbench.data.msseg2 import Dataset
@@ -197,11 +198,7 @@ _CACHE: dict[tuple[str, str], _Cases] = {}
 
 
 def _stored_config(layout: RunLayout) -> Config:
-    if not layout.config.exists():
-        raise FileNotFoundError(
-            f"{layout.root} is not a prepared run folder (no {layout.config.name}); create it "
-            "with `lossbench run --plan-only` (or lossbench.run.prepare)"
-        )
+    require_run(layout.root)
     return validate(from_toml(layout.config))
 
 

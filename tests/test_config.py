@@ -95,3 +95,64 @@ def test_the_gate_checks_the_data_source(tmp_path: Path) -> None:
     config.data.source = str(tmp_path)
     with pytest.raises(FileNotFoundError, match="data.source: .* no case folder holds"):
         validate(config)
+
+
+def test_a_section_or_the_preset_cannot_be_set_as_a_key() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"'data' is a section, not a key: set one of its keys "
+        r"\(data.source, data.cases",
+    ):
+        apply_overrides(preset("quick"), ["data=1"])
+    with pytest.raises(
+        ValueError, match="'preset' chooses a whole protocol, not a key: use the --preset flag"
+    ):
+        apply_overrides(preset("quick"), ["preset=paper"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[train]\niterations = "many"\n', "train.iterations must be an integer, got 'many'"),
+        ("[train]\nlr = true\n", "train.lr must be a number, got True"),
+        ("[data]\nshape = [48, 56.5, 48]\n", r"data.shape\[1\] must be an integer, got 56.5"),
+        ('seeds = "0"\n', "seeds must be a list of integers, got '0'"),
+        ("[eval]\nsave_predictions = 1\n", "eval.save_predictions must be true or false, got 1"),
+    ],
+)
+def test_from_toml_refuses_a_value_of_another_type(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"{path}: {message}"):
+        from_toml(path)
+
+
+def test_validate_checks_the_types_of_a_config_built_in_python() -> None:
+    config = preset("quick")
+    config.seeds = ["0"]  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"seeds\[0\] must be an integer, got '0'"):
+        validate(config)
+    config = preset("quick")
+    config.train.lr = 1  # an int where a float is due is a number
+    assert validate(config) is config
+
+
+def test_train_init_must_give_the_v_net_some_of_its_weights(tmp_path: Path) -> None:
+    from lossbench.models import VNet
+
+    config = apply_overrides(preset("quick"), [f"train.init={tmp_path / 'x.pt'}"])
+    (tmp_path / "x.pt").write_text("not a state dict")
+    with pytest.raises(ValueError, match=r"train.init: .*x.pt is not a state dict torch can load"):
+        validate(config)
+    torch.save([torch.zeros(2)], tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="holds a list, not a state dict"):
+        validate(config)
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "x.pt")
+    with pytest.raises(
+        ValueError, match=r"matches none of the \d+ weights of the configured V-Net"
+    ):
+        validate(config)
+    torch.save(VNet(width=8, levels=3).state_dict(), tmp_path / "x.pt")
+    assert validate(config) is config
+    torch.save(VNet(width=3, levels=2).state_dict(), tmp_path / "x.pt")  # some weights match
+    assert validate(config) is config

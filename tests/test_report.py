@@ -24,7 +24,8 @@ def fabricated_run(folder: Path, seeds: int = 2) -> Path:
                 row: dict[str, object] = {k: float(rng.uniform(0.3, 0.9)) for k in METRIC_KEYS}
                 row.update(loss=loss, seed=seed, case_id=f"{case:03d}", ref_empty=case >= 8,
                            pred_empty=False, n_fp_lesions=int(rng.integers(0, 3)),
-                           fp_volume_mm3=5.0, train_seconds=12.0)  # fmt: skip
+                           fp_volume_mm3=5.0, train_seconds=12.0,
+                           n_ref_lesions=0 if case >= 8 else 2, n_pred_lesions=2)  # fmt: skip
                 rows.append(row)
         for seed in range(seeds):
             history = pd.DataFrame({"iteration": range(1, 21), "loss": np.linspace(1, 0.2, 20)})
@@ -183,3 +184,64 @@ def test_report_elsewhere_with_benchmark_times(tmp_path: Path) -> None:
     assert (tmp_path / "published" / "report.html").exists()
     assert (tmp_path / "published" / "figures" / "boxplots.png").exists()
     assert not (run / "report.md").exists()
+
+
+def test_an_unknown_baseline_is_refused_and_a_run_without_dice_has_no_table_3(
+    tmp_path: Path, capsys
+) -> None:
+    run = fabricated_run(tmp_path / "run", seeds=1)
+    assert main(["report", str(run), "--baseline", "nope"]) == 2
+    assert "baseline 'nope' is not one of the losses of" in capsys.readouterr().err
+    assert not (run / "report.md").exists()
+    table = pd.read_csv(run / "results.csv")
+    table[table["loss"] != "dice"].to_csv(run / "results.csv", index=False)
+    text = build_report(run, n_resamples=100)[0].read_text()
+    assert "## Table 3" not in text  # the default baseline, dice, is not in this run
+    assert (
+        "## Table 3: paired comparison with ce"
+        in build_report(run, "ce", n_resamples=100)[0].read_text()
+    )
+
+
+def test_compare_explains_a_tau_it_cannot_compute(tmp_path: Path, capsys) -> None:
+    a = fabricated_run(tmp_path / "a", seeds=1)
+    b = fabricated_run(tmp_path / "b", seeds=1)
+    table = pd.read_csv(b / "results.csv")
+    table[table["loss"].isin(["dice", "foo"])].to_csv(b / "results.csv", index=False)
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "a vs b: tau cannot be computed: the runs share 1 loss, and a ranking needs at least 2"
+        in out
+        and "tau = nan" not in out
+    )
+    assert main(["report", str(a), "--compare", str(b)]) == 0
+    verdict = (a / "report.md").read_text().split("## Table 1")[0]
+    assert "is not computable (tau cannot be computed: the runs share 1 loss" in verdict
+
+
+def test_an_impossible_table_is_refused_where_it_is_read(tmp_path: Path) -> None:
+    from lossbench.results import check_table
+
+    run = fabricated_run(tmp_path / "run", seeds=1)
+    table = pd.read_csv(run / "results.csv", dtype={"case_id": str})
+    base = table.assign(pred_empty=False)
+    rows: list[tuple[dict[str, object], int, str]] = [
+        ({"dice": float("nan")}, 0, "column dice: missing"),
+        ({"lesion_f1": float("nan")}, 0, "lesion_f1 is missing only for a case without"),
+        ({"hd95": float("nan")}, 0, "a distance is missing only when exactly one mask is empty"),
+        ({"hd95": -1.0}, 0, "column hd95: -1.0 is not a finite number >= 0"),
+        ({"hd": float("inf")}, 0, "column hd: inf is not a finite number >= 0"),
+        ({"n_fp_lesions": 1.5}, 3, r"row 4 \(loss dice, seed 0, case 003\), column n_fp_lesions"),
+        ({"ref_empty": "maybe"}, 0, "column ref_empty: 'maybe' is not true or false"),
+    ]
+    for change, row, message in rows:
+        bad = base.astype(object)
+        for column, value in change.items():
+            bad.loc[row, column] = value
+        with pytest.raises(ValueError, match=message):
+            check_table(bad.infer_objects(), "results.csv")
+    allowed = base.copy()
+    allowed.loc[8, "lesion_f1"] = float("nan")  # case 008 has no reference lesion
+    allowed.loc[0, ["hd95", "pred_empty"]] = [float("nan"), True]  # an empty prediction
+    check_table(allowed, "results.csv")

@@ -177,3 +177,117 @@ def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(tmp_path:
     assert "Table 1: mean metrics per method" in report and "2 methods, 3 test cases" in report
     assert "|   method |" in report or "| method |" in report
     assert " loss" not in report.split("## Per-case metrics")[0].replace("lossbench", "")
+
+
+def _float_mask(path: Path, data: np.ndarray, slope: float | None = None) -> Path:
+    image = nib.Nifti1Image(data, AFFINE)
+    if slope is not None:
+        image.header.set_slope_inter(slope, 0.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(image, path)
+    return path
+
+
+@pytest.mark.parametrize("value", [0.5, 0.99])
+def test_a_probability_map_is_refused_not_scored_as_empty(tmp_path: Path, value: float) -> None:
+    ref, pred = _masks(0)
+    _save(tmp_path / "ref" / "a.nii.gz", ref)
+    bad = _float_mask(tmp_path / "pred" / "a.nii.gz", pred.astype(np.float32) * value)
+    with pytest.raises(
+        ValueError,
+        match=rf"{bad} is not a label image: it holds the "
+        rf"non-integer value\(s\) {value}; a probability map needs a threshold",
+    ):
+        score(tmp_path / "ref", {"m": tmp_path / "pred"}, workers=1, progress=False)
+    _float_mask(bad, pred.astype(np.float32))  # a float mask of 0 and 1 is a mask
+    table = score(tmp_path / "ref", {"m": tmp_path / "pred"}, workers=1, progress=False)
+    assert table["dice"].item() == evaluate_case(pred, ref, SPACING)["dice"] > 0
+
+
+def test_the_header_scaling_of_a_label_image_is_honoured_or_refused(tmp_path: Path) -> None:
+    ref, pred = _masks(0)
+    _save(tmp_path / "ref" / "a.nii.gz", ref)
+    path = _float_mask(tmp_path / "pred" / "a.nii.gz", pred.astype(np.uint8) * 2, slope=0.5)
+    table = score(tmp_path / "ref", {"m": tmp_path / "pred"}, workers=1, progress=False)
+    assert table["dice"].item() == evaluate_case(pred, ref, SPACING)["dice"]  # 2 x 0.5 = 1
+    _float_mask(path, pred.astype(np.uint8) * 2, slope=0.3)
+    with pytest.raises(
+        ValueError,
+        match=r"non-integer value\(s\) 0.6 after the header's "
+        r"scaling \(slope 0.3, intercept 0\)",
+    ):
+        score(tmp_path / "ref", {"m": tmp_path / "pred"}, workers=1, progress=False)
+
+
+def test_a_label_that_no_reference_holds_is_refused(tmp_path: Path) -> None:
+    labels = np.zeros((12, 12, 12), np.uint8)
+    labels[6:9, 6:9, 6:9] = 2
+    _save(tmp_path / "ref" / "a.nii.gz", labels)
+    _save(tmp_path / "ref" / "b.nii.gz", np.zeros_like(labels))
+    for case in ("a", "b"):
+        _save(tmp_path / "pred" / f"{case}.nii.gz", labels)
+    with pytest.raises(
+        ValueError,
+        match=r"--label 99 appears in none of the 2 reference masks "
+        r"of .* \(the labels of a.nii.gz: 0, 2\)",
+    ):
+        score(tmp_path / "ref", {"m": tmp_path / "pred"}, label=99, workers=1, progress=False)
+    table = score(tmp_path / "ref", {"m": tmp_path / "pred"}, label=2, workers=1, progress=False)
+    assert table["dice"].tolist() == [1.0, 0.0]  # one case holds it: the label is right
+
+
+def test_the_console_means_count_missing_distances_as_the_report_does(
+    tmp_path: Path, capsys
+) -> None:
+    import json
+
+    for case, seed in (("a", 0), ("b", 1)):
+        ref, pred = _masks(seed)
+        _save(tmp_path / "ref" / f"{case}.nii.gz", ref)
+        _save(tmp_path / "pred" / f"{case}.nii.gz", pred if case == "a" else np.zeros_like(pred))
+    out = tmp_path / "scores"
+    args = [
+        "score",
+        "--ref",
+        str(tmp_path / "ref"),
+        "--pred",
+        f"m={tmp_path / 'pred'}",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "(missing distances: worst, as in the report)" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    hd95 = summary["metrics"]["hd95"]["mean"]["m"]
+    table = load(out)
+    worst = table["hd95"].fillna(table["diagonal_mm"]).mean()  # the empty prediction's diagonal
+    assert hd95 == pytest.approx(worst)
+    line = next(x for x in printed.splitlines() if x.startswith("m "))
+    assert float(line.split()[2]) == pytest.approx(worst, abs=1e-3)  # dice, hd95, lesion_f1
+    assert main(args) == 0  # rewriting its own earlier output is allowed
+
+
+def test_scores_never_overwrite_what_is_not_lossbench_scores(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from lossbench.score import check_score_folder, write_scores
+
+    ref, pred = pair
+    table = score(ref, {"m": pred}, workers=1, progress=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "results.csv").write_text("my,own\n")
+    with pytest.raises(ValueError, match=r"mine holds results.csv and no lossbench scores"):
+        write_scores(table, mine, DetectionRule(), {})
+    assert (mine / "results.csv").read_text() == "my,own\n"
+    with pytest.raises(ValueError, match="is the input"):
+        check_score_folder(pred, inputs=[ref, pred])
+    run_folder = tmp_path / "run"
+    run(tiny(["dice"]), run_folder, progress=False)
+    with pytest.raises(ValueError, match="holds a lossbench run"):
+        write_scores(table, run_folder, DetectionRule(), {})
+    written = write_scores(table, tmp_path / "scores", DetectionRule(), {})
+    assert write_scores(table, tmp_path / "scores", DetectionRule(), {}) == written

@@ -202,11 +202,13 @@ def load_dataset(root: str | Path, case_ids: Sequence[str] | None = None) -> Dat
 
 
 def complete_cases(root: str | Path) -> list[str]:
-    """Sorted ids of the case folders of ``root`` that hold a baseline, a follow-up and a label.
+    """Sorted ids of the case folders of ``root``, every one of which must hold a baseline, a
+    follow-up and a label (a brain mask is optional).
 
     Raises:
-        FileNotFoundError: ``root`` is not a folder, or no case folder in it is complete (the
-            message names the expected files).
+        FileNotFoundError: ``root`` is not a folder, no case folder in it is complete, or one
+            lacks some of those files (the first such case and its missing files named; hidden
+            folders, whose names start with ``.``, are not cases).
 
     Example:
         >>> import tempfile
@@ -219,13 +221,20 @@ def complete_cases(root: str | Path) -> list[str]:
     folder = Path(root)
     if not folder.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {folder}")
-    needed = [FILES[k] for k in ("baseline", "followup", "label")]
-    ids = [i for i in _case_dirs(folder) if all((folder / i / name).is_file() for name in needed)]
-    if not ids:
+    needed = [FILES[k] for k in REQUIRED]
+    ids = _case_dirs(folder)
+    lacking = {i: [n for n in needed if not (folder / i / n).is_file()] for i in ids}
+    if all(lacking.values()):
         raise FileNotFoundError(
             f"{folder}: no case folder holds {', '.join(needed)}; expected ROOT/<case_id>/ with "
             "those files"
         )
+    for case_id, missing in lacking.items():
+        if missing:
+            raise FileNotFoundError(
+                f"{folder}: case {case_id} lacks {', '.join(missing)}; complete it or move it "
+                f"out of the folder (`lossbench data check {folder}` lists every problem)"
+            )
     return ids
 
 

@@ -15,6 +15,7 @@ channel (the follow-up), as for an MSSEG-2 case without ``brain_mask.nii.gz``.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,13 @@ def export_nnunet(train: Sequence[Case | SyntheticCase], out: str | Path,
     the new-lesion mask as label 1, brain masks in ``masksTr/``/``masksTs/``; returns the
     ``dataset.json`` path. ``out`` should be named ``DatasetXXX_Name`` for nnU-Net.
 
+    ``out`` must be new, empty, or an earlier export of lossbench's (its ``dataset.json`` says
+    so): the earlier export's folders and ``dataset.json`` are then replaced, so no case of it
+    is left behind. Any other folder is refused before a file is written.
+
+    Raises:
+        ValueError: ``out`` is a file or holds something else (named).
+
     Example:
         >>> import tempfile
         >>> from lossbench.data import generate_case
@@ -183,8 +191,25 @@ def export_nnunet(train: Sequence[Case | SyntheticCase], out: str | Path,
     """
     import nibabel as nib
 
-    root = Path(out)
+    from lossbench import __version__
+    from lossbench._folders import check_output
+
+    root = check_output(out, "nnU-Net dataset")
     ending = ".nii.gz"
+    for folder in ("imagesTr", "labelsTr", "masksTr", "imagesTs", "labelsTs", "masksTs"):
+        if (root / folder).is_dir():  # an earlier export of lossbench's: replaced whole
+            shutil.rmtree(root / folder)
+    meta = {
+        "name": name,
+        "channel_names": {"0": "baseline", "1": "followup"},
+        "labels": {"background": 0, "new_lesion": 1},
+        "numTraining": len(train),
+        "file_ending": ending,
+        "lossbench": {"version": __version__, "test_cases": len(test)},
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "dataset.json"  # first: it marks the folder as lossbench's export
+    path.write_text(json.dumps(meta, indent=2) + "\n")
     for split, cases in (("Tr", train), ("Ts", test)):
         for case in cases:
             volumes = {
@@ -195,18 +220,9 @@ def export_nnunet(train: Sequence[Case | SyntheticCase], out: str | Path,
             if case.brain_mask is not None:
                 mask = case.brain_mask.astype(np.uint8)
                 volumes[root / f"masks{split}" / f"{case.case_id}{ending}"] = mask
-            for path, data in volumes.items():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            for file, data in volumes.items():
+                file.parent.mkdir(parents=True, exist_ok=True)
                 image = nib.Nifti1Image(data, case.affine)
                 image.header.set_zooms(case.spacing)
-                nib.save(image, path)
-    meta = {
-        "name": name,
-        "channel_names": {"0": "baseline", "1": "followup"},
-        "labels": {"background": 0, "new_lesion": 1},
-        "numTraining": len(train),
-        "file_ending": ending,
-    }
-    path = root / "dataset.json"
-    path.write_text(json.dumps(meta, indent=2) + "\n")
+                nib.save(image, file)
     return path

@@ -13,7 +13,9 @@ same seed gives the same voxels.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,6 +358,31 @@ def write_case(case: SyntheticCase, root: str | Path) -> Path:
     return folder
 
 
+def _claim(root: Path, arguments: dict) -> None:
+    """Make ``root`` a phantom folder of ``arguments`` (``phantom.json``), or check that it is
+    one; refuse any other folder."""
+    from lossbench import __version__
+    from lossbench._folders import MARKERS, check_output
+
+    marker = check_output(root, "phantom") / MARKERS["phantom"][0]
+    if marker.is_file():
+        before = json.loads(marker.read_text())
+        differ = [
+            f"{k} {before.get(k)!r} there, {v!r} here"
+            for k, v in arguments.items()
+            if before.get(k) != v
+        ]
+        if differ:
+            raise ValueError(
+                f"{root} holds a phantom of other arguments ({'; '.join(differ)}); choose "
+                "another folder, or delete this one to generate it anew"
+            )
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"lossbench": __version__, **arguments}, indent=1) + "\n"
+    write_atomic(marker, lambda path: path.write_text(text))
+
+
 def synthesize(
     root: str | Path,
     cases: int,
@@ -367,18 +394,32 @@ def synthesize(
     lesion_free: float | None = 0.25,
 ) -> list[Path]:
     """Generate ``cases`` cases into ``root`` (MSSEG-2 layout), case ``i`` seeded from
-    ``(seed, i)``; returns the case folders. Folders already complete are kept, so an
-    interrupted call can be resumed.
+    ``(seed, i)``; returns the case folders.
+
+    ``root`` must be new, empty, or a phantom folder written with the same arguments: its
+    ``phantom.json`` records them, and the cases already complete there are kept, so an
+    interrupted call resumes. Anything else is refused before a file is written, so a folder
+    never mixes seeds or shapes.
 
     ``lesion_free`` is the share of cases without new lesions, rounded up: those cases, chosen
     by a permutation seeded from ``seed``, get an empty label and every other case at least one
     new lesion, so a test set always holds lesion-free cases to count false positives on.
     ``None`` lets each case draw its own number (a quarter of cases without, on average).
 
+    Raises:
+        ValueError: ``cases`` or ``lesion_free`` out of range, or ``root`` is a file, holds
+            something other than a phantom, or a phantom of other arguments (the differences
+            named).
+
     Example:
         >>> import tempfile
-        >>> [p.name for p in synthesize(tempfile.mkdtemp(), 2, seed=1, shape=(24, 24, 24))]
+        >>> root = tempfile.mkdtemp()
+        >>> [p.name for p in synthesize(root, 2, seed=1, shape=(24, 24, 24))]
         ['case_000', 'case_001']
+        >>> synthesize(root, 2, seed=2, shape=(24, 24, 24))
+        Traceback (most recent call last):
+        ...
+        ValueError: ... holds a phantom of other arguments (seed 1 there, 2 here); ...
     """
     from tqdm import tqdm
 
@@ -388,6 +429,15 @@ def synthesize(
         raise ValueError(f"`cases` must be >= 1, got {cases}")
     if lesion_free is not None and not 0 <= lesion_free <= 1:
         raise ValueError(f"`lesion_free` must be in [0, 1] or None, got {lesion_free}")
+    arguments = {
+        "cases": cases,
+        "seed": seed,
+        "shape": list(shape),
+        "spacing": list(spacing),
+        "lesion_free": lesion_free,
+        "settings": dataclasses.asdict(settings or PhantomSettings()),
+    }
+    _claim(Path(root), json.loads(json.dumps(arguments)))
     seeds = np.random.SeedSequence(seed).spawn(cases)
     new: list[bool | None] = [None] * cases
     if lesion_free is not None:

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 import lossbench
 from lossbench._files import write_atomic
+from lossbench._folders import check_output
 from lossbench._lock import hold
 from lossbench.data.nnunet import read_dataset_json
 from lossbench.integrations.nnunet import (
@@ -205,7 +206,8 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
         dataset: a raw dataset folder or its name or id under ``$nnUNet_raw`` (see
             :func:`find_dataset`); it must have ``imagesTs``/``labelsTs`` and one foreground label.
         settings: what to train, see :class:`BenchmarkSettings`.
-        out: the benchmark's folder (created).
+        out: the benchmark's folder: new, empty or an earlier benchmark's (its
+            ``benchmark.json``), and apart from the dataset.
         force: start over in a folder that holds a benchmark with other settings.
         workers: processes for scoring (default: all cores).
         progress: a progress bar over the steps.
@@ -232,9 +234,11 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
         "dataset_path": str(root),
         "test_cases": len(cases),
     }
+    check_output(folder, "nnU-Net benchmark", inputs=[("dataset", root)])
     _check_out(folder, record["settings"], force)
     folder.mkdir(parents=True, exist_ok=True)
     with hold(folder / ".lock", folder):
+        _write_record(folder, record, {})  # first: it marks the folder as a benchmark's
         return _benchmark_locked(root, label, settings, folder, record, workers, progress)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from lossbench._folders import check_output
 from lossbench.config import Config
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
@@ -89,7 +90,7 @@ class _View:
 
 
 def _sections(
-    view: _View, summary: dict[str, Any], baseline: str, policy: str, n_resamples: int,
+    view: _View, summary: dict[str, Any], baseline: str | None, policy: str, n_resamples: int,
     bench: str | Path | None,
 ) -> tuple[list[Section], dict]:  # fmt: skip
     """The verdict and the tables, and the critical-difference panels (label -> ranks, groups)."""
@@ -107,7 +108,7 @@ def _sections(
          f"cases with lesions; lower is more stable. NaN policy: {policy} (no distance in this "
          f"table).{dagger}", cv_table(shown, nan_policy=policy)),
     ]  # fmt: skip
-    if baseline in losses and len(losses) > 1:
+    if baseline is not None and baseline in losses and len(losses) > 1:
         n_pairs = len(losses) * (len(losses) - 1) // 2
         text = (f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
                 "the median of the Walsh averages) with its distribution-free 95% CI, and the "
@@ -144,7 +145,7 @@ def _sections(
 
 
 def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, Any],
-             panels: dict, policy: str, show: Sequence[str], baseline: str,
+             panels: dict, policy: str, show: Sequence[str], baseline: str | None,
              n_resamples: int) -> dict[str, tuple[Path, str]]:  # fmt: skip
     """Every figure of the report: title -> (PNG path, caption)."""
     results, shown = view.results, view.shown
@@ -190,8 +191,14 @@ def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, 
     }
 
 
-def _qualitative(run: RunLayout, results: pd.DataFrame, baseline: str, show: Sequence[str],
-                 seed: int, path: Path) -> Path | None:  # fmt: skip
+def _qualitative(
+    run: RunLayout,
+    results: pd.DataFrame,
+    baseline: str | None,
+    show: Sequence[str],
+    seed: int,
+    path: Path,
+) -> Path | None:
     """Baseline, follow-up, reference and predictions of the baseline loss's worst case, for
     the baseline loss, the best loss by mean Dice and the losses of ``show``."""
     import nibabel as nib
@@ -200,7 +207,7 @@ def _qualitative(run: RunLayout, results: pd.DataFrame, baseline: str, show: Seq
 
     lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
     location = locate_test_cases(run.root)
-    if baseline not in set(lesion["loss"]) or location is None:
+    if baseline is None or baseline not in set(lesion["loss"]) or location is None:
         return None
     base_rows = lesion[lesion["loss"] == baseline]
     case_id = str(base_rows.loc[base_rows["dice"].idxmin(), "case_id"])
@@ -260,7 +267,7 @@ def _summary(results: pd.DataFrame, config: Config | None, policy: str, n_resamp
 
 def build_report(
     run_dir: str | Path,
-    baseline: str = "dice",
+    baseline: str | None = None,
     n_resamples: int = 10_000,
     out_dir: str | Path | None = None,
     bench: str | Path | None = None,
@@ -278,10 +285,12 @@ def build_report(
     Args:
         run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
         baseline: the reference loss of the paired comparison of Table 3 and of the
-            qualitative figure.
+            qualitative figure; by default ``dice`` when the table has it (no Table 3
+            otherwise).
         n_resamples: bootstrap resamples of Table 1 and of the rank stability.
-        out_dir: where to write (default ``run_dir``); figures that need the run's images
-            still read them from ``run_dir`` and the test cases it records.
+        out_dir: where to write (default ``run_dir``): a new or empty folder, or an earlier
+            report's (``summary.json``), never another run or score folder; figures that need
+            the run's images still read them from ``run_dir`` and the test cases it records.
         bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
             Table 5.
         nan_policy: ``"worst"`` or ``"exclude"`` for distances missing because exactly one mask
@@ -295,11 +304,14 @@ def build_report(
 
     Raises:
         FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
-        ValueError: the table lacks a required column (file and column named), has no rows or
-            no case with lesions, ``nan_policy`` is unknown or a ``show`` loss is not in the
-            results.
+        ValueError: the table lacks a required column (file and column named), holds a value
+            no metric can take (:func:`lossbench.results.check_table`), has no rows or no case
+            with lesions, ``nan_policy`` is unknown, ``baseline`` or a ``show`` loss is not in
+            the results, or ``out_dir`` holds something else.
     """
     run = RunLayout(Path(run_dir))
+    if out_dir is not None and Path(out_dir).resolve() != run.root.resolve():
+        check_output(out_dir, "report")
     out = ReportLayout(run.root if out_dir is None else Path(out_dir))
     config = read_config(run.root)
     policy = check_nan_policy(
@@ -312,12 +324,19 @@ def build_report(
             f"{run.root}: no test case has reference lesions, and the statistics compare the "
             "cases that have them"
         )
-    unknown = [n for n in show if n not in set(results["loss"])]
+    names = sorted(results["loss"].unique())
+    unknown = [n for n in show if n not in names]
     if unknown:
         raise ValueError(
             f"show: {', '.join(unknown)} not in the results of {run.root} "
-            f"({words({'unit': unit})[1]}: {', '.join(sorted(results['loss'].unique()))})"
+            f"({words({'unit': unit})[1]}: {', '.join(names)})"
         )
+    if baseline is not None and baseline not in names:
+        raise ValueError(
+            f"baseline {baseline!r} is not one of the {words({'unit': unit})[1]} of {run.root}: "
+            f"{', '.join(names)}"
+        )
+    baseline = baseline if baseline is not None else "dice" if "dice" in names else None
     summary = _summary(results, config, policy, n_resamples, compare, unit)
     out.root.mkdir(parents=True, exist_ok=True)
     out.summary.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")

@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from lossbench._folders import check_output
 from lossbench.metrics.facts import facts
 from lossbench.report._io import load_checked, read_config
-from lossbench.report.verdict import describe_protocol
+from lossbench.report.verdict import describe_protocol, no_tau
 from lossbench.stats import case_matrix, check_nan_policy, rank_agreement
 
 __all__ = ["compare_runs", "comparison_summary"]
@@ -76,16 +77,21 @@ def compare_runs(
         run_dirs: two or more run folders (each holding ``results.parquet`` or ``.csv``).
         metrics: the metrics to compare.
         nan_policy: ``"worst"`` or ``"exclude"``.
-        out_dir: when given, ``compare.md`` and ``compare.json`` are written there.
+        out_dir: when given, ``compare.md`` and ``compare.json`` are written there: a new or
+            empty folder, or an earlier comparison's.
 
     Returns:
         ``(markdown, json-ready dictionary)``.
 
     Raises:
-        ValueError: fewer than two runs, an unknown policy, or a metric no run has.
+        ValueError: fewer than two runs, an unknown policy, a metric no run has, a results
+            table holding a value no metric can take, or an ``out_dir`` that holds something
+            else.
         FileNotFoundError: a folder without results.
     """
     check_nan_policy(nan_policy)
+    if out_dir is not None:
+        check_output(out_dir, "comparison")
     paths = [Path(p) for p in run_dirs]
     if len(paths) < 2:
         raise ValueError(f"compare needs at least two run folders, got {len(paths)}")
@@ -126,7 +132,12 @@ def compare_runs(
                 .map(lambda v, f=fact: "" if pd.isna(v) else f.format(v))
             )
         lines = [
-            f"- {row.a} vs {row.b}: tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
+            f"- {row.a} vs {row.b}: "
+            + (
+                no_tau(row.n)
+                if pd.isna(row.tau)
+                else f"tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
+            )
             for row in taus.itertuples()
         ]
         rendered = tabulate(
@@ -145,6 +156,7 @@ def compare_runs(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(markdown)
+        # compare.json first: it marks the folder as a comparison's (lossbench._folders)
         (out / "compare.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        (out / "compare.md").write_text(markdown)
     return markdown, data

@@ -135,6 +135,22 @@ def _seed_line(summary: dict[str, Any]) -> str:
     return line
 
 
+def no_tau(n: int) -> str:
+    """Why Kendall's tau between two runs' rankings of ``n`` shared losses is undefined.
+
+    Example:
+        >>> no_tau(1)
+        'tau cannot be computed: the runs share 1 loss, and a ranking needs at least 2'
+    """
+    if n < 2:
+        losses = f"{n} loss{'' if n == 1 else 'es'}"
+        return f"tau cannot be computed: the runs share {losses}, and a ranking needs at least 2"
+    return (
+        "tau cannot be computed: in one of the runs every shared loss has the same mean, so "
+        "that run does not rank them"
+    )
+
+
 def _protocol_line(summary: dict[str, Any]) -> str:
     comparisons = summary.get("comparisons") or []
     if not comparisons:
@@ -154,9 +170,12 @@ def _protocol_line(summary: dict[str, Any]) -> str:
         )
         dice = other["tau"].get("dice", {})
         carries = dice.get("tau") is not None and dice["tau"] >= 0.5 and dice["p"] < 0.05
+        if not taus:
+            n = min((t["n"] for t in other["tau"].values()), default=0)
+            taus = f"not computable ({no_tau(n)})"
         parts.append(
             f"against {other['run']} ({other['protocol']}), Kendall's tau between the rankings "
-            f"is {taus or 'not computable'}: the Dice ranking "
+            f"is {taus}: the Dice ranking "
             + ("carries over to that protocol." if carries else "does not carry over to it.")
         )
     return "- **Protocol**: " + " ".join(p[0].upper() + p[1:] for p in parts)

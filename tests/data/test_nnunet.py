@@ -176,3 +176,34 @@ def test_an_end_to_end_run_takes_the_datasets_channels(tmp_path: Path, exported,
     table = load(tmp_path / "run")
     assert len(table) == 2 * 2 and table["dice"].notna().all()
     assert RunLayout(tmp_path / "run").trial("ce", 0).metrics.exists()
+
+
+def test_an_export_goes_into_a_new_folder_or_replaces_its_own(exported, tmp_path: Path) -> None:
+    msseg2, out = exported
+    cases = load_dataset(msseg2)
+    export_nnunet([cases[0]], out, [cases[1]])  # over its own earlier export: replaced whole
+    assert sorted(p.name for p in (out / "labelsTr").iterdir()) == ["case_000.nii.gz"]
+    assert sorted(p.name for p in (out / "labelsTs").iterdir()) == ["case_001.nii.gz"]
+    assert json.loads((out / "dataset.json").read_text())["numTraining"] == 1
+    theirs = tmp_path / "Dataset502_Theirs"
+    (theirs / "imagesTr").mkdir(parents=True)
+    (theirs / "dataset.json").write_text('{"name": "theirs"}')
+    with pytest.raises(ValueError, match="holds dataset.json, imagesTr/ and no lossbench nnU-Net"):
+        export_nnunet([cases[0]], theirs)
+    assert (theirs / "dataset.json").read_text() == '{"name": "theirs"}'
+    assert (
+        main(
+            [
+                "data",
+                "export",
+                "--format",
+                "nnunet",
+                "--data",
+                str(msseg2),
+                "--out",
+                str(msseg2 / "Dataset503_Inside"),
+            ]
+        )
+        == 2
+    )
+    assert not (msseg2 / "Dataset503_Inside").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -103,3 +104,25 @@ def test_bad_generation_arguments() -> None:
         generate_case(0, SMALL, (1.0, 0.0, 1.0))
     with pytest.raises(ValueError, match="`lesion_free` must be in"):
         synthesize("unused", 2, lesion_free=1.5)
+
+
+def test_a_folder_never_mixes_phantoms_or_takes_in_other_cases(tmp_path) -> None:
+    synthesize(tmp_path / "set", 2, seed=1, shape=(24, 24, 24))
+    synthesize(tmp_path / "set", 2, seed=1, shape=(24, 24, 24))  # the same arguments: resumed
+    for changed, words in (
+        ({"seed": 2}, "seed 1 there, 2 here"),
+        ({"shape": (24, 28, 24)}, "shape [24, 24, 24] there, [24, 28, 24]"),
+        ({"cases": 3}, "cases 2 there, 3 here"),
+    ):
+        arguments = {"cases": 2, "seed": 1, "shape": (24, 24, 24), **changed}
+        with pytest.raises(ValueError, match=re.escape(f"of other arguments ({words}")):
+            synthesize(tmp_path / "set", **arguments)  # type: ignore[arg-type]
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == [
+        "case_000",
+        "case_001",
+        "phantom.json",
+    ]
+    (tmp_path / "other" / "p01").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"other holds p01/ and no lossbench phantom"):
+        synthesize(tmp_path / "other", 2, seed=1, shape=(24, 24, 24))
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["p01"]

@@ -19,7 +19,7 @@ from lossbench.config import apply_overrides
 from lossbench.executors import ray_executor
 from lossbench.layout import RunLayout
 from lossbench.results import load
-from lossbench.run import run
+from lossbench.run import prepare, run
 from tests._helpers.runs import tiny
 
 ray = pytest.importorskip("ray", reason='the ray extra is not installed (pip install -e ".[ray]")')
@@ -115,6 +115,7 @@ class _BlindProbe:
 
 def test_a_failing_trial_is_reported_and_the_others_go_on(tmp_path: Path, capsys) -> None:
     config = apply_overrides(tiny(["dice", "ce"]), ["train.threads=1", "train.init=scratch"])
+    prepare(config, tmp_path, progress=False)
     broken = RunLayout(tmp_path).trial("ce", 0)
     broken.folder.mkdir(parents=True)
     broken.checkpoint.write_bytes(b"not a checkpoint")

@@ -4,6 +4,7 @@ commands (plan and preprocess, train, predict) on a tiny phantom, on the CPU."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -293,3 +294,19 @@ def test_the_benchmark_refuses_bad_datasets_before_nnunet_starts(tmp_path: Path)
     with pytest.raises(ValueError, match="DatasetXXX_Name"):
         benchmark(wrong, settings, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_benchmark_writes_only_into_its_own_folder(tmp_path: Path) -> None:
+    case = generate_case(0, shape=(24, 24, 24), new_lesions=True)
+    root = tmp_path / "Dataset989_Five"
+    cases = [dataclasses.replace(case, case_id=f"case_{i}") for i in range(5)]
+    export_nnunet(cases, root, [case])
+    settings = BenchmarkSettings(losses=["dice"], device="cpu")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    with pytest.raises(ValueError, match="mine holds notes.txt and no lossbench nnU-Net benchmark"):
+        benchmark(root, settings, mine, progress=False)
+    with pytest.raises(ValueError, match="lies inside the dataset"):
+        benchmark(root, settings, root / "bench", progress=False)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and not (root / "bench").exists()

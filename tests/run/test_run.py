@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lossbench.cli import main
-from lossbench.config import apply_overrides, from_toml
+from lossbench.config import apply_overrides, from_toml, validate
 from lossbench.layout import RunLayout
 from lossbench.metrics import METRIC_KEYS
 from lossbench.models import VNet
@@ -163,7 +163,14 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         ("eval.overlap=1", r"eval.overlap must be in \[0, 1\), got 1.0"),
         ("eval.threshold=0", r"eval.threshold must be in \(0, 1\), got 0.0"),
         ("train.patch_size=0", "train.patch_size must be at least 1, got 0"),
-        ("train.lr=-0.1", "train.lr must be positive, got -0.1"),
+        ("train.lr=-0.1", r"train.lr must be in \(0, 1\], got -0.1"),
+        ("train.lr=1e300", r"train.lr must be in \(0, 1\], got 1e\+300"),
+        ("train.pretrain_lr=nan", r"train.pretrain_lr must be in \(0, 1\], got nan"),
+        ("seeds=-1", r"seeds must be integers in \[0, 4294967295\], got \[-1\]"),
+        (f"seeds={2**64 + 1}", r"seeds must be integers in \[0, 4294967295\]"),
+        ("seeds=0,0", r"seeds must be unique \(each seed is one trial\), got \[0, 0\]"),
+        ("data.seed=-3", r"data.seed must be an integer in \[0, 4294967295\], got -3"),
+        ("data.spacing=1,inf,1", "data.spacing must be 3 positive sizes"),
         ("data.target_spacing=1,1", "data.target_spacing must be empty or 3 positive sizes"),
         ("data.test_fraction=1", r"data.test_fraction must be in \(0, 1\), got 1.0"),
         ("train.pretrain_loss=dcie", "train.pretrain_loss: .*did you mean 'dice'"),
@@ -202,13 +209,19 @@ def test_an_msseg2_folder_gets_the_study_split_when_its_ids_match(tmp_path: Path
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path)))
     train, test = _split(config, RunLayout(tmp_path), generate=True)
     assert train.case_ids == PAPER_SPLIT["train"] and test.case_ids == PAPER_SPLIT["test"]
-    (tmp_path / "013" / FILES["label"]).unlink()  # a study case incomplete: a seeded split
+    (tmp_path / "013").rename(tmp_path / ".013")  # a study case missing: a seeded split
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path), seed=3))
     train, test = _split(config, RunLayout(tmp_path), generate=True)
     assert len(test) == round(0.2 * 40) and not set(train.case_ids) & set(test.case_ids)
     assert "013" not in train.case_ids + test.case_ids
     again = _split(config, RunLayout(tmp_path), generate=True)
     assert again[1].case_ids == test.case_ids  # the seed fixes it
+    (tmp_path / ".013").rename(tmp_path / "013")
+    (tmp_path / "013" / FILES["label"]).unlink()  # an incomplete case is named, never skipped
+    with pytest.raises(FileNotFoundError, match=f"case 013 lacks {FILES['label']}"):
+        validate(dataclasses.replace(config, losses=["dice"]))
+    with pytest.raises(FileNotFoundError, match=f"case 013 lacks {FILES['label']}"):
+        _split(config, RunLayout(tmp_path), generate=True)
 
 
 def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
@@ -326,5 +339,5 @@ def test_the_cli_names_its_flags(tmp_path: Path, capsys) -> None:
     assert main(["run", "--losses", "dcie", "--out", str(out)]) == 2
     assert "--losses: unknown loss 'dcie'" in capsys.readouterr().err
     assert main(["run", "--set", "train.lr=0", "--out", str(out)]) == 2
-    assert "--set train.lr must be positive, got 0.0" in capsys.readouterr().err
+    assert "--set train.lr must be in (0, 1], got 0.0" in capsys.readouterr().err
     assert not out.exists()

@@ -53,7 +53,7 @@ def test_trial_and_collect_give_the_table_of_run(tmp_path: Path, capsys) -> None
 
 def test_trial_refuses_what_is_not_a_trial_of_a_prepared_run(tmp_path: Path, capsys) -> None:
     assert main(["trial", str(tmp_path / "none"), "--index", "0"]) == 2
-    assert "is not a prepared run folder" in capsys.readouterr().err
+    assert "none is not a lossbench run folder (no folder)" in capsys.readouterr().err
     assert main(_args(tmp_path, "--plan-only")) == 0
     assert main(["trial", str(tmp_path), "--index", "4"]) == 2
     assert "--index must be in 0..3, got 4" in capsys.readouterr().err
@@ -102,3 +102,28 @@ def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch, capsys
     assert main(_args(tmp_path, "--executor", "ray")) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"lossbench run: {RAY_MISSING}" and "\n" not in err
+
+
+def test_collect_refuses_an_impossible_trial_table_and_a_run_with_no_finished_trial(
+    tmp_path: Path,
+) -> None:
+    from lossbench.run import collect
+    from lossbench.trial import record_failure
+
+    run(tiny(["dice", "ce"]), tmp_path, progress=False)
+    metrics = RunLayout(tmp_path).trial("ce", 0).metrics
+    table = pd.read_csv(metrics, dtype={"case_id": str})
+    table.loc[1, "dice"] = 1.5
+    table.to_csv(metrics, index=False)
+    with pytest.raises(
+        ValueError,
+        match=rf"{metrics}: row 2 \(loss ce, seed 0, case case_001\), "
+        r"column dice: 1.5 is not in \[0, 1\]",
+    ):
+        collect(tmp_path)
+    for loss in ("dice", "ce"):
+        RunLayout(tmp_path).trial(loss, 0).metrics.unlink()
+        record_failure(tmp_path, loss, 0, f"loss '{loss}' became nan at iteration 1 (seed 0)")
+    with pytest.raises(ValueError, match=r"has finished: 2 failed \(why: .*failures.csv\), 0 not"):
+        collect(tmp_path)
+    assert len(pd.read_csv(RunLayout(tmp_path).failures)) == 2
