@@ -118,8 +118,14 @@ def _measure(name: str, setup: _Setup, repeats: int, warmup: int) -> list[Any]:
 
     loss_ms = _median_ms(loss_alone(given), repeats, warmup)
     own_maps = f"{_median_ms(loss_alone({}), repeats, warmup):.2f}" if maps else "-"
-    return [name, f"{step_ms:.1f}", f"{peak_mib:.0f}", f"{loss_ms:.2f}",
-            f"{100 * loss_ms / step_ms:.1f}", own_maps]  # fmt: skip
+    return [
+        name,
+        f"{step_ms:.1f}",
+        f"{peak_mib:.0f}",
+        f"{loss_ms:.2f}",
+        f"{100 * loss_ms / step_ms:.1f}",
+        own_maps,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,8 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"float32, Adam; median of {args.repeats} runs after {args.warmup}"
     )
     rows = [_measure(name, setup, args.repeats, args.warmup) for name in list_losses(args.losses)]
-    headers = ["loss", "step (ms)", "peak memory (MiB)", "loss fwd+bwd (ms)",
-               "loss share of step (%)", "loss with maps made on the GPU (ms)"]  # fmt: skip
+    headers = [
+        "loss",
+        "step (ms)",
+        "peak memory (MiB)",
+        "loss fwd+bwd (ms)",
+        "loss share of step (%)",
+        "loss with maps made on the GPU (ms)",
+    ]
     print(tabulate(rows, headers=headers, tablefmt="github"))
     return 0
 

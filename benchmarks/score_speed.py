@@ -46,11 +46,14 @@ def main() -> None:
         tables = []
         for workers in args.workers:
             start = time.perf_counter()
-            tables.append(score(root / "ref", {"m": root / "pred"}, workers=workers,
-                                progress=False))  # fmt: skip
+            tables.append(
+                score(root / "ref", {"m": root / "pred"}, workers=workers, progress=False)
+            )
             seconds = time.perf_counter() - start
-            print(f"{args.cases} cases, --workers {workers}: {seconds:.1f} s "
-                  f"({seconds / args.cases * 1000:.0f} ms per case)")  # fmt: skip
+            print(
+                f"{args.cases} cases, --workers {workers}: {seconds:.1f} s "
+                f"({seconds / args.cases * 1000:.0f} ms per case)"
+            )
         for table in tables[1:]:
             pd.testing.assert_frame_equal(tables[0], table)  # workers never change a number
 

@@ -81,8 +81,9 @@ def holds(folder: Path, limit: int = 4) -> str:
         >>> holds(folder)
         'data/, notes.txt'
     """
-    names = sorted(e.name + ("/" if e.is_dir() else "") for e in folder.iterdir()
-                   if e.name != _LOCK)  # fmt: skip
+    names = sorted(
+        e.name + ("/" if e.is_dir() else "") for e in folder.iterdir() if e.name != _LOCK
+    )
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
@@ -103,8 +104,13 @@ def _related(folder: Path, other: Path) -> str | None:
     return None
 
 
-def check_output(folder: str | Path, kind: str, *, also: Sequence[str] = (),
-                 inputs: Sequence[tuple[str, str | Path]] = ()) -> Path:  # fmt: skip
+def check_output(
+    folder: str | Path,
+    kind: str,
+    *,
+    also: Sequence[str] = (),
+    inputs: Sequence[tuple[str, str | Path]] = (),
+) -> Path:
     """Refuse to write a ``kind`` of output into ``folder`` unless the folder is new, empty (a
     lock file aside), or holds lossbench's own ``kind`` (or one of ``also``); returns the folder.
 
@@ -166,8 +172,13 @@ def require_run(folder: str | Path) -> Path:
     """
     path = Path(folder)
     if folder_kind(path) != "run":
-        what = ("a file" if path.is_file() else "no folder" if not path.exists()
-                else "no config.toml written by lossbench")  # fmt: skip
+        what = (
+            "a file"
+            if path.is_file()
+            else "no folder"
+            if not path.exists()
+            else "no config.toml written by lossbench"
+        )
         raise FileNotFoundError(
             f"{path} is not a lossbench run folder ({what}); create one with `lossbench run "
             "--out FOLDER` (or --plan-only)"

@@ -62,38 +62,53 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
     run.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.iterations=100 (repeatable)",
-    )  # fmt: skip
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan and estimated time")
     run.add_argument("--resume", action="store_true", help="continue a run with its own config")
     run.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="start over: delete what an earlier run wrote in --out (only a run folder's own "
         "paths; --dry-run lists them)",
-    )  # fmt: skip
+    )
     run.add_argument(
-        "--plan-only", action="store_true",
+        "--plan-only",
+        action="store_true",
         help="create the folder, config, data and pretraining, then stop: run the trials with "
         "`lossbench trial` (e.g. a SLURM array) and gather them with `lossbench collect`",
-    )  # fmt: skip
+    )
     run.add_argument(
-        "--executor", choices=("local", "ray"), default="local",
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
         help="where trials run: in this process (default) or as Ray tasks (extra 'ray')",
-    )  # fmt: skip
+    )
     run.add_argument(
-        "--address", default=None,
+        "--address",
+        default=None,
         help="Ray cluster to join: auto or HOST:PORT (default: start a local Ray)",
-    )  # fmt: skip
+    )
     run.add_argument(
-        "--trial-gpus", type=float, default=None, metavar="G",
+        "--trial-gpus",
+        type=float,
+        default=None,
+        metavar="G",
         help="GPUs per Ray trial, fractions allowed (default 1 when there are GPUs, else 0)",
-    )  # fmt: skip
+    )
     run.add_argument(
-        "--trial-cpus", type=int, default=None, metavar="N",
+        "--trial-cpus",
+        type=int,
+        default=None,
+        metavar="N",
         help="CPU threads per trial, on either executor (sets train.threads; Ray asks for N CPUs "
         "per trial). Default: the machine's cores for a CPU run, 1 CPU per trial with a GPU",
-    )  # fmt: skip
+    )
     trial = commands.add_parser(
         "trial", help="run one trial of a run folder made by `run --plan-only` (any scheduler)"
     )
@@ -101,10 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     trial.add_argument("--loss", default=None, help="the trial's loss")
     trial.add_argument("--seed", type=int, default=None, help="the trial's seed")
     trial.add_argument(
-        "--index", type=int, default=None,
+        "--index",
+        type=int,
+        default=None,
         help="the trial's 0-based position in the grid (e.g. $SLURM_ARRAY_TASK_ID), instead of "
         "--loss and --seed",
-    )  # fmt: skip
+    )
     trial.add_argument(
         "--list", action="store_true", help="print the grid, one 'index loss seed' per line"
     )
@@ -116,30 +133,40 @@ def _parser() -> argparse.ArgumentParser:
         "score", help="MSSEG-2's per-case metrics for any model's predictions (one or more methods)"
     )
     score.add_argument(
-        "--ref", required=True, metavar="REF_DIR",
+        "--ref",
+        required=True,
+        metavar="REF_DIR",
         help="reference masks: <case>.nii.gz files, an nnU-Net dataset (its labelsTs/) or MSSEG-2 "
         "case folders",
-    )  # fmt: skip
+    )
     score.add_argument(
-        "--pred", action="append", required=True, metavar="NAME=DIR",
+        "--pred",
+        action="append",
+        required=True,
+        metavar="NAME=DIR",
         help="a method's predictions, <case>.nii.gz named like the reference (repeatable)",
-    )  # fmt: skip
+    )
     score.add_argument(
         "--out", default=None, help="write results.csv|parquet here (default: print)"
     )
     score.add_argument(
-        "--allow-missing", action="store_true",
+        "--allow-missing",
+        action="store_true",
         help="score a missing prediction as an empty mask (flagged pred_missing), don't stop",
-    )  # fmt: skip
+    )
     score.add_argument(
-        "--label", type=int, default=None, metavar="K",
+        "--label",
+        type=int,
+        default=None,
+        metavar="K",
         help="the lesion label of multi-label masks (every other label is background)",
-    )  # fmt: skip
+    )
     score.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     score.add_argument(
-        "--baseline", default=None,
+        "--baseline",
+        default=None,
         help="the method the report's paired comparison is against (default: the first --pred)",
-    )  # fmt: skip
+    )
     score.add_argument("--min-lesion-mm3", type=float, default=3.0, help="lesion size limit (3)")
     score.add_argument("--alpha", type=float, default=0.10, help="detection alpha (0.10)")
     score.add_argument("--beta", type=float, default=0.70, help="detection beta (0.70)")
@@ -149,41 +176,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--nsd-tolerance", type=float, default=1.0, help="NSD tolerance, mm (1)")
     score.add_argument(
-        "--affine-tolerance", type=float, default=1e-3,
+        "--affine-tolerance",
+        type=float,
+        default=1e-3,
         help="largest difference (mm) between a prediction's and its reference's affine (1e-3)",
-    )  # fmt: skip
+    )
     report = commands.add_parser("report", help="tables, figures and HTML from a run's results")
     report.add_argument("run_dir", help="a run folder holding results.parquet or results.csv")
     report.add_argument(
-        "--baseline", default=None,
+        "--baseline",
+        default=None,
         help="reference loss of the paired tests (default: dice, when the run has it)",
-    )  # fmt: skip
+    )
     report.add_argument("--out", default=None, help="write the report here (default RUN_DIR)")
     report.add_argument(
         "--bench", default=None, help="pytest-benchmark JSON of the loss benchmarks (Table 5)"
     )
     report.add_argument(
-        "--nan-policy", choices=("worst", "exclude"), default=None,
+        "--nan-policy",
+        choices=("worst", "exclude"),
+        default=None,
         help="a distance missing because exactly one mask is empty: 'worst' counts the image "
         "diagonal, 'exclude' leaves it out (default: the run's report.nan_policy, else worst)",
-    )  # fmt: skip
+    )
     report.add_argument(
-        "--compare", action="append", default=[], metavar="RUN_DIR",
+        "--compare",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
         help="another run (e.g. --preset scratch) whose rankings the verdict compares (repeatable)",
-    )  # fmt: skip
+    )
     report.add_argument(
-        "--show", action="append", default=[], metavar="LOSS",
+        "--show",
+        action="append",
+        default=[],
+        metavar="LOSS",
         help="a loss to show in the qualitative figure beside the baseline and the best loss "
         "(repeatable)",
-    )  # fmt: skip
+    )
     compare = commands.add_parser(
         "compare", help="how well the loss rankings of several runs agree (Kendall's tau)"
     )
     compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
     compare.add_argument(
-        "--metrics", default="dice,hd95,lesion_f1",
+        "--metrics",
+        default="dice,hd95,lesion_f1",
         help="comma-separated metrics, or 'all' (default dice,hd95,lesion_f1)",
-    )  # fmt: skip
+    )
     compare.add_argument("--nan-policy", choices=("worst", "exclude"), default="worst")
     compare.add_argument("--out", default=None, help="also write compare.md and compare.json here")
     losses = commands.add_parser("losses", help="list the registered losses")
@@ -201,9 +240,11 @@ def _parser() -> argparse.ArgumentParser:
         "--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("SX", "SY", "SZ")
     )
     synth.add_argument(
-        "--lesion-free", type=float, default=0.25,
+        "--lesion-free",
+        type=float,
+        default=0.25,
         help="share of cases without new lesions, rounded up (default 0.25)",
-    )  # fmt: skip
+    )
     synth.add_argument(
         "--preview", action="store_true", help="also save OUT/preview.png (axial montage)"
     )
@@ -213,9 +254,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("nnunet",), required=True, help="nnunet")
     export.add_argument("--out", required=True, help="the dataset folder, e.g. Dataset501_Phantom")
     export.add_argument(
-        "--data", default="synthetic",
+        "--data",
+        default="synthetic",
         help="'synthetic' (the preset's phantom, default) or an MSSEG-2 folder",
-    )  # fmt: skip
+    )
     export.add_argument(
         "--preset", default="quick", help="whose phantom and train/test split (default quick)"
     )
@@ -230,8 +272,10 @@ def _nnunet_parser(commands: Any) -> None:
         "nnunet", help="every loss as an nnU-Net v2 trainer (nnUNetTrainer_lb_<loss>)"
     )
     sub = nnunet.add_subparsers(dest="nnunet_command", required=True)
-    for name, text in (("install", "write lossbench's trainer module into nnunetv2's trainers"),
-                       ("uninstall", "remove what install wrote")):  # fmt: skip
+    for name, text in (
+        ("install", "write lossbench's trainer module into nnunetv2's trainers"),
+        ("uninstall", "remove what install wrote"),
+    ):
         command = sub.add_parser(name, help=text)
         command.add_argument(
             "--folder", default=None, help="trainer folder (default: nnunetv2's own)"
@@ -329,8 +373,13 @@ def explain(exc: BaseException) -> str:
     return fixes.get(exc.errno, f"{exc.strerror or exc}: {path}")
 
 
-FLAGS = {"losses": "--losses", "seeds": "--seeds", "device": "--device", "data.source": "--data",
-         "preset": "--preset"}  # fmt: skip
+FLAGS = {
+    "losses": "--losses",
+    "seeds": "--seeds",
+    "device": "--device",
+    "data.source": "--data",
+    "preset": "--preset",
+}
 """Config keys that the ``run`` command sets through a flag of their own; every other key is
 set with ``--set KEY=VALUE``."""
 
@@ -437,8 +486,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.plan_only:
         prepare(config, out, resume=args.resume, force=args.force)
         count = len(names) * len(config.seeds)
-        print(f"{out} is ready: run its {count} trials with `lossbench trial {out} --index K` "
-              f"(K = 0..{count - 1}), then `lossbench collect {out}`")  # fmt: skip
+        print(
+            f"{out} is ready: run its {count} trials with `lossbench trial {out} --index K` "
+            f"(K = 0..{count - 1}), then `lossbench collect {out}`"
+        )
         return 0
     if args.executor == "ray":
         executor = ray_executor(args.address, args.trial_gpus, args.trial_cpus)
@@ -461,8 +512,11 @@ def _print_means(table: Any, policy: str, file: Any = None) -> None:
     lesion = table[~table["ref_empty"].astype(bool)]
     if not len(lesion):
         return
-    print(f"means over the {lesion['case_id'].nunique()} cases with lesions (missing distances: "
-          f"{policy}, as in the report):", file=file)  # fmt: skip
+    print(
+        f"means over the {lesion['case_id'].nunique()} cases with lesions (missing distances: "
+        f"{policy}, as in the report):",
+        file=file,
+    )
     print(overview(table, policy).rename_axis(unit).round(3).to_string(), file=file)
 
 
@@ -477,8 +531,10 @@ def _summarise(table_path: Path, suffix: str = "", lead: str = "") -> int:
     stored = read_config(table_path.parent)
     _print_means(table, stored.report.nan_policy if stored else "worst")
     if stored is not None and len(stored.seeds) == 1:
-        print("one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
-              "them; use --preset standard (3 seeds) for conclusions")  # fmt: skip
+        print(
+            "one seed cannot rank losses: seed-to-seed spread is as large as the gaps between "
+            "them; use --preset standard (3 seeds) for conclusions"
+        )
     from lossbench.report import build_report
     from lossbench.run import record_timing
 
@@ -528,8 +584,10 @@ def _collect(args: argparse.Namespace) -> int:
     missing = missing_trials(args.run_dir)
     _summarise(table_path)
     if missing:
-        print(f"{len(missing)} trial(s) missing: "
-              + ", ".join(f"{loss} seed {seed}" for loss, seed in missing))  # fmt: skip
+        print(
+            f"{len(missing)} trial(s) missing: "
+            + ", ".join(f"{loss} seed {seed}" for loss, seed in missing)
+        )
         return 1
     return 0
 
@@ -546,18 +604,31 @@ def _score(args: argparse.Namespace) -> int:
         if name in methods:
             raise ValueError(f"--pred: method {name!r} given twice")
         methods[name] = folder
-    rule = DetectionRule(args.min_lesion_mm3, args.alpha, args.beta, args.gamma,
-                         args.connectivity, args.nsd_tolerance)  # fmt: skip
+    rule = DetectionRule(
+        args.min_lesion_mm3,
+        args.alpha,
+        args.beta,
+        args.gamma,
+        args.connectivity,
+        args.nsd_tolerance,
+    )
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.baseline is not None and args.baseline not in methods:
-        raise ValueError(f"--baseline {args.baseline!r} is not one of the methods: "
-                         f"{', '.join(methods)}")  # fmt: skip
+        raise ValueError(
+            f"--baseline {args.baseline!r} is not one of the methods: {', '.join(methods)}"
+        )
     if args.out is not None:
         check_score_folder(args.out, inputs=[args.ref, *methods.values()])
-    table = score(args.ref, methods, label=args.label, rule=rule,
-                  allow_missing=args.allow_missing, workers=args.workers,
-                  affine_tolerance=args.affine_tolerance)  # fmt: skip
+    table = score(
+        args.ref,
+        methods,
+        label=args.label,
+        rule=rule,
+        allow_missing=args.allow_missing,
+        workers=args.workers,
+        affine_tolerance=args.affine_tolerance,
+    )
     # the summary goes to stdout with --out, else to stderr beside the CSV table on stdout
     stream = sys.stdout if args.out is not None else sys.stderr
     missing = table.groupby("method")["pred_missing"].sum()
@@ -602,9 +673,14 @@ def _synth(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     folders = synthesize(
-        args.out, args.cases, args.seed, tuple(args.shape), tuple(args.spacing),
-        progress=True, lesion_free=args.lesion_free,
-    )  # fmt: skip
+        args.out,
+        args.cases,
+        args.seed,
+        tuple(args.shape),
+        tuple(args.spacing),
+        progress=True,
+        lesion_free=args.lesion_free,
+    )
     print(f"{len(folders)} cases in {args.out} ({time.perf_counter() - start:.1f} s)")
     if args.preview:
         cases = load_dataset(args.out)
@@ -661,22 +737,31 @@ def _nnunet_benchmark(args: argparse.Namespace) -> int:
     from lossbench.integrations.nnunet_benchmark import BenchmarkSettings, benchmark, parse_folds
     from lossbench.trial import resolve_device, resolve_losses
 
-    for flag, value in (("--epochs", args.epochs), ("--iterations", args.iterations),
-                        ("--processes", args.processes), ("--workers", args.workers)):  # fmt: skip
+    for flag, value in (
+        ("--epochs", args.epochs),
+        ("--iterations", args.iterations),
+        ("--processes", args.processes),
+        ("--workers", args.workers),
+    ):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be at least 1, got {value}")
     if args.device not in ("auto", "cpu", "cuda", "mps"):
         raise ValueError(f"--device must be auto, cpu, cuda or mps, got {args.device!r}")
     device = args.device if args.device == "mps" else resolve_device(args.device).type
     settings = BenchmarkSettings(
-        losses=resolve_losses(args.losses.split(",")), folds=parse_folds(args.folds),
-        configuration=args.configuration, plans=args.plans, epochs=args.epochs,
-        iterations=args.iterations, device=device, tta=not args.no_tta, validate=args.validate,
+        losses=resolve_losses(args.losses.split(",")),
+        folds=parse_folds(args.folds),
+        configuration=args.configuration,
+        plans=args.plans,
+        epochs=args.epochs,
+        iterations=args.iterations,
+        device=device,
+        tta=not args.no_tta,
+        validate=args.validate,
         processes=args.processes,
-    )  # fmt: skip
+    )
     try:
-        record = benchmark(args.dataset, settings, args.out, force=args.force,
-                           workers=args.workers)  # fmt: skip
+        record = benchmark(args.dataset, settings, args.out, force=args.force, workers=args.workers)
     except RuntimeError as exc:
         print(f"lossbench nnunet benchmark: {exc}", file=sys.stderr)
         return 1

@@ -208,9 +208,15 @@ def _paper() -> Config:
     config.data.target_spacing = [0.5, 0.75, 0.75]
     config.model = ModelConfig(width=16, levels=5)
     config.train = TrainConfig(
-        iterations=250, batch_size=4, lr=1e-3, patch_size=80, max_shift=10,
-        init="pretrain", pretrain_iterations=2000, pretrain_lr=1e-3,
-    )  # fmt: skip
+        iterations=250,
+        batch_size=4,
+        lr=1e-3,
+        patch_size=80,
+        max_shift=10,
+        init="pretrain",
+        pretrain_iterations=2000,
+        pretrain_lr=1e-3,
+    )
     config.eval = EvalConfig(window=0, overlap=0.5)  # windows of the training patch, half overlap
     return config
 
@@ -247,8 +253,12 @@ def _coerce(key: str, current: Any, text: str) -> Any:
             item_type = type(current[0]) if current else float
             return [item_type(t) for t in items]
     except ValueError:
-        kinds: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number",
-                                  list: "a list"}  # fmt: skip
+        kinds: dict[type, str] = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            list: "a list",
+        }
         kind = kinds.get(type(current), type(current).__name__)
         raise ValueError(f"{key} must be {kind}, got {text!r}") from None
     return text
@@ -438,8 +448,12 @@ def validate(config: Config) -> Config:
         ("data.test_cases", data.test_cases, data.test_cases >= 1, "at least 1"),
         ("data.shape", data.shape, _sizes(data.shape), "3 positive sizes (voxels)"),
         ("data.spacing", data.spacing, _sizes(data.spacing), "3 positive sizes (mm)"),
-        ("data.target_spacing", data.target_spacing,
-         not data.target_spacing or _sizes(data.target_spacing), "empty or 3 positive sizes (mm)"),
+        (
+            "data.target_spacing",
+            data.target_spacing,
+            not data.target_spacing or _sizes(data.target_spacing),
+            "empty or 3 positive sizes (mm)",
+        ),
         ("data.lesion_free", data.lesion_free, 0 <= data.lesion_free <= 1, "in [0, 1]"),
         ("data.test_fraction", data.test_fraction, 0 < data.test_fraction < 1, "in (0, 1)"),
         ("model.width", model.width, model.width >= 1, "at least 1"),
@@ -448,21 +462,41 @@ def validate(config: Config) -> Config:
         ("train.lr", train.lr, 0 < train.lr <= MAX_LR, f"in (0, {MAX_LR:g}]"),
         ("train.patch_size", train.patch_size, train.patch_size >= 1, "at least 1"),
         ("train.max_shift", train.max_shift, train.max_shift >= 0, "at least 0"),
-        ("train.pretrain_iterations", train.pretrain_iterations,
-         train.pretrain_iterations >= 1, "at least 1"),
-        ("train.pretrain_lr", train.pretrain_lr, 0 < train.pretrain_lr <= MAX_LR,
-         f"in (0, {MAX_LR:g}]"),
-        ("train.checkpoint_every", train.checkpoint_every, train.checkpoint_every >= 1,
-         "at least 1"),
-        ("train.precision", train.precision, train.precision in PRECISIONS,
-         f"one of {', '.join(PRECISIONS)}"),
+        (
+            "train.pretrain_iterations",
+            train.pretrain_iterations,
+            train.pretrain_iterations >= 1,
+            "at least 1",
+        ),
+        (
+            "train.pretrain_lr",
+            train.pretrain_lr,
+            0 < train.pretrain_lr <= MAX_LR,
+            f"in (0, {MAX_LR:g}]",
+        ),
+        (
+            "train.checkpoint_every",
+            train.checkpoint_every,
+            train.checkpoint_every >= 1,
+            "at least 1",
+        ),
+        (
+            "train.precision",
+            train.precision,
+            train.precision in PRECISIONS,
+            f"one of {', '.join(PRECISIONS)}",
+        ),
         ("train.threads", train.threads, train.threads >= 0, "0 (all cores) or a positive count"),
         ("eval.window", ev.window, ev.window >= 0, "0 (the patch size) or a positive edge"),
         ("eval.overlap", ev.overlap, 0 <= ev.overlap < 1, "in [0, 1)"),
         ("eval.threshold", ev.threshold, 0 < ev.threshold < 1, "in (0, 1)"),
-        ("report.nan_policy", config.report.nan_policy,
-         config.report.nan_policy in ("worst", "exclude"), "'worst' or 'exclude'"),
-    ]  # fmt: skip
+        (
+            "report.nan_policy",
+            config.report.nan_policy,
+            config.report.nan_policy in ("worst", "exclude"),
+            "'worst' or 'exclude'",
+        ),
+    ]
     for key, value, ok, expected in rules:
         if not ok:
             raise ValueError(f"{key} must be {expected}, got {value!r}")

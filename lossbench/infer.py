@@ -96,8 +96,10 @@ def sliding_window(
             total = torch.zeros(spatial, dtype=torch.float32, device=device)
             norm = torch.zeros(spatial, dtype=torch.float32, device=device)
             for i in range(0, len(corners), batch_size):
-                boxes = [tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
-                         for corner in corners[i : i + batch_size]]  # fmt: skip
+                boxes = [
+                    tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
+                    for corner in corners[i : i + batch_size]
+                ]
                 batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
                 with torch.autocast(kind, dtype=dtype, enabled=dtype is not None):
                     logits = model(batch)

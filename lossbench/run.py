@@ -72,9 +72,13 @@ def _environment(device: torch.device, precision: str) -> dict[str, dict[str, An
 
     try:
         revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(lossbench.__file__).parent, check=False,
-        ).stdout.strip()  # fmt: skip
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(lossbench.__file__).parent,
+            check=False,
+        ).stdout.strip()
     except OSError:
         revision = ""
     return {
@@ -211,8 +215,14 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
     return keys
 
 
-def prepare(config: Config, out: str | Path, *, resume: bool = False, force: bool = False,
-            progress: bool = True) -> Path:  # fmt: skip
+def prepare(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Create or check out the run folder ``out``: its configuration, its data and the shared
     pretraining, everything the trials need; returns the ``config.toml`` path. The trials can
     then run anywhere that sees the folder (``lossbench trial``, :func:`run_trial`).
@@ -228,8 +238,15 @@ def prepare(config: Config, out: str | Path, *, resume: bool = False, force: boo
     return layout.config
 
 
-def run(config: Config, out: str | Path, *, resume: bool = False, force: bool = False,
-        progress: bool = True, executor: Executor | None = None) -> Path:  # fmt: skip
+def run(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> Path:
     """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
 
     Every value is validated (:func:`lossbench.config.validate`) and the folder checked
@@ -272,8 +289,9 @@ class _Clock:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + elapsed, 2)
 
 
-def _prepare_locked(config: Config, layout: RunLayout, executor: Executor, progress: bool,
-                    clock: _Clock) -> dict[str, dict[str, Any]]:  # fmt: skip
+def _prepare_locked(
+    config: Config, layout: RunLayout, executor: Executor, progress: bool, clock: _Clock
+) -> dict[str, dict[str, Any]]:
     device = resolve_device(config.device)
     stored: dict[str, dict[str, Any]] = dict(_environment(device, config.train.precision))
     layout.config.write_text(to_toml(config, stored))
@@ -349,8 +367,9 @@ def missing_trials(out: str | Path) -> list[tuple[str, int]]:
     return [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
 
 
-def collect(out: str | Path, losses: Sequence[str] | None = None,
-            seeds: Sequence[int] | None = None) -> Path:  # fmt: skip
+def collect(
+    out: str | Path, losses: Sequence[str] | None = None, seeds: Sequence[int] | None = None
+) -> Path:
     """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
     ``results.parquet``, and the failed trials' reasons into ``failures.csv``; returns the CSV
     path. Trials without metrics are skipped (:func:`missing_trials` lists them). ``losses``

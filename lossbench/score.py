@@ -67,8 +67,11 @@ def _case_id(name: str) -> str | None:
 
 def _flat_masks(folder: Path) -> dict[str, Path]:
     """Case id -> file of the ``<case>.nii.gz`` (or ``.nii``) files of ``folder``."""
-    return {case_id: file for file in sorted(folder.iterdir())
-            if (case_id := _case_id(file.name)) is not None and file.is_file()}  # fmt: skip
+    return {
+        case_id: file
+        for file in sorted(folder.iterdir())
+        if (case_id := _case_id(file.name)) is not None and file.is_file()
+    }
 
 
 def find_masks(folder: str | Path) -> dict[str, Path]:
@@ -90,8 +93,11 @@ def find_masks(folder: str | Path) -> dict[str, Path]:
         raise FileNotFoundError(f"no folder at {root}")
     if (root / "labelsTs").is_dir():
         root = root / "labelsTs"
-    cases = {d.name: d / FILES["label"] for d in sorted(root.iterdir()) if d.is_dir()
-             and (d / FILES["label"]).is_file()}  # fmt: skip
+    cases = {
+        d.name: d / FILES["label"]
+        for d in sorted(root.iterdir())
+        if d.is_dir() and (d / FILES["label"]).is_file()
+    }
     if cases:
         return cases
     flat = _flat_masks(root)
@@ -103,8 +109,9 @@ def find_masks(folder: str | Path) -> dict[str, Path]:
     return flat
 
 
-def match_cases(reference: Mapping[str, Path], predictions: Mapping[str, Path], method: str,
-                allow_missing: bool) -> list[tuple[str, Path, Path | None]]:  # fmt: skip
+def match_cases(
+    reference: Mapping[str, Path], predictions: Mapping[str, Path], method: str, allow_missing: bool
+) -> list[tuple[str, Path, Path | None]]:
     """``(case id, reference file, prediction file or None)`` for every reference case.
 
     Raises:
@@ -122,8 +129,9 @@ def match_cases(reference: Mapping[str, Path], predictions: Mapping[str, Path], 
         if missing:
             problems.append(f"no prediction for {len(missing)} case(s): {', '.join(missing)}")
         if extra:
-            problems.append(f"{len(extra)} prediction(s) without a reference case: "
-                            f"{', '.join(extra)}")  # fmt: skip
+            problems.append(
+                f"{len(extra)} prediction(s) without a reference case: {', '.join(extra)}"
+            )
         hint = " (--allow-missing scores a missing prediction as an empty mask)" if missing else ""
         raise ValueError(f"method {method}: " + "; ".join(problems) + hint)
     return [(case_id, reference[case_id], predictions.get(case_id)) for case_id in reference]
@@ -170,9 +178,14 @@ def _mask(data: np.ndarray, path: Path, label: int | None) -> np.ndarray:
     return np.asarray(data == 1)
 
 
-def score_case(case_id: str, reference: Path, prediction: Path | None, label: int | None = None,
-               rule: DetectionRule = DetectionRule(), affine_tolerance: float = 1e-3,
-               ) -> dict[str, Any]:  # fmt: skip
+def score_case(
+    case_id: str,
+    reference: Path,
+    prediction: Path | None,
+    label: int | None = None,
+    rule: DetectionRule = DetectionRule(),
+    affine_tolerance: float = 1e-3,
+) -> dict[str, Any]:
     """Every metric of one case, scored at the reference's voxel size; a missing prediction
     (None) is an empty mask, flagged ``pred_missing``.
 
@@ -198,8 +211,9 @@ def score_case(case_id: str, reference: Path, prediction: Path | None, label: in
         pred = np.zeros_like(ref)
     else:
         data, affine, _ = read_volume(prediction)
-        if data.shape != ref_data.shape or not np.allclose(affine, ref_affine,
-                                                           atol=affine_tolerance):  # fmt: skip
+        if data.shape != ref_data.shape or not np.allclose(
+            affine, ref_affine, atol=affine_tolerance
+        ):
             raise ValueError(
                 f"case {case_id}: the prediction {prediction} (shape {data.shape}, affine "
                 f"{np.round(affine, 4).tolist()}) is not on the grid of the reference {reference} "
@@ -210,15 +224,23 @@ def score_case(case_id: str, reference: Path, prediction: Path | None, label: in
     return {"case_id": case_id, **metrics, "pred_missing": prediction is None}
 
 
-def _score_one(job: tuple[str, Path, Path | None, int | None, DetectionRule, float]
-               ) -> dict[str, Any]:  # fmt: skip
+def _score_one(
+    job: tuple[str, Path, Path | None, int | None, DetectionRule, float],
+) -> dict[str, Any]:
     return score_case(*job)
 
 
-def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
-          label: int | None = None, rule: DetectionRule = DetectionRule(),
-          allow_missing: bool = False, workers: int | None = None,
-          affine_tolerance: float = 1e-3, progress: bool = True) -> pd.DataFrame:  # fmt: skip
+def score(
+    reference: str | Path,
+    predictions: Mapping[str, str | Path],
+    *,
+    label: int | None = None,
+    rule: DetectionRule = DetectionRule(),
+    allow_missing: bool = False,
+    workers: int | None = None,
+    affine_tolerance: float = 1e-3,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Score each method's predictions against the reference masks.
 
     Args:
@@ -249,8 +271,9 @@ def score(reference: str | Path, predictions: Mapping[str, str | Path], *,
         pred_folder = Path(folder)
         if not pred_folder.is_dir():
             raise FileNotFoundError(f"method {method}: no folder at {pred_folder}")
-        for case_id, ref_file, pred_file in match_cases(ref_files, _flat_masks(pred_folder),
-                                                        method, allow_missing):  # fmt: skip
+        for case_id, ref_file, pred_file in match_cases(
+            ref_files, _flat_masks(pred_folder), method, allow_missing
+        ):
             jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
             methods.append(method)
     workers = workers or os.cpu_count() or 1
@@ -300,8 +323,9 @@ def check_score_folder(out: str | Path, inputs: Sequence[str | Path] = ()) -> Pa
     return check_output(out, "scores", also=("nnU-Net benchmark",), inputs=given)
 
 
-def write_scores(table: pd.DataFrame, out: str | Path, rule: DetectionRule,
-                 settings: Mapping[str, Any]) -> list[Path]:  # fmt: skip
+def write_scores(
+    table: pd.DataFrame, out: str | Path, rule: DetectionRule, settings: Mapping[str, Any]
+) -> list[Path]:
     """Write a :func:`score` table as ``results.csv`` and ``results.parquet`` (the run's layout,
     with ``method`` for ``loss``) and its settings, detection rule included, as ``score.json``;
     returns the paths. ``out`` is checked by :func:`check_score_folder` first.

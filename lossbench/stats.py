@@ -104,9 +104,19 @@ FALLBACK_DIAGONAL_MM = 400.0
 of a 256 x 256 x 176 mm head field of view, longer than any distance inside a brain scan."""
 
 SUMMARY_METRICS = (
-    "dice", "jaccard", "hd95", "asd", "precision", "recall", "lesion_f1", "nsd",
-    "hd", "assd", "lesion_precision", "lesion_recall",
-)  # fmt: skip
+    "dice",
+    "jaccard",
+    "hd95",
+    "asd",
+    "precision",
+    "recall",
+    "lesion_f1",
+    "nsd",
+    "hd",
+    "assd",
+    "lesion_precision",
+    "lesion_recall",
+)
 """The metrics of :func:`summarise` (and ``summary.json``)."""
 
 
@@ -141,10 +151,15 @@ def _long(results: pd.DataFrame, metric: str, nan_policy: str) -> pd.DataFrame:
             else pd.Series(FALLBACK_DIAGONAL_MM, index=table.index)
         )
         value = value.where(~penalised, diagonal)
-    return pd.DataFrame({
-        "loss": table["loss"].astype(str), "seed": table["seed"],
-        "case_id": table["case_id"].astype(str), "value": value, "penalised": penalised,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "loss": table["loss"].astype(str),
+            "seed": table["seed"],
+            "case_id": table["case_id"].astype(str),
+            "value": value,
+            "penalised": penalised,
+        }
+    )
 
 
 def case_matrix(results: pd.DataFrame, metric: str, nan_policy: str = "worst") -> pd.DataFrame:
@@ -300,15 +315,17 @@ def aggregate(
         for j, loss in enumerate(losses):
             low, high = bootstrap_ci(cube[:, j, :], n_resamples, seed=seed)
             spread = per_seed.loc[loss].std(ddof=1) if per_seed.shape[1] > 1 else float("nan")
-            rows.setdefault(loss, {}).update({
-                (metric, "mean"): _nanmean(per_case[:, j]),
-                (metric, "low"): low,
-                (metric, "high"): high,
-                (metric, "n"): float(np.isfinite(per_case[:, j]).sum()),
-                (metric, "excluded"): float(np.isnan(per_case[:, j]).sum()),
-                (metric, "penalised"): float(penalised.get(loss, 0)),
-                (metric, "seed_sd"): float(spread),
-            })  # fmt: skip
+            rows.setdefault(loss, {}).update(
+                {
+                    (metric, "mean"): _nanmean(per_case[:, j]),
+                    (metric, "low"): low,
+                    (metric, "high"): high,
+                    (metric, "n"): float(np.isfinite(per_case[:, j]).sum()),
+                    (metric, "excluded"): float(np.isnan(per_case[:, j]).sum()),
+                    (metric, "penalised"): float(penalised.get(loss, 0)),
+                    (metric, "seed_sd"): float(spread),
+                }
+            )
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
     return frame.sort_index()
@@ -427,13 +444,17 @@ def _against(pairs: pd.DataFrame, reference: str) -> pd.DataFrame:
     indexed by the other loss."""
     mine = pairs[(pairs["a"] == reference) | (pairs["b"] == reference)]
     flip = (mine["b"] != reference).to_numpy()
-    out = pd.DataFrame({
-        "n": mine["n"].to_numpy(),
-        "hl": np.where(flip, -mine["hl"], mine["hl"]),
-        "low": np.where(flip, -mine["high"], mine["low"]),
-        "high": np.where(flip, -mine["low"], mine["high"]),
-        "p": mine["p"].to_numpy(), "p_holm": mine["p_holm"].to_numpy(),
-    }, index=np.where(flip, mine["b"], mine["a"]))  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "n": mine["n"].to_numpy(),
+            "hl": np.where(flip, -mine["hl"], mine["hl"]),
+            "low": np.where(flip, -mine["high"], mine["low"]),
+            "high": np.where(flip, -mine["low"], mine["high"]),
+            "p": mine["p"].to_numpy(),
+            "p_holm": mine["p_holm"].to_numpy(),
+        },
+        index=np.where(flip, mine["b"], mine["a"]),
+    )
     return out.sort_index()
 
 
@@ -505,8 +526,11 @@ def critical_difference_groups(
         >>> critical_difference_groups(["x", "y", "z"], pairs)
         [['x', 'y'], ['y', 'z']]
     """
-    same = {frozenset((a, b)) for a, b, p in zip(pairs["a"], pairs["b"], pairs["p_holm"],
-                                                 strict=True) if p >= alpha}  # fmt: skip
+    same = {
+        frozenset((a, b))
+        for a, b, p in zip(pairs["a"], pairs["b"], pairs["p_holm"], strict=True)
+        if p >= alpha
+    }
     names = list(order)
     spans: list[tuple[int, int]] = []
     for start in range(len(names)):
@@ -637,9 +661,9 @@ def rank_agreement(
         ({'A': [1.0, 2.0, 3.0], 'B': [3.0, 2.0, 1.0]}, -1.0)
     """
     means = {name: case_matrix(table, metric, nan_policy).mean() for name, table in runs.items()}
-    ranks = pd.DataFrame({
-        name: (_sign(metric) * m).rank(method="average") for name, m in means.items()
-    })  # fmt: skip
+    ranks = pd.DataFrame(
+        {name: (_sign(metric) * m).rank(method="average") for name, m in means.items()}
+    )
     ranks = ranks.sort_values(list(ranks.columns), kind="stable")
     rows = []
     names = list(runs)
@@ -739,8 +763,9 @@ def overview(results: pd.DataFrame, nan_policy: str = "worst") -> pd.DataFrame:
         >>> overview(t).index.tolist(), overview(t)["dice"].tolist()
         (['b', 'a'], [0.7, 0.5])
     """
-    out = pd.DataFrame({m: case_matrix(results, m, nan_policy).mean()
-                        for m in ("dice", "hd95", "lesion_f1")})  # fmt: skip
+    out = pd.DataFrame(
+        {m: case_matrix(results, m, nan_policy).mean() for m in ("dice", "hd95", "lesion_f1")}
+    )
     empty = results[results["ref_empty"].astype(bool)]
     out["fp_lesions_on_empty"] = empty.groupby("loss")["n_fp_lesions"].mean()
     return out.sort_values("dice", ascending=False, kind="stable")
@@ -759,9 +784,11 @@ def false_positives(results: pd.DataFrame) -> pd.DataFrame:
     empty = results[results["ref_empty"].astype(bool)]
     per_case = empty.groupby(["loss", "case_id"])[["n_fp_lesions", "fp_volume_mm3"]].mean()
     grouped = per_case.groupby("loss")
-    return pd.DataFrame({
-        "cases": grouped.size().astype(float),
-        "fp_lesions": grouped["n_fp_lesions"].mean(),
-        "fp_volume_mm3": grouped["fp_volume_mm3"].mean(),
-        "cases_with_fp": grouped["n_fp_lesions"].apply(lambda s: float((s > 0).mean())),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "cases": grouped.size().astype(float),
+            "fp_lesions": grouped["n_fp_lesions"].mean(),
+            "fp_volume_mm3": grouped["fp_volume_mm3"].mean(),
+            "cases_with_fp": grouped["n_fp_lesions"].apply(lambda s: float((s > 0).mean())),
+        }
+    )

@@ -167,9 +167,14 @@ def train_trial(
     if trial.checkpoint.exists():
         state.restore(trial.checkpoint, device)
     bar = tqdm(
-        range(state.iteration, iterations), desc=f"{loss_name} seed {seed}", unit="it",
-        leave=False, disable=not progress, initial=state.iteration, total=iterations,
-    )  # fmt: skip
+        range(state.iteration, iterations),
+        desc=f"{loss_name} seed {seed}",
+        unit="it",
+        leave=False,
+        disable=not progress,
+        initial=state.iteration,
+        total=iterations,
+    )
     loss_fn = create_loss(loss_name)
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     model.train()
@@ -185,8 +190,13 @@ def train_trial(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
                 )
             state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-            row = [state.iteration, value, round(state.elapsed, 3), _batch_hash(images, labels),
-                   state.attempt]  # fmt: skip
+            row = [
+                state.iteration,
+                value,
+                round(state.elapsed, 3),
+                _batch_hash(images, labels),
+                state.attempt,
+            ]
             state.history.append(row)
             if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
                 state.save(trial.checkpoint)
@@ -207,9 +217,15 @@ class _Batches:
     checkpoint must store, since the thread may already have drawn the next batch.
     """
 
-    def __init__(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
-                 rng: np.random.Generator, count: int, loss_fn: torch.nn.Module,
-                 depth: int = 2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cases: Sequence[tuple[np.ndarray, np.ndarray]],
+        train: TrainConfig,
+        rng: np.random.Generator,
+        count: int,
+        loss_fn: torch.nn.Module,
+        depth: int = 2,
+    ) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         maker = getattr(loss_fn, "target_maps", None)  # optional: plugins may not have it
@@ -217,8 +233,14 @@ class _Batches:
             target=self._fill, args=(cases, train, rng, count, maker), daemon=True
         )
 
-    def _fill(self, cases: Sequence[tuple[np.ndarray, np.ndarray]], train: TrainConfig,
-              rng: np.random.Generator, count: int, maker: Any) -> None:  # fmt: skip
+    def _fill(
+        self,
+        cases: Sequence[tuple[np.ndarray, np.ndarray]],
+        train: TrainConfig,
+        rng: np.random.Generator,
+        count: int,
+        maker: Any,
+    ) -> None:
         size = (train.patch_size,) * 3
         try:
             for _ in range(count):
@@ -254,8 +276,13 @@ class _Batches:
         self._thread.join()
 
 
-def _initial_model(config: Config, seed: int, init_state: dict[str, torch.Tensor] | None,
-                   trial: TrialLayout, device: torch.device) -> VNet:  # fmt: skip
+def _initial_model(
+    config: Config,
+    seed: int,
+    init_state: dict[str, torch.Tensor] | None,
+    trial: TrialLayout,
+    device: torch.device,
+) -> VNet:
     """The seeded V-Net, loaded with ``init_state`` where names and shapes match."""
     model = build_model(config, seed)
     if init_state is not None:
@@ -313,15 +340,26 @@ class _State:
     def save(self, path: Path) -> None:
         """Write beside ``path`` and rename: a failed write (a full disk, a kill) leaves the
         previous checkpoint whole and no debris."""
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scaler": self.scaler.state_dict(), "rng": self.rng_state,
-                 "iteration": self.iteration, "elapsed": self.elapsed, "history": self.history,
-                 "attempt": self.attempt}  # fmt: skip
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": self.rng_state,
+            "iteration": self.iteration,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "attempt": self.attempt,
+        }
         write_atomic(path, lambda partial: torch.save(state, partial))
 
 
-def _step(state: _State, loss_fn: torch.nn.Module, batch: tuple[np.ndarray, np.ndarray, _Maps],
-          device: torch.device, dtype: torch.dtype | None) -> float:  # fmt: skip
+def _step(
+    state: _State,
+    loss_fn: torch.nn.Module,
+    batch: tuple[np.ndarray, np.ndarray, _Maps],
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> float:
     """One optimiser step on ``(images, labels, target maps)``, the network's forward pass
     autocast to ``dtype`` (None: float32) and the loss in float32; returns the loss value.
 

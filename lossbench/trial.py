@@ -148,8 +148,10 @@ def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[_Cases_, 
         shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
         spacing = (float(data.spacing[0]), float(data.spacing[1]), float(data.spacing[2]))
         sets = []
-        for split, count, seed in (("train", data.cases, data.seed),
-                                   ("test", data.test_cases, data.seed + 1)):  # fmt: skip
+        for split, count, seed in (
+            ("train", data.cases, data.seed),
+            ("test", data.test_cases, data.seed + 1),
+        ):
             if generate:
                 synthesize(
                     layout.data(split), count, seed, shape, spacing, lesion_free=data.lesion_free
@@ -165,8 +167,10 @@ def _split(config: Config, layout: RunLayout, generate: bool) -> tuple[_Cases_, 
         n_test = max(1, round(data.test_fraction * len(train)))
         test_ids = sorted(train.case_ids[i] for i in order[:n_test])
         train_ids = sorted(train.case_ids[i] for i in order[n_test:])
-        return (NnunetDataset(root, "Tr", data.label, train_ids),
-                NnunetDataset(root, "Tr", data.label, test_ids))  # fmt: skip
+        return (
+            NnunetDataset(root, "Tr", data.label, train_ids),
+            NnunetDataset(root, "Tr", data.label, test_ids),
+        )
     complete = complete_cases(root)
     if set(PAPER_SPLIT["train"] + PAPER_SPLIT["test"]) <= set(complete):
         return load_dataset(root, PAPER_SPLIT["train"]), load_dataset(root, PAPER_SPLIT["test"])
@@ -256,10 +260,16 @@ def pretrain(out: str | Path, *, progress: bool = True, cpus: int | None = None)
         device = resolve_device(config.device)
         with _trial_settings(device, _trial_threads(config, device, cpus)):
             model, _ = train_trial(
-                config.train.pretrain_loss, config.data.seed, cases.pairs, config, stage, device,
-                iterations=config.train.pretrain_iterations, lr=config.train.pretrain_lr,
+                config.train.pretrain_loss,
+                config.data.seed,
+                cases.pairs,
+                config,
+                stage,
+                device,
+                iterations=config.train.pretrain_iterations,
+                lr=config.train.pretrain_lr,
                 progress=progress,
-            )  # fmt: skip
+            )
         write_atomic(stage.model, lambda path: torch.save(model.state_dict(), path))
     return stage.model
 
@@ -292,8 +302,9 @@ def trial_grid(config: Config) -> list[tuple[str, int]]:
     return [(loss, seed) for seed in config.seeds for loss in losses]
 
 
-def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
-              cpus: int | None = None) -> dict[str, Any]:  # fmt: skip
+def run_trial(
+    out: str | Path, loss: str, seed: int, *, progress: bool = True, cpus: int | None = None
+) -> dict[str, Any]:
     """Train and evaluate one trial of a prepared run folder; a pure function of (folder, loss,
     seed) that writes only ``<run>/trials/<loss>-seed<k>/``. Every executor calls it.
 
@@ -324,8 +335,14 @@ def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
             f"{', '.join(map(str, config.seeds))}"
         )
     trial = layout.trial(loss, seed)
-    outcome: dict[str, Any] = {"loss": loss, "seed": seed, "status": "finished before",
-                               "error": "", "train_seconds": 0.0, "eval_seconds": 0.0}  # fmt: skip
+    outcome: dict[str, Any] = {
+        "loss": loss,
+        "seed": seed,
+        "status": "finished before",
+        "error": "",
+        "train_seconds": 0.0,
+        "eval_seconds": 0.0,
+    }
     if trial.metrics.exists():
         return outcome
     init_state = _init_state(config, layout)
@@ -338,8 +355,9 @@ def run_trial(out: str | Path, loss: str, seed: int, *, progress: bool = True,
         _write_text_atomic(json.dumps(environment, indent=1), trial.environment)
         outcome["device"] = environment["device_name"]
         try:
-            model, seconds = train_trial(loss, seed, cases.pairs, config, trial, device,
-                                         init_state, progress=progress)  # fmt: skip
+            model, seconds = train_trial(
+                loss, seed, cases.pairs, config, trial, device, init_state, progress=progress
+            )
         except NonFiniteLossError as exc:
             record_failure(layout.root, loss, seed, str(exc))
             return {**outcome, "status": "failed", "error": str(exc)}
@@ -371,17 +389,26 @@ def record_failure(out: str | Path, loss: str, seed: int, error: str) -> Path:
     return trial.failed
 
 
-def _evaluate(model: torch.nn.Module, cases: list[PreparedCase], config: Config,
-              trial: TrialLayout, device: torch.device, progress: bool) -> list[dict]:  # fmt: skip
+def _evaluate(
+    model: torch.nn.Module,
+    cases: list[PreparedCase],
+    config: Config,
+    trial: TrialLayout,
+    device: torch.device,
+    progress: bool,
+) -> list[dict]:
     import nibabel as nib
 
     rows = []
     for case in tqdm(cases, desc="evaluate", unit="case", leave=False, disable=not progress):
         prob = sliding_window(
-            model, case.image, config.eval.window or config.train.patch_size, config.eval.overlap,
+            model,
+            case.image,
+            config.eval.window or config.train.patch_size,
+            config.eval.overlap,
             device,
             dtype=autocast_dtype(config.train.precision, device),
-        )  # fmt: skip
+        )
         # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
         pred = to_native(prob * case.brain_mask, case) > config.eval.threshold
         metrics = evaluate_case(pred, case.native_label, case.native_spacing)

@@ -67,8 +67,11 @@ def test_no_module_uses_another_packages_private_names() -> None:
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for module, names in _imports(path, modules):
-            owner = module if module in modules and modules[module].name == "__init__.py" else (
-                module.rpartition(".")[0])  # fmt: skip
+            owner = (
+                module
+                if module in modules and modules[module].name == "__init__.py"
+                else (module.rpartition(".")[0])
+            )
             inside = owner == package or module == "lossbench" or owner == "lossbench"
             private = [n for n in names if n.startswith("_")]
             private_module = any(p.startswith("_") for p in module.split(".")[1:])

@@ -141,7 +141,8 @@ def _disk_full_while_writing_images(monkeypatch: pytest.MonkeyPatch, world: Path
 SCORE = ["score", "--ref", "{ref}", "--pred", "m={pred}", "--workers", "1"]
 RUN = ["run", "--losses", "dice", "--device", "cpu", "--out", "{new}"]
 
-# (id, command, expected words on stderr, the command's own folder, a patch)
+# (id, command, expected words on stderr, the command's own folder, a patch): one bad command
+# per row, kept as a table (fmt: skip) so that each row reads as one finding of the issue
 ROWS: list[tuple[str, list[str], str, str | None, Patch | None]] = [
     # 1. deleting is for run folders only
     ("force on the home folder", ["run", "--out", "{home}", "--force"],

@@ -22,10 +22,18 @@ def fabricated_run(folder: Path, seeds: int = 2) -> Path:
         for seed in range(seeds):
             for case in range(10):
                 row: dict[str, object] = {k: float(rng.uniform(0.3, 0.9)) for k in METRIC_KEYS}
-                row.update(loss=loss, seed=seed, case_id=f"{case:03d}", ref_empty=case >= 8,
-                           pred_empty=False, n_fp_lesions=int(rng.integers(0, 3)),
-                           fp_volume_mm3=5.0, train_seconds=12.0,
-                           n_ref_lesions=0 if case >= 8 else 2, n_pred_lesions=2)  # fmt: skip
+                row.update(
+                    loss=loss,
+                    seed=seed,
+                    case_id=f"{case:03d}",
+                    ref_empty=case >= 8,
+                    pred_empty=False,
+                    n_fp_lesions=int(rng.integers(0, 3)),
+                    fp_volume_mm3=5.0,
+                    train_seconds=12.0,
+                    n_ref_lesions=0 if case >= 8 else 2,
+                    n_pred_lesions=2,
+                )
                 rows.append(row)
         for seed in range(seeds):
             history = pd.DataFrame({"iteration": range(1, 21), "loss": np.linspace(1, 0.2, 20)})
@@ -107,7 +115,11 @@ def test_nan_policy_from_the_flag_and_from_the_config(tmp_path: Path) -> None:
     assert main(["report", str(run), "--nan-policy", "exclude"]) == 0
     exclude = json.loads((run / "summary.json").read_text())
     assert exclude["nan_policy"] == "exclude" and exclude["metrics"]["hd95"]["penalised"] == {
-        "ce": 0, "dice": 0, "focal": 0, "hytver": 0}  # fmt: skip
+        "ce": 0,
+        "dice": 0,
+        "focal": 0,
+        "hytver": 0,
+    }
     assert "Cases left out: HD95 (mm): focal 3" in (run / "report.md").read_text()
     (run / "config.toml").write_text('preset = "quick"\n[report]\nnan_policy = "exclude"\n')
     assert main(["report", str(run)]) == 0
@@ -174,8 +186,15 @@ def test_report_command_and_errors(tmp_path: Path, capsys) -> None:
 
 def test_report_elsewhere_with_benchmark_times(tmp_path: Path) -> None:
     run = fabricated_run(tmp_path / "run", seeds=1)
-    bench = {"benchmarks": [{"name": "test_lossbench[hytver]", "params": {"name": "hytver"},
-                             "stats": {"median": 0.00762}}]}  # fmt: skip
+    bench = {
+        "benchmarks": [
+            {
+                "name": "test_lossbench[hytver]",
+                "params": {"name": "hytver"},
+                "stats": {"median": 0.00762},
+            }
+        ]
+    }
     (tmp_path / "bench.json").write_text(json.dumps(bench))
     args = ["report", str(run), "--out", str(tmp_path / "published"), "--bench"]
     assert main([*args, str(tmp_path / "bench.json")]) == 0

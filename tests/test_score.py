@@ -58,8 +58,7 @@ def test_each_case_gets_exactly_what_evaluate_case_gives(pair: tuple[Path, Path]
     assert list(table.columns) == ["method", "case_id", *METRIC_KEYS, "pred_missing"]
     for seed, row in zip(range(4), table.itertuples(), strict=True):
         ref_mask, pred_mask = _masks(seed)
-        expected = evaluate_case(pred_mask, ref_mask, SPACING, min_lesion_mm3=2.0,
-                                 connectivity=26)  # fmt: skip
+        expected = evaluate_case(pred_mask, ref_mask, SPACING, min_lesion_mm3=2.0, connectivity=26)
         got = {k: getattr(row, k) for k in METRIC_KEYS}
         assert got == pytest.approx(expected, nan_ok=True)
         assert row.case_id == f"p{seed:02d}" and not row.pred_missing
@@ -83,8 +82,11 @@ def test_missing_and_extra_cases_are_listed(pair: tuple[Path, Path]) -> None:
     ref, pred = pair
     (pred / "p01.nii.gz").unlink()
     _save(pred / "x99.nii.gz", np.zeros((20, 18, 16), bool))
-    with pytest.raises(ValueError, match=r"method m: no prediction for 1 case\(s\): p01; 1 "
-                       r"prediction\(s\) without a reference case: x99"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"method m: no prediction for 1 case\(s\): p01; 1 "
+        r"prediction\(s\) without a reference case: x99",
+    ):
         score(ref, {"m": pred}, workers=1, progress=False)
     (pred / "x99.nii.gz").unlink()
     with pytest.raises(ValueError, match="--allow-missing scores a missing prediction"):
@@ -98,8 +100,11 @@ def test_missing_and_extra_cases_are_listed(pair: tuple[Path, Path]) -> None:
 def test_a_prediction_on_another_grid_is_named(pair: tuple[Path, Path]) -> None:
     ref, pred = pair
     _save(pred / "p01.nii.gz", np.zeros((20, 18, 15), bool))
-    with pytest.raises(ValueError, match=r"case p01: the prediction .*p01.nii.gz \(shape "
-                       r"\(20, 18, 15\), .* reference .* \(shape \(20, 18, 16\)"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"case p01: the prediction .*p01.nii.gz \(shape "
+        r"\(20, 18, 15\), .* reference .* \(shape \(20, 18, 16\)",
+    ):
         score(ref, {"m": pred}, workers=1, progress=False)
     shifted = AFFINE.copy()
     shifted[0, 3] = 0.01
@@ -115,8 +120,11 @@ def test_multi_label_masks_need_a_label(tmp_path: Path) -> None:
     labels[6:9, 6:9, 6:9] = 2  # the lesion
     ref = _save(tmp_path / "ref" / "a.nii.gz", labels)
     _save(tmp_path / "pred" / "a.nii.gz", labels)
-    with pytest.raises(ValueError, match=rf"{ref} is not a binary mask \(values 0, 1, 2\); "
-                       "choose the lesion label with --label K"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=rf"{ref} is not a binary mask \(values 0, 1, 2\); "
+        "choose the lesion label with --label K",
+    ):
         score(ref.parent, {"m": tmp_path / "pred"}, workers=1, progress=False)
     table = score(ref.parent, {"m": tmp_path / "pred"}, label=2, workers=1, progress=False)
     assert table["dice"].item() == 1.0 and table["ref_volume_mm3"].item() == 27 * 0.5 * 0.75**2
@@ -126,17 +134,32 @@ def test_an_nnunet_labelsTs_folder_is_a_reference(tmp_path: Path) -> None:
     ref, pred = _masks(0)
     _save(tmp_path / "Dataset001_X" / "labelsTs" / "case_001.nii.gz", ref)
     _save(tmp_path / "pred" / "case_001.nii.gz", pred)
-    table = score(tmp_path / "Dataset001_X", {"nnunet": tmp_path / "pred"}, workers=1,
-                  progress=False)  # fmt: skip
+    table = score(
+        tmp_path / "Dataset001_X", {"nnunet": tmp_path / "pred"}, workers=1, progress=False
+    )
     assert table["case_id"].tolist() == ["case_001"]
 
 
-def test_the_cli_writes_the_table_and_its_settings(pair: tuple[Path, Path], tmp_path: Path,
-                                                  capsys) -> None:  # fmt: skip
+def test_the_cli_writes_the_table_and_its_settings(
+    pair: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
     ref, pred = pair
     out = tmp_path / "scores"
-    args = ["score", "--ref", str(ref), "--pred", f"a={pred}", "--pred", f"b={pred}",
-            "--out", str(out), "--workers", "1", "--min-lesion-mm3", "2"]  # fmt: skip
+    args = [
+        "score",
+        "--ref",
+        str(ref),
+        "--pred",
+        f"a={pred}",
+        "--pred",
+        f"b={pred}",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--min-lesion-mm3",
+        "2",
+    ]
     assert main(args) == 0
     assert "means over the 3 cases with lesions" in capsys.readouterr().out
     table = load(out)
@@ -153,8 +176,9 @@ def test_the_cli_writes_the_table_and_its_settings(pair: tuple[Path, Path], tmp_
     assert "--baseline 'b' is not one of the methods: a" in capsys.readouterr().err
 
 
-def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(tmp_path: Path,
-                                                                      capsys) -> None:  # fmt: skip
+def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(
+    tmp_path: Path, capsys
+) -> None:
     import json
 
     from lossbench.report import build_report
@@ -162,8 +186,17 @@ def test_two_methods_get_the_statistics_of_a_run_with_the_same_numbers(tmp_path:
     run(tiny(["dice", "ce"]), tmp_path / "run", progress=False)
     build_report(tmp_path / "run", baseline="ce", n_resamples=200)
     layout = RunLayout(tmp_path / "run")
-    args = ["score", "--ref", str(layout.data("test")), "--out", str(tmp_path / "scored"),
-            "--workers", "1", "--baseline", "ce"]  # fmt: skip
+    args = [
+        "score",
+        "--ref",
+        str(layout.data("test")),
+        "--out",
+        str(tmp_path / "scored"),
+        "--workers",
+        "1",
+        "--baseline",
+        "ce",
+    ]
     for loss in ("dice", "ce"):
         args += ["--pred", f"{loss}={layout.trial(loss, 0).predictions}"]
     assert main(args) == 0

@@ -43,14 +43,21 @@ def fabricated(seeds: int = 2) -> pd.DataFrame:
             for case in range(8):
                 lesion = case < 6
                 dice = level + 0.05 * case + 0.01 * seed if lesion else 1.0
-                rows.append({
-                    "loss": loss, "seed": seed, "case_id": f"{case:03d}", "dice": dice,
-                    "hd95": np.nan if (loss == "ce" and case == 0) else 10 - 10 * dice,
-                    "lesion_f1": dice, "ref_empty": not lesion,
-                    "pred_empty": loss == "ce" and case == 0, "diagonal_mm": 50.0,
-                    "n_fp_lesions": 0 if lesion else int(rng.integers(0, 3)),
-                    "fp_volume_mm3": 0.0 if lesion else 12.5,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "loss": loss,
+                        "seed": seed,
+                        "case_id": f"{case:03d}",
+                        "dice": dice,
+                        "hd95": np.nan if (loss == "ce" and case == 0) else 10 - 10 * dice,
+                        "lesion_f1": dice,
+                        "ref_empty": not lesion,
+                        "pred_empty": loss == "ce" and case == 0,
+                        "diagonal_mm": 50.0,
+                        "n_fp_lesions": 0 if lesion else int(rng.integers(0, 3)),
+                        "fp_volume_mm3": 0.0 if lesion else 12.5,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -98,8 +105,11 @@ def test_emptying_the_hardest_cases_does_not_win_hd95_under_worst() -> None:
     honest = np.where(hard, 12.0, 4.0) + rng.uniform(0, 1, 12)
     lazy = np.where(hard, np.nan, 3.0) + rng.uniform(0, 1, 12)  # predicts nothing on them
     middling = np.where(hard, 14.0, 5.0) + rng.uniform(0, 1, 12)
-    results = table({"honest": list(honest), "lazy": list(lazy), "middling": list(middling)},
-                    "hd95", diagonal_mm=88.0)  # fmt: skip
+    results = table(
+        {"honest": list(honest), "lazy": list(lazy), "middling": list(middling)},
+        "hd95",
+        diagonal_mm=88.0,
+    )
     results["pred_empty"] = results["hd95"].isna()
     assert summarise(results, ["hd95"], "exclude")["metrics"]["hd95"]["ranking"][0] == "lazy"
     worst = summarise(results, ["hd95"], "worst")["metrics"]["hd95"]
@@ -143,8 +153,10 @@ def test_holm_by_hand() -> None:
 
 def test_signed_rank_distribution_against_enumeration() -> None:
     for n in (1, 4, 9):
-        sums = [sum(r for r, s in zip(range(1, n + 1), signs, strict=True) if s)
-                for signs in itertools.product([0, 1], repeat=n)]  # fmt: skip
+        sums = [
+            sum(r for r, s in zip(range(1, n + 1), signs, strict=True) if s)
+            for signs in itertools.product([0, 1], repeat=n)
+        ]
         counts = np.bincount(sums, minlength=n * (n + 1) // 2 + 1)
         np.testing.assert_allclose(signed_rank_cdf(n), np.cumsum(counts) / 2**n)
 
@@ -216,8 +228,12 @@ def test_friedman_against_scipy_and_ranks() -> None:
 def test_critical_difference_groups_by_hand() -> None:
     names = ["a", "b", "c", "d"]
     significant = {("a", "c"), ("a", "d"), ("b", "d")}
-    pairs = pd.DataFrame([{"a": x, "b": y, "p_holm": 0.01 if (x, y) in significant else 0.5}
-                          for x, y in itertools.combinations(names, 2)])  # fmt: skip
+    pairs = pd.DataFrame(
+        [
+            {"a": x, "b": y, "p_holm": 0.01 if (x, y) in significant else 0.5}
+            for x, y in itertools.combinations(names, 2)
+        ]
+    )
     assert critical_difference_groups(names, pairs) == [["a", "b"], ["b", "c"], ["c", "d"]]
     assert critical_difference_groups(names, pairs.assign(p_holm=0.9)) == [names]
     assert critical_difference_groups(names, pairs.assign(p_holm=0.0)) == []
@@ -287,8 +303,11 @@ def test_bootstrap_resamples_seeds_within_cases() -> None:
 def test_rank_first_probability_is_paired_and_seeded() -> None:
     rng = np.random.default_rng(5)
     difficulty = rng.uniform(0.2, 0.9, 15)
-    values = {"a": list(difficulty + 0.05), "b": list(difficulty + rng.normal(0, 0.1, 15)),
-              "c": list(difficulty - 0.3)}  # fmt: skip
+    values = {
+        "a": list(difficulty + 0.05),
+        "b": list(difficulty + rng.normal(0, 0.1, 15)),
+        "c": list(difficulty - 0.3),
+    }
     p = rank_first_probability(table(values), "dice", n_resamples=500, seed=1)
     assert p.sum() == pytest.approx(1.0) and p["c"] == 0.0 and p["a"] > 0.5
     assert p.equals(rank_first_probability(table(values), "dice", n_resamples=500, seed=1))

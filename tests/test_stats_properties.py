@@ -26,11 +26,18 @@ def results_tables(draw):
     rows = []
     for (i, s, c), value in np.ndenumerate(dice):
         empty_ref = bool(lesion_free and c == cases - 1)
-        rows.append({
-            "loss": f"loss{i}", "seed": s, "case_id": f"{c:03d}", "dice": value,
-            "hd95": np.nan if missed[i, s, c] else hd95[i, s, c], "ref_empty": empty_ref,
-            "pred_empty": bool(missed[i, s, c]), "diagonal_mm": 40.0 + c,
-        })  # fmt: skip
+        rows.append(
+            {
+                "loss": f"loss{i}",
+                "seed": s,
+                "case_id": f"{c:03d}",
+                "dice": value,
+                "hd95": np.nan if missed[i, s, c] else hd95[i, s, c],
+                "ref_empty": empty_ref,
+                "pred_empty": bool(missed[i, s, c]),
+                "diagonal_mm": 40.0 + c,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -91,8 +91,13 @@ class NnunetDataset(Sequence[Case]):
         ValueError: ``label`` is not a foreground label of ``dataset.json``.
     """
 
-    def __init__(self, root: str | Path, split: str = "Tr", label: int = 1,
-                 case_ids: Sequence[str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "Tr",
+        label: int = 1,
+        case_ids: Sequence[str] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.meta = read_dataset_json(self.root)
@@ -105,8 +110,15 @@ class NnunetDataset(Sequence[Case]):
             )
         self.label = label
         labels = self.root / f"labels{split}"
-        found = sorted(p.name[: -len(self.ending)] for p in labels.glob(f"*{self.ending}")
-                       if not p.name.startswith(".")) if labels.is_dir() else []  # fmt: skip
+        found = (
+            sorted(
+                p.name[: -len(self.ending)]
+                for p in labels.glob(f"*{self.ending}")
+                if not p.name.startswith(".")
+            )
+            if labels.is_dir()
+            else []
+        )
         if not found:
             raise FileNotFoundError(f"no label file (*{self.ending}) in {labels}")
         images = self.root / f"images{split}"
@@ -163,13 +175,24 @@ class NnunetDataset(Sequence[Case]):
         mask = read_volume(mask_path)[0].astype(np.uint8) if mask_path.is_file() else None
         scans = tuple(data.astype(np.float32) for _, data, _, _ in channels)
         _, _, affine, spacing = channels[-1]
-        return Case(case_id, scans[0], scans[-1], (label == self.label).astype(np.uint8), mask,
-                    spacing, affine, images=() if len(scans) == 2 else scans)  # fmt: skip
+        return Case(
+            case_id,
+            scans[0],
+            scans[-1],
+            (label == self.label).astype(np.uint8),
+            mask,
+            spacing,
+            affine,
+            images=() if len(scans) == 2 else scans,
+        )
 
 
-def export_nnunet(train: Sequence[Case | SyntheticCase], out: str | Path,
-                  test: Sequence[Case | SyntheticCase] = (),
-                  name: str = "lossbench phantom") -> Path:  # fmt: skip
+def export_nnunet(
+    train: Sequence[Case | SyntheticCase],
+    out: str | Path,
+    test: Sequence[Case | SyntheticCase] = (),
+    name: str = "lossbench phantom",
+) -> Path:
     """Write cases as an nnU-Net raw dataset: baseline as channel 0, follow-up as channel 1,
     the new-lesion mask as label 1, brain masks in ``masksTr/``/``masksTs/``; returns the
     ``dataset.json`` path. ``out`` should be named ``DatasetXXX_Name`` for nnU-Net.

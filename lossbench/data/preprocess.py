@@ -195,8 +195,10 @@ def prepare_case(
         raise ValueError(f"`target_spacing` must be 3 positive sizes (mm), got {target_spacing}")
     if image_order not in (1, 3):
         raise ValueError(f"`image_order` must be 1 (linear) or 3 (B-spline), got {image_order}")
-    scans = [resample(v, spacing, target, order=image_order)
-             for v in (case.images or (case.baseline, case.followup))]  # fmt: skip
+    scans = [
+        resample(v, spacing, target, order=image_order)
+        for v in (case.images or (case.baseline, case.followup))
+    ]
     label = resample(case.label, spacing, target, order=0)
     if case.brain_mask is not None:
         brain = resample(case.brain_mask, spacing, target, order=0).astype(bool)

@@ -188,17 +188,23 @@ def _rigid(
     """Apply one small random rigid transform (same draw for every call with the same state)."""
     angle = math.radians(rng.uniform(-1, 1) * settings.misregistration_deg)
     shift = rng.uniform(-1, 1, size=3) * settings.misregistration_vox
-    rot = np.array([[math.cos(angle), -math.sin(angle), 0], [math.sin(angle), math.cos(angle), 0],
-                    [0, 0, 1]])  # fmt: skip
+    rot = np.array(
+        [[math.cos(angle), -math.sin(angle), 0], [math.sin(angle), math.cos(angle), 0], [0, 0, 1]]
+    )
     centre = (np.asarray(volume.shape) - 1) / 2
     offset = centre - rot @ centre + shift
     return ndimage.affine_transform(volume, rot, offset=offset, order=order, mode="nearest")
 
 
 def _old_lesions(
-    rng: np.random.Generator, base: np.ndarray, follow: np.ndarray, ventricles: np.ndarray,
-    wm_deep: np.ndarray, voxel_mm3: float, settings: PhantomSettings,
-) -> np.ndarray:  # fmt: skip
+    rng: np.random.Generator,
+    base: np.ndarray,
+    follow: np.ndarray,
+    ventricles: np.ndarray,
+    wm_deep: np.ndarray,
+    voxel_mm3: float,
+    settings: PhantomSettings,
+) -> np.ndarray:
     """Pre-existing lesions, mostly periventricular, drawn into both time points (in place);
     some grow at follow-up, unlabelled. Returns the voxels they occupy at follow-up."""
     near_ventricles = ndimage.binary_dilation(ventricles, iterations=6) & wm_deep
@@ -212,17 +218,25 @@ def _old_lesions(
         lesion, _ = _blob(grid, centre, volume, rng)
         contrast = rng.uniform(0.7, 1.0) * (_LESION - _WM)
         base[box] = np.maximum(base[box], np.where(lesion > 0, _WM + contrast * lesion, 0))
-        grown = _blob(grid, centre, volume * rng.uniform(1.2, 1.8), rng)[0] if (
-            rng.random() < settings.old_growth) else lesion  # fmt: skip
+        grown = (
+            _blob(grid, centre, volume * rng.uniform(1.2, 1.8), rng)[0]
+            if (rng.random() < settings.old_growth)
+            else lesion
+        )
         follow[box] = np.maximum(follow[box], np.where(grown > 0, _WM + contrast * grown, 0))
         occupied[box] |= grown > 0
     return occupied
 
 
 def _new_lesions(
-    rng: np.random.Generator, follow: np.ndarray, free: np.ndarray, fallback: np.ndarray,
-    count: int, voxel_mm3: float, settings: PhantomSettings,
-) -> tuple[np.ndarray, list[tuple[float, float, float]]]:  # fmt: skip
+    rng: np.random.Generator,
+    follow: np.ndarray,
+    free: np.ndarray,
+    fallback: np.ndarray,
+    count: int,
+    voxel_mm3: float,
+    settings: PhantomSettings,
+) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
     """``count`` new lesions drawn into the follow-up (in place), in ``free`` white matter away
     from the old ones (``fallback`` white matter when a small brain has none left). Returns
     their soft field, whose 0.5 level is the label, and their centres (voxels)."""
@@ -353,8 +367,7 @@ def write_case(case: SyntheticCase, root: str | Path) -> Path:
     for name, array in arrays.items():
         image = nib.Nifti1Image(array, case.affine)
         image.header.set_xyzt_units("mm")
-        write_atomic(folder / name, functools.partial(nib.save, image),
-                     keep_ending=True)  # fmt: skip
+        write_atomic(folder / name, functools.partial(nib.save, image), keep_ending=True)
     return folder
 
 

@@ -42,8 +42,9 @@ class Executor(Protocol):
         """Run :func:`lossbench.run.pretrain` of the folder."""
         ...
 
-    def trials(self, layout: RunLayout, pending: list[tuple[str, int]],
-               progress: bool) -> list[dict[str, Any]]:  # fmt: skip
+    def trials(
+        self, layout: RunLayout, pending: list[tuple[str, int]], progress: bool
+    ) -> list[dict[str, Any]]:
         """Run :func:`lossbench.run.run_trial` for each ``(loss, seed)``; their outcomes."""
         ...
 
@@ -68,8 +69,9 @@ class LocalExecutor:
         """The shared pretraining, here."""
         pretrain(layout.root, progress=progress)
 
-    def trials(self, layout: RunLayout, pending: list[tuple[str, int]],
-               progress: bool) -> list[dict[str, Any]]:  # fmt: skip
+    def trials(
+        self, layout: RunLayout, pending: list[tuple[str, int]], progress: bool
+    ) -> list[dict[str, Any]]:
         """Each trial in turn, under one progress bar; a failed one (non-finite loss) is
         reported and the next one goes on."""
         outcomes = []
@@ -81,8 +83,9 @@ class LocalExecutor:
         return outcomes
 
 
-def ray_executor(address: str | None = None, trial_gpus: float | None = None,
-                 trial_cpus: int | None = None) -> Executor:  # fmt: skip
+def ray_executor(
+    address: str | None = None, trial_gpus: float | None = None, trial_cpus: int | None = None
+) -> Executor:
     """A :class:`lossbench.executors.ray.RayExecutor`; see it for the arguments.
 
     Raises:

@@ -90,8 +90,12 @@ class RayExecutor:
 
         started = not ray.is_initialized()
         if started:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         try:
             _check_shared(layout)
             has_gpus = ray.cluster_resources().get("GPU", 0) > 0
@@ -99,8 +103,9 @@ class RayExecutor:
             if gpus is None:
                 gpus = 1.0 if has_gpus and config.device != "cpu" else 0.0
             cpus = self.trial_cpus or (1 if gpus > 0 else config.train.threads)
-            biggest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]),
-                          default=0)  # fmt: skip
+            biggest = max(
+                (n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0
+            )
             if cpus > biggest:
                 raise ValueError(
                     f"each trial asks for {cpus} CPUs (train.threads) but the largest Ray node "
@@ -120,8 +125,9 @@ class RayExecutor:
         task = _pretrain.options(**self._resources, max_retries=_RETRIES, retry_exceptions=False)
         ray.get(task.remote(str(layout.root.resolve()), self._cpus()))
 
-    def trials(self, layout: RunLayout, pending: list[tuple[str, int]],
-               progress: bool) -> list[dict[str, Any]]:  # fmt: skip
+    def trials(
+        self, layout: RunLayout, pending: list[tuple[str, int]], progress: bool
+    ) -> list[dict[str, Any]]:
         """All pending trials as tasks, under one progress bar (done / running / failed). A
         trial that fails is printed and recorded; the others go on."""
         task = _trial.options(**self._resources, max_retries=_RETRIES, retry_exceptions=False)
@@ -141,8 +147,9 @@ class RayExecutor:
                     outcomes.append(ray.get(done[0]))
                 except (ray.exceptions.RayError, OSError) as exc:  # the trial raised, or died
                     error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-                    outcomes.append({"loss": loss, "seed": seed, "status": "failed",
-                                     "error": error})  # fmt: skip
+                    outcomes.append(
+                        {"loss": loss, "seed": seed, "status": "failed", "error": error}
+                    )
                     record_failure(layout.root, loss, seed, error)
                 if outcomes[-1]["status"] == "failed":
                     failed += 1

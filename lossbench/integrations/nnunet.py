@@ -159,9 +159,15 @@ def trainer_settings(given: Mapping[str, Any] | None = None) -> dict[str, Any]:
             raise ValueError(
                 f"{TRAINER_ENV}: unknown setting {key!r}; known: {', '.join(TRAINER_SETTINGS)}"
             )
-        ok = isinstance(value, bool) if kind is bool else (
-            isinstance(value, (int, float)) and not isinstance(value, bool)
-            and (kind is float or float(value).is_integer()))  # fmt: skip
+        ok = (
+            isinstance(value, bool)
+            if kind is bool
+            else (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and (kind is float or float(value).is_integer())
+            )
+        )
         if not ok:
             raise ValueError(f"{TRAINER_ENV}: {key} must be {kind.__name__}, got {value!r}")
         settings[key] = kind(value)
@@ -176,8 +182,9 @@ def _env_params(loss: str) -> dict[str, Any]:
         if name not in known:
             raise ValueError(f"{PARAMS_ENV}: {name!r} is not a registered loss")
         if not isinstance(params, dict):
-            raise ValueError(f"{PARAMS_ENV}: the value for {name!r} must be an object, "
-                             f"got {params!r}")  # fmt: skip
+            raise ValueError(
+                f"{PARAMS_ENV}: the value for {name!r} must be an object, got {params!r}"
+            )
     return dict(given.get(loss, {}))
 
 
@@ -193,8 +200,14 @@ class LossbenchTrainer(nnUNetTrainer):
     loss_params: Mapping[str, Any] = {}
     """Hyper-parameters given at class creation; :data:`PARAMS_ENV` overrides them."""
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = _CUDA) -> None:  # fmt: skip
+    def __init__(
+        self,
+        plans: dict,
+        configuration: str,
+        fold: int,
+        dataset_json: dict,
+        device: torch.device = _CUDA,
+    ) -> None:
         # the same argument names as nnU-Net's: it records them by name for its checkpoints
         binary_label(dataset_json.get("labels", {}), f"{type(self).__name__}'s dataset.json")
         settings = trainer_settings()
@@ -228,8 +241,9 @@ class LossbenchTrainer(nnUNetTrainer):
             "lossbench": lossbench.__version__,
         }
         text = json.dumps(record, indent=2, default=str) + "\n"
-        write_atomic(Path(self.output_folder) / "lossbench_loss.json",
-                     lambda path: path.write_text(text))  # fmt: skip
+        write_atomic(
+            Path(self.output_folder) / "lossbench_loss.json", lambda path: path.write_text(text)
+        )
         self.print_to_log_file(f"lossbench loss: {self.loss_name} {record['params']}")
 
     def perform_actual_validation(self, save_probabilities: bool = False) -> None:
@@ -313,8 +327,10 @@ def trainer_class(name: str) -> type[LossbenchTrainer]:
     """
     loss = name[len(PREFIX) :] if name.startswith(PREFIX) else None
     if loss is None or loss not in list_losses():
-        raise AttributeError(f"{name!r} is not a lossbench trainer: the names are {PREFIX}<loss> "
-                             f"for the losses {', '.join(list_losses())}")  # fmt: skip
+        raise AttributeError(
+            f"{name!r} is not a lossbench trainer: the names are {PREFIX}<loss> "
+            f"for the losses {', '.join(list_losses())}"
+        )
     return _registered(loss)
 
 

@@ -108,13 +108,17 @@ def find_dataset(dataset: str | Path) -> Path:
     path = Path(dataset)
     if (path / "dataset.json").is_file():
         if not _DATASET.match(path.resolve().name):
-            raise ValueError(f"nnU-Net needs the dataset folder to be named DatasetXXX_Name "
-                             f"(three digits), got {path.resolve().name!r}")  # fmt: skip
+            raise ValueError(
+                f"nnU-Net needs the dataset folder to be named DatasetXXX_Name "
+                f"(three digits), got {path.resolve().name!r}"
+            )
         return path.resolve()
     raw = os.environ.get("nnUNet_raw")
     if raw is None or os.sep in str(dataset):
-        raise FileNotFoundError(f"no dataset.json in {path}; give the dataset's folder, or set "
-                                "nnUNet_raw to find it by name or id")  # fmt: skip
+        raise FileNotFoundError(
+            f"no dataset.json in {path}; give the dataset's folder, or set "
+            "nnUNet_raw to find it by name or id"
+        )
     text = str(dataset)
     found = [
         d
@@ -123,8 +127,10 @@ def find_dataset(dataset: str | Path) -> Path:
         and (d.name == text or (text.isdigit() and d.name[7:10] == f"{int(text):03d}"))
     ]
     if len(found) != 1:
-        raise FileNotFoundError(f"{'no' if not found else 'more than one'} dataset {text!r} in "
-                                f"nnUNet_raw={raw}" + (f": {found}" if found else ""))  # fmt: skip
+        raise FileNotFoundError(
+            f"{'no' if not found else 'more than one'} dataset {text!r} in "
+            f"nnUNet_raw={raw}" + (f": {found}" if found else "")
+        )
     return found[0]
 
 
@@ -135,23 +141,29 @@ def _check_dataset(root: Path, settings: BenchmarkSettings) -> tuple[int, list[s
     label = binary_label(meta["labels"], str(root / "dataset.json"))
     ending = meta["file_ending"]
     if ending not in _NIFTI:
-        raise ValueError(f"{root / 'dataset.json'}: file_ending {ending!r}; lossbench scores "
-                         "NIfTI (.nii.gz or .nii) masks")  # fmt: skip
+        raise ValueError(
+            f"{root / 'dataset.json'}: file_ending {ending!r}; lossbench scores "
+            "NIfTI (.nii.gz or .nii) masks"
+        )
     labels_ts, images_ts = root / "labelsTs", root / "imagesTs"
     if not labels_ts.is_dir() or not images_ts.is_dir():
-        raise FileNotFoundError(f"{root} needs imagesTs/ and labelsTs/: the benchmark scores "
-                                "the test set")  # fmt: skip
+        raise FileNotFoundError(
+            f"{root} needs imagesTs/ and labelsTs/: the benchmark scores the test set"
+        )
     cases = sorted(p.name[: -len(ending)] for p in labels_ts.glob(f"*{ending}"))
     if not cases:
         raise FileNotFoundError(f"{labels_ts} holds no {ending} label")
     for case in cases:
         if not (images_ts / f"{case}_0000{ending}").is_file():
-            raise FileNotFoundError(f"{images_ts / f'{case}_0000{ending}'} is missing: "
-                                    f"labelsTs has {case}")  # fmt: skip
+            raise FileNotFoundError(
+                f"{images_ts / f'{case}_0000{ending}'} is missing: labelsTs has {case}"
+            )
     training = len(list((root / "labelsTr").glob(f"*{ending}")))
     if any(f != "all" for f in settings.folds) and training < 5:
-        raise ValueError(f"{root / 'labelsTr'} has {training} case(s); nnU-Net's folds 0-4 "
-                         "need at least 5 (or use --folds all)")  # fmt: skip
+        raise ValueError(
+            f"{root / 'labelsTr'} has {training} case(s); nnU-Net's folds 0-4 "
+            "need at least 5 (or use --folds all)"
+        )
     for fold in settings.folds:
         if fold not in ("0", "1", "2", "3", "4", "all"):
             raise ValueError(f"--folds: nnU-Net's folds are 0-4 or all, got {fold!r}")
@@ -160,11 +172,13 @@ def _check_dataset(root: Path, settings: BenchmarkSettings) -> tuple[int, list[s
 
 def _command(name: str) -> str:
     """The path of one of nnU-Net's console scripts, beside this Python first."""
-    found = shutil.which(name, path=os.pathsep.join(
-        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))  # fmt: skip
+    found = shutil.which(
+        name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     if found is None:
-        raise FileNotFoundError(f"nnU-Net's command {name} is not installed: pip install "
-                                '-e ".[nnunet]"')  # fmt: skip
+        raise FileNotFoundError(
+            f'nnU-Net\'s command {name} is not installed: pip install -e ".[nnunet]"'
+        )
     return found
 
 
@@ -180,8 +194,11 @@ def _step(command: list[str], log: Path, env: dict[str, str]) -> bool:
         code = subprocess.call(command, stdout=stream, stderr=subprocess.STDOUT, env=env)
     if code != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
-        print(f"lossbench nnunet benchmark: {Path(command[0]).name} failed (exit {code}); "
-              f"its log: {log}\n  " + "\n  ".join(tail), file=sys.stderr)  # fmt: skip
+        print(
+            f"lossbench nnunet benchmark: {Path(command[0]).name} failed (exit {code}); "
+            f"its log: {log}\n  " + "\n  ".join(tail),
+            file=sys.stderr,
+        )
     return code == 0
 
 
@@ -190,16 +207,27 @@ def _check_out(out: Path, stored: dict[str, Any], force: bool) -> None:
     if force or not path.is_file():
         return
     before = json.loads(path.read_text()).get("settings", {})
-    differ = [f"{k}: {before.get(k)!r} there, {stored.get(k)!r} here" for k in _RETRAIN_KEYS
-              if before.get(k) != stored.get(k)]  # fmt: skip
+    differ = [
+        f"{k}: {before.get(k)!r} there, {stored.get(k)!r} here"
+        for k in _RETRAIN_KEYS
+        if before.get(k) != stored.get(k)
+    ]
     if differ:
-        raise ValueError(f"{out} holds a benchmark with other settings ({'; '.join(differ)}); "
-                         "use another --out, or --force to start over")  # fmt: skip
+        raise ValueError(
+            f"{out} holds a benchmark with other settings ({'; '.join(differ)}); "
+            "use another --out, or --force to start over"
+        )
 
 
-def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path, *,
-              force: bool = False, workers: int | None = None,
-              progress: bool = True) -> dict[str, Any]:  # fmt: skip
+def benchmark(
+    dataset: str | Path,
+    settings: BenchmarkSettings,
+    out: str | Path,
+    *,
+    force: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train, predict and score each loss of ``settings`` through nnU-Net.
 
     Args:
@@ -226,8 +254,11 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
     folder = Path(out).resolve()
     params = os.environ.get(PARAMS_ENV, "")
     stored = {"dataset": root.name, **asdict(settings), "loss_params": params}
-    versions = {"lossbench": lossbench.__version__, "torch": torch.__version__,
-                "nnunetv2": version("nnunetv2")}  # fmt: skip
+    versions = {
+        "lossbench": lossbench.__version__,
+        "torch": torch.__version__,
+        "nnunetv2": version("nnunetv2"),
+    }
     record: dict[str, Any] = {
         "settings": stored,
         "versions": versions,
@@ -242,21 +273,29 @@ def benchmark(dataset: str | Path, settings: BenchmarkSettings, out: str | Path,
         return _benchmark_locked(root, label, settings, folder, record, workers, progress)
 
 
-def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: Path,
-                      record: dict[str, Any], workers: int | None,
-                      progress: bool) -> dict[str, Any]:  # fmt: skip
+def _benchmark_locked(
+    root: Path,
+    label: int,
+    settings: BenchmarkSettings,
+    out: Path,
+    record: dict[str, Any],
+    workers: int | None,
+    progress: bool,
+) -> dict[str, Any]:
     overrides: dict[str, Any] = {"final_validation": settings.validate}
     if settings.epochs is not None:
         overrides["num_epochs"] = settings.epochs
     if settings.iterations is not None:
         overrides["num_iterations_per_epoch"] = settings.iterations
         overrides["num_val_iterations_per_epoch"] = max(1, settings.iterations // 5)  # 250:50
-    env = {**os.environ, "nnUNet_raw": str(root.parent),
-           "nnUNet_preprocessed": str(out / "nnUNet_preprocessed"),
-           "nnUNet_results": str(out / "nnUNet_results"),
-           TRAINER_ENV: json.dumps(overrides),
-           "nnUNet_def_n_proc": os.environ.get("nnUNet_def_n_proc") or str(settings.processes),
-           }  # fmt: skip
+    env = {
+        **os.environ,
+        "nnUNet_raw": str(root.parent),
+        "nnUNet_preprocessed": str(out / "nnUNet_preprocessed"),
+        "nnUNet_results": str(out / "nnUNet_results"),
+        TRAINER_ENV: json.dumps(overrides),
+        "nnUNet_def_n_proc": os.environ.get("nnUNet_def_n_proc") or str(settings.processes),
+    }
     trainer_settings(overrides)  # the trainers would refuse these settings: say so now
     installed = install()  # nnU-Net finds the trainers in its own folder first: see the README
     dataset_id = str(int(root.name[7:10]))
@@ -280,10 +319,20 @@ def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: 
     marker = out / "nnUNet_preprocessed" / root.name / f".lossbench-{settings.configuration}"
     if marker.is_file():
         bar.update()
-    elif run("preprocess", "preprocessing", [
-            _command("nnUNetv2_plan_and_preprocess"), "-d", dataset_id, "-c",
-            settings.configuration, "-np", str(settings.processes),
-            "--verify_dataset_integrity"]):  # fmt: skip
+    elif run(
+        "preprocess",
+        "preprocessing",
+        [
+            _command("nnUNetv2_plan_and_preprocess"),
+            "-d",
+            dataset_id,
+            "-c",
+            settings.configuration,
+            "-np",
+            str(settings.processes),
+            "--verify_dataset_integrity",
+        ],
+    ):
         marker.write_text("preprocessed\n")
     else:
         bar.close()
@@ -299,20 +348,56 @@ def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: 
                 bar.update()
                 continue
             resume = ["--c"] if (fold_dir / "checkpoint_latest.pth").is_file() else []
-            trained &= run(f"train-{loss}-fold{fold}", "training", [
-                _command("nnUNetv2_train"), dataset_id, settings.configuration, fold, "-tr",
-                trainer, "-p", settings.plans, "-device", settings.device, *resume])  # fmt: skip
+            trained &= run(
+                f"train-{loss}-fold{fold}",
+                "training",
+                [
+                    _command("nnUNetv2_train"),
+                    dataset_id,
+                    settings.configuration,
+                    fold,
+                    "-tr",
+                    trainer,
+                    "-p",
+                    settings.plans,
+                    "-device",
+                    settings.device,
+                    *resume,
+                ],
+            )
         target = out / "predictions" / loss
         if not trained:
             bar.update()
             continue
         if not (target / ".lossbench-done").is_file():
-            if not run(f"predict-{loss}", "prediction", [
-                    _command("nnUNetv2_predict"), "-i", str(root / "imagesTs"), "-o",
-                    str(target), "-d", dataset_id, "-c", settings.configuration, "-tr", trainer,
-                    "-p", settings.plans, "-f", *settings.folds, "-device", settings.device,
-                    "-npp", str(settings.processes), "-nps", str(settings.processes),
-                    *([] if settings.tta else ["--disable_tta"])]):  # fmt: skip
+            if not run(
+                f"predict-{loss}",
+                "prediction",
+                [
+                    _command("nnUNetv2_predict"),
+                    "-i",
+                    str(root / "imagesTs"),
+                    "-o",
+                    str(target),
+                    "-d",
+                    dataset_id,
+                    "-c",
+                    settings.configuration,
+                    "-tr",
+                    trainer,
+                    "-p",
+                    settings.plans,
+                    "-f",
+                    *settings.folds,
+                    "-device",
+                    settings.device,
+                    "-npp",
+                    str(settings.processes),
+                    "-nps",
+                    str(settings.processes),
+                    *([] if settings.tta else ["--disable_tta"]),
+                ],
+            ):
                 continue
             (target / ".lossbench-done").write_text("predicted\n")
         else:
@@ -325,11 +410,16 @@ def _benchmark_locked(root: Path, label: int, settings: BenchmarkSettings, out: 
         raise RuntimeError(f"no loss finished training and prediction; see the logs in {logs}")
     start = time.perf_counter()
     rule = DetectionRule()
-    table = score(root / "labelsTs", predictions, label=label, rule=rule, workers=workers,
-                  progress=progress)  # fmt: skip
+    table = score(
+        root / "labelsTs", predictions, label=label, rule=rule, workers=workers, progress=progress
+    )
     written = {k: str(v) for k, v in predictions.items()}
-    scored = {"reference": str(root / "labelsTs"), "predictions": written, "label": label,
-              "nnunet": record["settings"]}  # fmt: skip
+    scored = {
+        "reference": str(root / "labelsTs"),
+        "predictions": written,
+        "label": label,
+        "nnunet": record["settings"],
+    }
     paths = write_scores(table, out, rule, scored)
     from lossbench.report import build_report
 

@@ -17,11 +17,28 @@ from lossbench.metrics.surface import _border, _check_tolerance, _distances, _ns
 __all__ = ["METRIC_KEYS", "evaluate_case"]
 
 METRIC_KEYS = (
-    "dice", "jaccard", "precision", "recall", "hd", "hd95", "asd", "assd", "nsd",
-    "lesion_precision", "lesion_recall", "lesion_f1", "n_ref_lesions", "n_pred_lesions",
-    "n_fp_lesions", "fp_volume_mm3", "ref_volume_mm3", "pred_volume_mm3", "ref_empty", "pred_empty",
+    "dice",
+    "jaccard",
+    "precision",
+    "recall",
+    "hd",
+    "hd95",
+    "asd",
+    "assd",
+    "nsd",
+    "lesion_precision",
+    "lesion_recall",
+    "lesion_f1",
+    "n_ref_lesions",
+    "n_pred_lesions",
+    "n_fp_lesions",
+    "fp_volume_mm3",
+    "ref_volume_mm3",
+    "pred_volume_mm3",
+    "ref_empty",
+    "pred_empty",
     "diagonal_mm",
-)  # fmt: skip
+)
 """The keys of :func:`evaluate_case`, in order."""
 
 
@@ -87,9 +104,16 @@ def evaluate_case(
     else:
         distances = dict.fromkeys(("hd", "hd95", "asd", "assd"), 0.0 if both_empty else np.nan)
     lesions = _detection(
-        pred_voxels, ref_voxels, ref_in_pred, sp, min_lesion_mm3=min_lesion_mm3, alpha=alpha,
-        beta=beta, gamma=gamma, connectivity=connectivity,
-    )  # fmt: skip
+        pred_voxels,
+        ref_voxels,
+        ref_in_pred,
+        sp,
+        min_lesion_mm3=min_lesion_mm3,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        connectivity=connectivity,
+    )
     result: dict[str, float | int | bool] = {
         "dice": ratio(2 * tp, 2 * tp + fp + fn, both_empty),
         "jaccard": ratio(tp, tp + fp + fn, both_empty),

@@ -39,9 +39,16 @@ __all__ = ["LesionDetection", "detected", "label_lesions", "lesion_detection"]
 
 _NEIGHBOURS = {
     6: np.eye(3, dtype=int),
-    26: np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
-                  if (i, j, k) > (0, 0, 0)]),
-}  # fmt: skip
+    26: np.array(
+        [
+            (i, j, k)
+            for i in (-1, 0, 1)
+            for j in (-1, 0, 1)
+            for k in (-1, 0, 1)
+            if (i, j, k) > (0, 0, 0)
+        ]
+    ),
+}
 """Half of each neighbourhood (the offsets after the voxel in C order): each link once."""
 
 
@@ -274,9 +281,16 @@ def lesion_detection(
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
     ref_in_pred = pred_voxels.position(ref_voxels.index)
     return _detection(
-        pred_voxels, ref_voxels, ref_in_pred, sp, min_lesion_mm3=min_lesion_mm3, alpha=alpha,
-        beta=beta, gamma=gamma, connectivity=connectivity,
-    )  # fmt: skip
+        pred_voxels,
+        ref_voxels,
+        ref_in_pred,
+        sp,
+        min_lesion_mm3=min_lesion_mm3,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        connectivity=connectivity,
+    )
 
 
 def _check_rule(

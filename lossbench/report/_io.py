@@ -13,8 +13,17 @@ from lossbench.results import load
 
 __all__ = ["REQUIRED_COLUMNS", "load_checked", "locate_test_cases", "read_config", "unit_of"]
 
-REQUIRED_COLUMNS = ("loss", "seed", "case_id", *MAIN_METRICS, *EXTENDED_METRICS, "ref_empty",
-                    "n_fp_lesions", "fp_volume_mm3", "train_seconds")  # fmt: skip
+REQUIRED_COLUMNS = (
+    "loss",
+    "seed",
+    "case_id",
+    *MAIN_METRICS,
+    *EXTENDED_METRICS,
+    "ref_empty",
+    "n_fp_lesions",
+    "fp_volume_mm3",
+    "train_seconds",
+)
 """Columns the report needs of a run's table (``diagonal_mm`` and ``pred_empty`` are used when
 present). A table of ``lossbench score`` has ``method`` for ``loss`` and neither ``seed`` nor
 ``train_seconds``."""

@@ -64,8 +64,9 @@ PROTOCOL = (
 
 
 def _md(frame: pd.DataFrame) -> str:
-    return tabulate(frame, headers="keys", tablefmt="github", stralign="right",
-                    disable_numparse=True)  # fmt: skip
+    return tabulate(
+        frame, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,11 @@ class _View:
     def of(cls, results: pd.DataFrame, mark: str | None) -> _View:
         losses = set(results["loss"])
         rename = {mark: f"{mark} {DAGGER}"} if mark is not None and mark in losses else {}
-        dagger = (f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss "
-                  "started." if mark in losses else "")  # fmt: skip
+        dagger = (
+            f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss started."
+            if mark in losses
+            else ""
+        )
         return cls(results, results.assign(loss=results["loss"].replace(rename)), rename, dagger)
 
     def name(self, loss: str) -> str:
@@ -90,9 +94,13 @@ class _View:
 
 
 def _sections(
-    view: _View, summary: dict[str, Any], baseline: str | None, policy: str, n_resamples: int,
+    view: _View,
+    summary: dict[str, Any],
+    baseline: str | None,
+    policy: str,
+    n_resamples: int,
     bench: str | Path | None,
-) -> tuple[list[Section], dict]:  # fmt: skip
+) -> tuple[list[Section], dict]:
     """The verdict and the tables, and the critical-difference panels (label -> ranks, groups)."""
     results, shown, dagger = view.results, view.shown, view.dagger
     one, many = words(summary)
@@ -100,59 +108,97 @@ def _sections(
     note = policy_note(results, MAIN_METRICS, policy)
     sections: list[Section] = [
         ("Verdict", verdict_markdown(summary), None),
-        (f"Table 1: mean metrics per {one}", f"{PROTOCOL} {note}{dagger}",
-         main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy)),
-        ("Table 1b: more metrics", f"NaN policy: {policy} (no distance in this table).{dagger}",
-         main_table(shown, EXTENDED_METRICS, n_resamples, nan_policy=policy)),
-        ("Table 2: coefficient of variation across cases", "Sample SD (ddof = 1) over the mean, "
-         f"cases with lesions; lower is more stable. NaN policy: {policy} (no distance in this "
-         f"table).{dagger}", cv_table(shown, nan_policy=policy)),
-    ]  # fmt: skip
+        (
+            f"Table 1: mean metrics per {one}",
+            f"{PROTOCOL} {note}{dagger}",
+            main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy),
+        ),
+        (
+            "Table 1b: more metrics",
+            f"NaN policy: {policy} (no distance in this table).{dagger}",
+            main_table(shown, EXTENDED_METRICS, n_resamples, nan_policy=policy),
+        ),
+        (
+            "Table 2: coefficient of variation across cases",
+            "Sample SD (ddof = 1) over the mean, "
+            f"cases with lesions; lower is more stable. NaN policy: {policy} (no distance in this "
+            f"table).{dagger}",
+            cv_table(shown, nan_policy=policy),
+        ),
+    ]
     if baseline is not None and baseline in losses and len(losses) > 1:
         n_pairs = len(losses) * (len(losses) - 1) // 2
-        text = (f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
-                "the median of the Walsh averages) with its distribution-free 95% CI, and the "
-                f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
-                f"pairs of {many}. Per-case values are averaged over seeds. "
-                f"{policy_note(results, ('hd95',), policy)}{dagger}")  # fmt: skip
-        sections.append((f"Table 3: paired comparison with {view.name(baseline)}", text,
-                         paired_table(shown, view.name(baseline), nan_policy=policy)))  # fmt: skip
+        text = (
+            f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
+            "the median of the Walsh averages) with its distribution-free 95% CI, and the "
+            f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
+            f"pairs of {many}. Per-case values are averaged over seeds. "
+            f"{policy_note(results, ('hd95',), policy)}{dagger}"
+        )
+        sections.append(
+            (
+                f"Table 3: paired comparison with {view.name(baseline)}",
+                text,
+                paired_table(shown, view.name(baseline), nan_policy=policy),
+            )
+        )
     panels: dict[str, tuple[pd.Series, list[list[str]]]] = {}
     if len(losses) >= 3 and summary["n_lesion_cases"] >= 2:
         ranked = {m: friedman(shown, m, policy) for m in VERDICT_METRICS if m in shown.columns}
         frame, sentence = rank_table(ranked, many)
-        sections.append(("Mean ranks", f"Mean rank of each {one} over the cases with lesions "
-                         f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
-                         f"{dagger}", frame))  # fmt: skip
+        sections.append(
+            (
+                "Mean ranks",
+                f"Mean rank of each {one} over the cases with lesions "
+                f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
+                f"{dagger}",
+                frame,
+            )
+        )
         for metric, result in ranked.items():
             tests = pairwise_tests(shown, metric, policy)
             groups = critical_difference_groups(result.ranks.index, tests)
             panels[facts(metric).label] = (result.ranks, groups)
     if results["ref_empty"].astype(bool).any():
-        sections.append(("Table 4: false positives on lesion-free cases",
-                         f"NaN policy: {policy} (no distance in this table).{dagger}",
-                         fp_table(shown)))  # fmt: skip
+        sections.append(
+            (
+                "Table 4: false positives on lesion-free cases",
+                f"NaN policy: {policy} (no distance in this table).{dagger}",
+                fp_table(shown),
+            )
+        )
     if "train_seconds" in results:  # a run's table; scored predictions have no training cost
         bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
         bench_ms = {view.name(k): v for k, v in bench_ms.items()} if bench_ms else None
-        sections.append(("Table 5: cost",
-                         f"NaN policy: {policy} (no metric in this table).{dagger}",
-                         cost_table(shown, bench_ms)))  # fmt: skip
+        sections.append(
+            (
+                "Table 5: cost",
+                f"NaN policy: {policy} (no metric in this table).{dagger}",
+                cost_table(shown, bench_ms),
+            )
+        )
     for _, _, frame in sections:
         if frame is not None and frame.index.name in (None, "loss"):
             frame.index.name = one
     return sections, panels
 
 
-def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, Any],
-             panels: dict, policy: str, show: Sequence[str], baseline: str | None,
-             n_resamples: int) -> dict[str, tuple[Path, str]]:  # fmt: skip
+def _figures(
+    run: RunLayout,
+    out: ReportLayout,
+    view: _View,
+    summary: dict[str, Any],
+    panels: dict,
+    policy: str,
+    show: Sequence[str],
+    baseline: str | None,
+    n_resamples: int,
+) -> dict[str, tuple[Path, str]]:
     """Every figure of the report: title -> (PNG path, caption)."""
     results, shown = view.results, view.shown
     one, many = words(summary)
     out.figures.mkdir(parents=True, exist_ok=True)
-    made = {"Per-case metrics": figures.boxplots(shown, out.figure("boxplots"),
-                                                 nan_policy=policy)}  # fmt: skip
+    made = {"Per-case metrics": figures.boxplots(shown, out.figure("boxplots"), nan_policy=policy)}
     seed = int(results["seed"].min())
     histories = {
         view.name(loss): pd.read_csv(run.trial(loss, seed).history)
@@ -169,10 +215,13 @@ def _figures(run: RunLayout, out: ReportLayout, view: _View, summary: dict[str, 
             panels, out.figure("critical_difference"), many
         )
     order = [view.name(n) for n in summary["metrics"]["dice"]["ranking"]]
-    first = pd.DataFrame({
-        facts(m).label: pd.Series(summary["metrics"][m]["p_first"]).rename(view.rename)
-        for m in VERDICT_METRICS if m in summary["metrics"]
-    }).loc[order]  # fmt: skip
+    first = pd.DataFrame(
+        {
+            facts(m).label: pd.Series(summary["metrics"][m]["p_first"]).rename(view.rename)
+            for m in VERDICT_METRICS
+            if m in summary["metrics"]
+        }
+    ).loc[order]
     made["Rank stability"] = figures.rank_stability(first, out.figure("rank_stability"))
     captions = {
         "Worst case of the baseline loss": f"The test case where {baseline} has its lowest "
@@ -224,8 +273,9 @@ def _qualitative(
     volumes = [_read(folder / FILES[k]) for k in ("baseline", "followup", "label")]
     if any(p.shape != volumes[2].shape for p in predictions.values()):
         return None  # predictions on a resampled grid: not comparable slice by slice
-    return figures.qualitative(volumes[0], volumes[1], volumes[2].astype(bool), predictions, path,
-                               title=f"case {case_id}")  # fmt: skip
+    return figures.qualitative(
+        volumes[0], volumes[1], volumes[2].astype(bool), predictions, path, title=f"case {case_id}"
+    )
 
 
 def _read(path: Path) -> np.ndarray:
@@ -246,22 +296,36 @@ def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) ->
     return "\n".join(md)
 
 
-def _summary(results: pd.DataFrame, config: Config | None, policy: str, n_resamples: int,
-             compare: Sequence[str | Path], unit: str) -> dict[str, Any]:  # fmt: skip
+def _summary(
+    results: pd.DataFrame,
+    config: Config | None,
+    policy: str,
+    n_resamples: int,
+    compare: Sequence[str | Path],
+    unit: str,
+) -> dict[str, Any]:
     summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
     summary["protocol"] = describe_protocol(config)
     if unit == "method":  # scored predictions: methods, not losses, and no training protocol
         summary = {"unit": "method", "methods": summary.pop("losses"), **summary}
-        summary["protocol"] = {"preset": None, "init": "scored", "pretrain_loss": None,
-                               "text": "each method's predictions scored against the reference "
-                               "masks (lossbench score)"}  # fmt: skip
+        summary["protocol"] = {
+            "preset": None,
+            "init": "scored",
+            "pretrain_loss": None,
+            "text": "each method's predictions scored against the reference "
+            "masks (lossbench score)",
+        }
     summary["comparisons"] = [
         comparison_summary(
-            results, load_checked(Path(other)), str(other),
-            describe_protocol(read_config(Path(other))), VERDICT_METRICS, policy,
+            results,
+            load_checked(Path(other)),
+            str(other),
+            describe_protocol(read_config(Path(other))),
+            VERDICT_METRICS,
+            policy,
         )
         for other in compare
-    ]  # fmt: skip
+    ]
     return summary
 
 

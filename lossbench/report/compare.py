@@ -120,8 +120,9 @@ def compare_runs(
     md += ["", explained, ""]
     for metric in metrics:
         ranks, taus = rank_agreement(runs, metric, nan_policy)
-        means = pd.DataFrame({n: case_matrix(t, metric, nan_policy).mean()
-                              for n, t in runs.items()})  # fmt: skip
+        means = pd.DataFrame(
+            {n: case_matrix(t, metric, nan_policy).mean() for n, t in runs.items()}
+        )
         fact = facts(metric)
         table = pd.DataFrame(index=ranks.index)
         for name in names:

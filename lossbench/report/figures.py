@@ -173,8 +173,9 @@ def critical_difference(
             rows = [row[name] for name in group]
             ax.plot([x, x], [min(rows) - 0.25, max(rows) + 0.25], color="tab:orange", lw=3)
             for name in group:
-                ax.plot([float(ranks[name]), x], [row[name]] * 2, color="tab:orange", lw=0.4,
-                        alpha=0.5)  # fmt: skip
+                ax.plot(
+                    [float(ranks[name]), x], [row[name]] * 2, color="tab:orange", lw=0.4, alpha=0.5
+                )
         ax.set_xlim(0.5, len(ranks) + 1.0 + 0.35 * len(groups))
         ax.set_ylim(-0.8, len(ranks) - 0.2)
         ax.set_xlabel("mean rank (1 = best)")
@@ -208,9 +209,12 @@ def rank_stability(probabilities: pd.DataFrame, path: str | Path) -> Path:
     plt = _plt()
     k = len(probabilities)
     fig, axes = plt.subplots(
-        1, probabilities.shape[1], figsize=(3.4 * probabilities.shape[1] + 1, 0.28 * k + 1.4),
-        squeeze=False, sharey=True,
-    )  # fmt: skip
+        1,
+        probabilities.shape[1],
+        figsize=(3.4 * probabilities.shape[1] + 1, 0.28 * k + 1.4),
+        squeeze=False,
+        sharey=True,
+    )
     y = np.arange(k)[::-1]
     for ax, column in zip(axes[0], probabilities.columns, strict=True):
         values = probabilities[column].to_numpy(dtype=float)

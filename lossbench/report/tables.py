@@ -37,9 +37,12 @@ EXTENDED_METRICS = ("nsd", "recall", "lesion_precision", "lesion_recall")
 
 
 def main_table(
-    results: pd.DataFrame, metrics: Sequence[str] = MAIN_METRICS, n_resamples: int = 10_000,
-    seed: int = 0, nan_policy: str = "worst",
-) -> pd.DataFrame:  # fmt: skip
+    results: pd.DataFrame,
+    metrics: Sequence[str] = MAIN_METRICS,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    nan_policy: str = "worst",
+) -> pd.DataFrame:
     """Table 1: mean [95% bootstrap CI] per loss and metric over the cases with lesions; the best
     mean per column in bold; ``(k worst)`` after a value when k cases received the worst value
     (policy ``worst``) or ``(-k)`` when k were left out (``exclude``); a seed-spread column (SD
@@ -93,12 +96,16 @@ def policy_note(results: pd.DataFrame, metrics: Sequence[str], nan_policy: str =
         'Cases given the worst value: HD95 (mm): a 1.'
     """
     if nan_policy == "worst":
-        text = ("NaN policy: worst (a distance missing because exactly one mask is empty counts "
-                "as the case's image diagonal).")  # fmt: skip
+        text = (
+            "NaN policy: worst (a distance missing because exactly one mask is empty counts "
+            "as the case's image diagonal)."
+        )
         verb = "given the worst value"
     else:
-        text = ("NaN policy: exclude (a distance missing because exactly one mask is empty is "
-                "left out of the mean).")  # fmt: skip
+        text = (
+            "NaN policy: exclude (a distance missing because exactly one mask is empty is "
+            "left out of the mean)."
+        )
         verb = "left out"
     counts = []
     for metric in (m for m in metrics if facts(m).is_distance):
@@ -171,8 +178,9 @@ def paired_table(
     return out
 
 
-def rank_table(ranked: Mapping[str, tuple[pd.Series, float]],
-               many: str = "losses") -> tuple[pd.DataFrame, str]:  # fmt: skip
+def rank_table(
+    ranked: Mapping[str, tuple[pd.Series, float]], many: str = "losses"
+) -> tuple[pd.DataFrame, str]:
     """Mean Friedman ranks per metric (from :func:`lossbench.stats.friedman`, 1 = best) as one
     table ordered by the first metric, and a sentence with each test's p-value.
 
@@ -183,11 +191,12 @@ def rank_table(ranked: Mapping[str, tuple[pd.Series, float]],
         (['c', 'b'], 'Friedman test over 2 losses on per-case values: DC p = 0.01.')
     """
     first = next(iter(ranked.values()))[0]
-    frame = pd.DataFrame({
-        f"mean rank {facts(metric).label}": ranks.reindex(first.index).map(
-            lambda v: f"{v:.2f}")
-        for metric, (ranks, _) in ranked.items()
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            f"mean rank {facts(metric).label}": ranks.reindex(first.index).map(lambda v: f"{v:.2f}")
+            for metric, (ranks, _) in ranked.items()
+        }
+    )
     tests = ", ".join(f"{facts(m).label} p = {p:.3g}" for m, (_, p) in ranked.items())
     sentence = f"Friedman test over {len(first)} {many} on per-case values: {tests}."
     return frame, sentence
@@ -196,12 +205,14 @@ def rank_table(ranked: Mapping[str, tuple[pd.Series, float]],
 def fp_table(results: pd.DataFrame) -> pd.DataFrame:
     """Table 4: false-positive lesions on the lesion-free test cases."""
     frame = false_positives(results)
-    return pd.DataFrame({
-        "lesion-free cases": frame["cases"].map(lambda v: f"{v:.0f}"),
-        "FP lesions / case": frame["fp_lesions"].map(lambda v: f"{v:.2f}"),
-        "FP volume (mm³) / case": frame["fp_volume_mm3"].map(lambda v: f"{v:.1f}"),
-        "cases with any FP": frame["cases_with_fp"].map(lambda v: f"{v:.0%}"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "lesion-free cases": frame["cases"].map(lambda v: f"{v:.0f}"),
+            "FP lesions / case": frame["fp_lesions"].map(lambda v: f"{v:.2f}"),
+            "FP volume (mm³) / case": frame["fp_volume_mm3"].map(lambda v: f"{v:.1f}"),
+            "cases with any FP": frame["cases_with_fp"].map(lambda v: f"{v:.0%}"),
+        }
+    )
 
 
 def benchmark_ms(report: dict) -> dict[str, float]:

@@ -37,8 +37,12 @@ def describe_protocol(config: Config | None) -> dict[str, Any]:
         'one shared pretraining with dice_ce (400 iterations)'
     """
     if config is None:
-        return {"preset": None, "init": "unknown", "pretrain_loss": None,
-                "text": "unknown (the run folder has no config.toml)"}  # fmt: skip
+        return {
+            "preset": None,
+            "init": "unknown",
+            "pretrain_loss": None,
+            "text": "unknown (the run folder has no config.toml)",
+        }
     train = config.train
     out: dict[str, Any] = {"preset": config.preset, "init": train.init, "pretrain_loss": None}
     if train.init == "pretrain":
@@ -80,8 +84,9 @@ def words(summary: dict[str, Any]) -> tuple[str, str]:
     return ("method", "methods") if summary.get("unit") == "method" else ("loss", "losses")
 
 
-def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | None,
-                 one: str, many: str) -> str:  # fmt: skip
+def _metric_line(
+    metric: str, entry: dict[str, Any], n_losses: int, mark: str | None, one: str, many: str
+) -> str:
     best = entry["ranking"][0]
     group, worse = entry["not_worse_than_best"], entry["significantly_worse"]
     higher = entry["higher_is_better"]
@@ -101,9 +106,11 @@ def _metric_line(metric: str, entry: dict[str, Any], n_losses: int, mark: str | 
         )
     penalised = {k: v for k, v in entry["penalised"].items() if v}
     if penalised:
-        line += " Cases given the worst value: " + ", ".join(
-            f"{_names([k], mark)} {v}" for k, v in sorted(penalised.items())
-        ) + "."  # fmt: skip
+        line += (
+            " Cases given the worst value: "
+            + ", ".join(f"{_names([k], mark)} {v}" for k, v in sorted(penalised.items()))
+            + "."
+        )
     return line
 
 
@@ -250,14 +257,20 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
             f"**In short**: {where} no {one} is among the best on all of {labels}; "
             "the choice depends on the metric that matters to you."
         )
-    lines = [head, "", short, "", (
-        f"Not worse than the best means: a paired Wilcoxon signed-rank test against the best "
-        f"{one} (per-case values{', seeds averaged' if one == 'loss' else ''}) that is not "
-        f"significant at "
-        f"{summary.get('alpha', 0.05):g} after Holm's correction over all {n_pairs} pairs."
-    ), ""]  # fmt: skip
-    lines += [_metric_line(m, summary["metrics"][m], len(losses), mark, one, many)
-              for m in metrics]  # fmt: skip
+    lines = [
+        head,
+        "",
+        short,
+        "",
+        (
+            f"Not worse than the best means: a paired Wilcoxon signed-rank test against the best "
+            f"{one} (per-case values{', seeds averaged' if one == 'loss' else ''}) that is not "
+            f"significant at "
+            f"{summary.get('alpha', 0.05):g} after Holm's correction over all {n_pairs} pairs."
+        ),
+        "",
+    ]
+    lines += [_metric_line(m, summary["metrics"][m], len(losses), mark, one, many) for m in metrics]
     if one == "loss":  # seeds and training protocols are a run's, not scored predictions'
         lines += [_seed_line(summary), _protocol_line(summary)]
     caveats = []
@@ -266,9 +279,12 @@ def verdict_markdown(summary: dict[str, Any]) -> str:
     if summary["n_lesion_cases"] < 20:
         caveats.append(f"{summary['n_lesion_cases']} test cases with lesions")
     if caveats:
-        lines += ["", (
-            f"Caution: {' and '.join(caveats)}. Differences of a few hundredths between {many} "
-            "are within what a different seed or a different set of cases gives; use several "
-            "seeds and at least 20 cases with lesions before drawing conclusions."
-        )]  # fmt: skip
+        lines += [
+            "",
+            (
+                f"Caution: {' and '.join(caveats)}. Differences of a few hundredths between {many} "
+                "are within what a different seed or a different set of cases gives; use several "
+                "seeds and at least 20 cases with lesions before drawing conclusions."
+            ),
+        ]
     return "\n".join(lines)

@@ -35,8 +35,9 @@ def components(mask: np.ndarray, connectivity: int) -> list[set[tuple[int, int, 
     return found
 
 
-def is_detected(lesion: set, others: list[set], alpha: float, beta: float, gamma: float,
-                own_set: list[set]) -> bool:  # fmt: skip
+def is_detected(
+    lesion: set, others: list[set], alpha: float, beta: float, gamma: float, own_set: list[set]
+) -> bool:
     """Is ``lesion`` detected by the lesions ``others``? ``own_set`` is the lesion's own family
     (all lesions of its mask), against which the others' outside share is measured."""
     overlaps = [(len(lesion & o), len(o), o) for o in others if lesion & o]
@@ -55,9 +56,16 @@ def is_detected(lesion: set, others: list[set], alpha: float, beta: float, gamma
     return True
 
 
-def detection(pred: np.ndarray, ref: np.ndarray, spacing, min_lesion_mm3: float = 3.0,
-              alpha: float = 0.1, beta: float = 0.7, gamma: float = 0.65,
-              connectivity: int = 6) -> dict:  # fmt: skip
+def detection(
+    pred: np.ndarray,
+    ref: np.ndarray,
+    spacing,
+    min_lesion_mm3: float = 3.0,
+    alpha: float = 0.1,
+    beta: float = 0.7,
+    gamma: float = 0.65,
+    connectivity: int = 6,
+) -> dict:
     """n_ref, n_pred, ref_detected, pred_detected, fp_volume_mm3 by the plain rule."""
     voxel = float(np.prod(spacing))
     limit = math.floor(min_lesion_mm3 / voxel)

@@ -7,10 +7,16 @@ import dataclasses
 from lossbench.config import Config, apply_overrides, preset
 
 TINY = [
-    "data.cases=3", "data.test_cases=3", "data.shape=28,28,28", "train.iterations=4",
-    "train.pretrain_iterations=3", "train.patch_size=16", "train.checkpoint_every=2",
-    "model.width=2", "model.levels=2",
-]  # fmt: skip
+    "data.cases=3",
+    "data.test_cases=3",
+    "data.shape=28,28,28",
+    "train.iterations=4",
+    "train.pretrain_iterations=3",
+    "train.patch_size=16",
+    "train.checkpoint_every=2",
+    "model.width=2",
+    "model.levels=2",
+]
 
 
 def tiny(losses: list[str], **changes: object) -> Config:

@@ -74,8 +74,23 @@ def test_a_dataset_with_a_test_split_and_without(tmp_path: Path, exported) -> No
     source = dataclasses.replace(config.data, source=str(out), test_fraction=0.25)
     run(dataclasses.replace(config, data=source), tmp_path / "run", progress=False)
     assert load(tmp_path / "run")["case_id"].nunique() == 1  # a seeded 25% of 4 Tr cases
-    assert main(["run", "--losses", "dice", "--device", "cpu", "--data", str(out), "--out",
-                 str(tmp_path / "cli"), *[a for s in TINY for a in ("--set", s)]]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--losses",
+                "dice",
+                "--device",
+                "cpu",
+                "--data",
+                str(out),
+                "--out",
+                str(tmp_path / "cli"),
+                *[a for s in TINY for a in ("--set", s)],
+            ]
+        )
+        == 0
+    )
 
 
 def _fault(out: Path, fault: str) -> str:
@@ -150,8 +165,9 @@ def _one_channel(out: Path, exported: Path) -> Path:
 
 
 @pytest.mark.parametrize("channels", ["one channel", "two channels, no difference"])
-def test_an_end_to_end_run_takes_the_datasets_channels(tmp_path: Path, exported,
-                                                       channels: str) -> None:  # fmt: skip
+def test_an_end_to_end_run_takes_the_datasets_channels(
+    tmp_path: Path, exported, channels: str
+) -> None:
     from lossbench.data.nnunet import input_channels
     from lossbench.layout import RunLayout
     from lossbench.train import build_model
@@ -166,8 +182,9 @@ def test_an_end_to_end_run_takes_the_datasets_channels(tmp_path: Path, exported,
     else:
         difference = False
     config = tiny(["dice", "ce"])
-    data = dataclasses.replace(config.data, source=str(out), test_fraction=0.5,
-                               difference_channel=difference)  # fmt: skip
+    data = dataclasses.replace(
+        config.data, source=str(out), test_fraction=0.5, difference_channel=difference
+    )
     config = dataclasses.replace(config, data=data)
     expected = 1 if channels == "one channel" else 2
     assert input_channels(str(out), difference) == expected

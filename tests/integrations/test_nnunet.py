@@ -107,8 +107,9 @@ def test_the_extra_trainer_folder_answers_nnunets_own_search() -> None:
     folder = str(nnunet.extra_trainer_folder())
 
     def find(name: str) -> type | None:
-        return recursive_find_python_class(folder, name, None, base_folder=folder,
-                                           cleanup_imports_from_base_folder=True)  # fmt: skip
+        return recursive_find_python_class(
+            folder, name, None, base_folder=folder, cleanup_imports_from_base_folder=True
+        )
 
     assert find("nnUNetTrainer_lb_hytver") is nnunet.trainer_class("nnUNetTrainer_lb_hytver")
     assert find("nnUNetTrainer_lb_nope") is None and find("nnUNetTrainer") is None
@@ -118,7 +119,8 @@ def test_install_writes_one_module_that_uninstall_removes(tmp_path: Path) -> Non
     path = nnunet.install(tmp_path)
     assert path == tmp_path / "lossbench_trainers.py" and nnunet.install(tmp_path) == path
     assert recursive_find_python_class(str(tmp_path), "nnUNetTrainer_lb_dice", None) is (
-        nnunet.trainer_class("nnUNetTrainer_lb_dice"))  # fmt: skip
+        nnunet.trainer_class("nnUNetTrainer_lb_dice")
+    )
     assert nnunet.uninstall(tmp_path) == path and not path.exists()
     assert nnunet.uninstall(tmp_path) is None
     path.write_text("class Mine: ...\n")
@@ -143,8 +145,10 @@ def test_the_cli_installs_into_nnunets_trainer_folder(capsys: pytest.CaptureFixt
 
 
 def test_without_the_extra_the_cli_says_how_to_install_it() -> None:
-    code = ("import sys; sys.modules['nnunetv2'] = None; from lossbench.cli import main; "
-            "sys.exit(main(['nnunet', 'list']))")  # fmt: skip
+    code = (
+        "import sys; sys.modules['nnunetv2'] = None; from lossbench.cli import main; "
+        "sys.exit(main(['nnunet', 'list']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2
     assert 'pip install -e ".[nnunet]"' in done.stderr and "Traceback" not in done.stderr
@@ -153,9 +157,12 @@ def test_without_the_extra_the_cli_says_how_to_install_it() -> None:
 def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(nnunet.TRAINER_ENV, '{"num_epochs": 3, "initial_lr": 0.001}')
     assert nnunet.trainer_settings() == {"num_epochs": 3, "initial_lr": 0.001}
-    for text, match in (('{"num_epoch": 3}', "unknown setting 'num_epoch'"),
-                        ('{"num_epochs": 2.5}', "num_epochs must be int"),
-                        ("[1]", "JSON object"), ("{", "JSON object")):  # fmt: skip
+    for text, match in (
+        ('{"num_epoch": 3}', "unknown setting 'num_epoch'"),
+        ('{"num_epochs": 2.5}', "num_epochs must be int"),
+        ("[1]", "JSON object"),
+        ("{", "JSON object"),
+    ):
         monkeypatch.setenv(nnunet.TRAINER_ENV, text)
         with pytest.raises(ValueError, match=match):
             nnunet.trainer_settings()
@@ -163,10 +170,12 @@ def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPat
 
 def test_binary_label_refuses_other_tasks() -> None:
     assert nnunet.binary_label({"background": 0, "lesion": 2}) == 2
-    for labels, match in (({"background": 0, "a": 1, "b": 2}, "binary"),
-                          ({"background": 0, "a": 1, "ignore": 2}, "ignore label"),
-                          ({"background": 0, "a": [1, 2]}, "regions"),
-                          ({"background": 0}, "binary")):  # fmt: skip
+    for labels, match in (
+        ({"background": 0, "a": 1, "b": 2}, "binary"),
+        ({"background": 0, "a": 1, "ignore": 2}, "ignore label"),
+        ({"background": 0, "a": [1, 2]}, "regions"),
+        ({"background": 0}, "binary"),
+    ):
         with pytest.raises(ValueError, match=match):
             nnunet.binary_label(labels)
 
@@ -239,8 +248,9 @@ def test_the_benchmark_trains_predicts_and_scores(bench: Path) -> None:
     models = bench / "nnUNet_results" / DATASET
     for loss in TRAINED:
         fold = models / f"nnUNetTrainer_lb_{loss}__nnUNetPlans__3d_fullres" / "fold_0"
-        checkpoint = torch.load(fold / "checkpoint_final.pth", map_location="cpu",
-                                weights_only=False)  # fmt: skip
+        checkpoint = torch.load(
+            fold / "checkpoint_final.pth", map_location="cpu", weights_only=False
+        )
         assert checkpoint["trainer_name"] == f"nnUNetTrainer_lb_{loss}"
         logged = checkpoint["logging"]["train_losses"]
         assert len(logged) == 1 and np.isfinite(logged).all()

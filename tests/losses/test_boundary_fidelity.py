@@ -257,8 +257,9 @@ def test_trainer_reports_progress_before_each_step_and_after_a_resume(
     monkeypatch.setattr(_Recorder, "calls", [])
     config = tiny(["progress_recorder"])  # 4 steps, a checkpoint every 2
     cpu = torch.device("cpu")
-    train_trial("progress_recorder", 0, _cases(), config, TrialLayout(tmp_path / "a"), cpu,
-                progress=False)  # fmt: skip
+    train_trial(
+        "progress_recorder", 0, _cases(), config, TrialLayout(tmp_path / "a"), cpu, progress=False
+    )
     assert _Recorder.calls == [0.0, 0.25, 0.5, 0.75]  # was [] (no hook)
     # a trial interrupted before its third step resumes from its checkpoint at one half
     _Recorder.calls.clear()
@@ -281,8 +282,15 @@ def test_trainer_drives_the_boundary_schedule(
 
     monkeypatch.setitem(registry._REGISTRY, "boundary_probe", probe)
     config = tiny(["boundary_probe"])
-    train_trial("boundary_probe", 0, _cases(), config, TrialLayout(tmp_path), torch.device("cpu"),
-                progress=False)  # fmt: skip
+    train_trial(
+        "boundary_probe",
+        0,
+        _cases(),
+        config,
+        TrialLayout(tmp_path),
+        torch.device("cpu"),
+        progress=False,
+    )
     assert made[0].params["progress"] == 0.75  # was 0.0: the last of 4 steps
 
 

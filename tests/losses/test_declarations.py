@@ -27,11 +27,24 @@ from lossbench.losses._core import Reduction
 from tests._helpers import random_case
 
 CLASSES = [
-    "DiceLoss", "TverskyLoss", "FocalTverskyLoss", "LogCoshDiceLoss", "GeneralizedDiceLoss",
-    "DicePPLoss", "CELoss", "WeightedCELoss", "FocalLoss", "DiceCELoss", "FocalDiceLoss",
-    "ComboLoss", "HyTverLoss", "SymmetricUnifiedFocalLoss", "AsymmetricUnifiedFocalLoss",
-    "HausdorffDTLoss", "BoundaryLoss",
-]  # fmt: skip
+    "DiceLoss",
+    "TverskyLoss",
+    "FocalTverskyLoss",
+    "LogCoshDiceLoss",
+    "GeneralizedDiceLoss",
+    "DicePPLoss",
+    "CELoss",
+    "WeightedCELoss",
+    "FocalLoss",
+    "DiceCELoss",
+    "FocalDiceLoss",
+    "ComboLoss",
+    "HyTverLoss",
+    "SymmetricUnifiedFocalLoss",
+    "AsymmetricUnifiedFocalLoss",
+    "HausdorffDTLoss",
+    "BoundaryLoss",
+]
 NODES = [
     node
     for path in sorted(Path(lossbench.losses.__file__).parent.glob("*.py"))
@@ -137,9 +150,12 @@ def test_each_loss_is_named_in_one_declaration() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     )
     arguments = Counter(
-        arg.value for node in NODES if isinstance(node, ast.Call) for arg in node.args
+        arg.value
+        for node in NODES
+        if isinstance(node, ast.Call)
+        for arg in node.args
         if isinstance(arg, ast.Constant)
-    )  # fmt: skip
+    )
     definitions = Counter(
         node.name for node in NODES if isinstance(node, (ast.FunctionDef, ast.ClassDef))
     )

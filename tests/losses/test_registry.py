@@ -15,9 +15,20 @@ from lossbench.losses import Loss, create_loss, list_losses, register_loss
 from lossbench.losses import registry as reg
 
 PAPER = [
-    "dice", "ce", "focal", "tversky", "symmetric_unified_focal", "asymmetric_unified_focal",
-    "logcosh_dice", "dice_ce", "focal_dice", "focal_tversky", "combo", "weighted_ce", "hytver",
-]  # fmt: skip
+    "dice",
+    "ce",
+    "focal",
+    "tversky",
+    "symmetric_unified_focal",
+    "asymmetric_unified_focal",
+    "logcosh_dice",
+    "dice_ce",
+    "focal_dice",
+    "focal_tversky",
+    "combo",
+    "weighted_ce",
+    "hytver",
+]
 EXTRA = ["generalized_dice", "dice_pp", "hausdorff_dt", "boundary"]
 
 

@@ -29,10 +29,13 @@ def assert_equals_anima(pred, ref, spacing, **rule) -> None:
     """lesion_detection (and evaluate_case's lesion columns) give anima's outputs exactly."""
     connectivity = rule.pop("connectivity", 6)
     expected = anima.seg_perf_analyzer(
-        pred, ref, spacing, fully_connected=connectivity == 26,
+        pred,
+        ref,
+        spacing,
+        fully_connected=connectivity == 26,
         min_volume=rule.get("min_lesion_mm3", anima.MIN_VOLUME),
         **{k: v for k, v in rule.items() if k != "min_lesion_mm3"},
-    )  # fmt: skip
+    )
     got = lesion_detection(pred, ref, spacing, connectivity=connectivity, **rule)
     row = evaluate_case(pred, ref, spacing, connectivity=connectivity, **rule)
     for value, key in ((got.precision, "ppvl"), (got.recall, "sensl"), (got.f1, "f1")):
@@ -50,8 +53,11 @@ def assert_equals_anima(pred, ref, spacing, **rule) -> None:
     else:
         assert not got.ref_empty
         assert (got.n_ref, got.n_pred, got.ref_detected, got.pred_detected) == (
-            expected["n_ref"], expected["n_test"], expected["tp_ref"], expected["tp_test"],
-        )  # fmt: skip
+            expected["n_ref"],
+            expected["n_test"],
+            expected["tp_ref"],
+            expected["tp_test"],
+        )
 
 
 # ---- the gamma test sums the shares one by one in floating point --------------------------------

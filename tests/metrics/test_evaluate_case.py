@@ -141,19 +141,38 @@ def test_equals_the_metrics_one_by_one(pred, ref, spacing, rule) -> None:
 
 # the benchmark's two layouts as lossbench scored them before evaluate_case shared its work
 RECORDED = {
-    0.6: {"hd": 23.08137777516758, "hd95": 21.232345607586552, "asd": 5.992027954257608,
-          "assd": 5.377231137678774},
-    1.0: {"hd": 36.10920935163217, "hd95": 34.292117979747104, "asd": 9.69461127762673,
-          "assd": 8.588427334390918},
-}  # fmt: skip
+    0.6: {
+        "hd": 23.08137777516758,
+        "hd95": 21.232345607586552,
+        "asd": 5.992027954257608,
+        "assd": 5.377231137678774,
+    },
+    1.0: {
+        "hd": 36.10920935163217,
+        "hd95": 34.292117979747104,
+        "asd": 9.69461127762673,
+        "assd": 8.588427334390918,
+    },
+}
 RECORDED_BOTH = {
-    "dice": 0.5429799426934098, "jaccard": 0.3726647000983284, "precision": 0.5256588072122053,
-    "recall": 0.5614814814814815, "nsd": 0.7360475074385212, "lesion_precision": 0.8,
-    "lesion_recall": 0.8, "lesion_f1": 0.8000000000000002, "n_ref_lesions": 5,
-    "n_pred_lesions": 5, "n_fp_lesions": 1, "fp_volume_mm3": 65.53125,
-    "ref_volume_mm3": 189.84375, "pred_volume_mm3": 202.78125, "ref_empty": False,
-    "pred_empty": False, "diagonal_mm": 203.80382724571194,
-}  # fmt: skip
+    "dice": 0.5429799426934098,
+    "jaccard": 0.3726647000983284,
+    "precision": 0.5256588072122053,
+    "recall": 0.5614814814814815,
+    "nsd": 0.7360475074385212,
+    "lesion_precision": 0.8,
+    "lesion_recall": 0.8,
+    "lesion_f1": 0.8000000000000002,
+    "n_ref_lesions": 5,
+    "n_pred_lesions": 5,
+    "n_fp_lesions": 1,
+    "fp_volume_mm3": 65.53125,
+    "ref_volume_mm3": 189.84375,
+    "pred_volume_mm3": 202.78125,
+    "ref_empty": False,
+    "pred_empty": False,
+    "diagonal_mm": 203.80382724571194,
+}
 
 
 @pytest.mark.parametrize("spread", [0.6, 1.0])

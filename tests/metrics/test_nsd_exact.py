@@ -43,8 +43,9 @@ def test_equals_the_package_on_random_layouts(seed: int) -> None:
     ref = _blobs(rng, shape, int(rng.integers(1, 6)), spread)
     pred = _blobs(rng, shape, int(rng.integers(1, 6)), spread) | (ref & (rng.random(shape) < 0.8))
     for tol in (0.0, 0.5, 1.0, 2.0, 5.0):
-        assert nsd(pred, ref, spacing, tol) == pytest.approx(_package(pred, ref, spacing, tol),
-                                                             abs=1e-12)  # fmt: skip
+        assert nsd(pred, ref, spacing, tol) == pytest.approx(
+            _package(pred, ref, spacing, tol), abs=1e-12
+        )
 
 
 def test_equals_the_package_with_lesions_anywhere_in_a_brain_sized_volume() -> None:

@@ -75,8 +75,9 @@ def test_a_bad_input_file_is_named_and_the_fixed_run_goes_on(tmp_path: Path, fau
         volume[0, 0, 0] = 2
         _replace_volume(bad, volume)
         message = rf"{bad} must be binary \(0/1\), found values \[2\]"
-    config = tiny(["dice"], data=dataclasses.replace(tiny([]).data, source=str(root),
-                                                     test_fraction=0.5))  # fmt: skip
+    config = tiny(
+        ["dice"], data=dataclasses.replace(tiny([]).data, source=str(root), test_fraction=0.5)
+    )
     with pytest.raises(ValueError, match=message):
         run(config, tmp_path / "run", progress=False)
     bad.write_bytes(good)
@@ -171,8 +172,11 @@ def test_sigkill_during_a_checkpoint_write(tmp_path: Path, whole: Path) -> None:
 def test_a_second_run_on_a_folder_in_use_is_refused(tmp_path: Path, capsys) -> None:
     sets = [*TINY, "train.iterations=400", "train.checkpoint_every=5"]
     args = _cli_args(sets, tmp_path, losses="dice")
-    first = subprocess.Popen([sys.executable, "-m", "lossbench.cli", *args],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lossbench.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint = RunLayout(tmp_path).trial("dice", 0).checkpoint
     try:
         deadline = time.monotonic() + 120

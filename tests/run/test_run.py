@@ -105,8 +105,10 @@ def test_finished_trials_are_not_recomputed_and_interrupted_ones_resume(tmp_path
 
 def test_identical_seeds_mean_identical_batches_and_start(tmp_path: Path) -> None:
     run(tiny(["dice", "focal"]), tmp_path, progress=False)
-    hashes = [pd.read_csv(tmp_path / "trials" / f"{n}-seed0" / "history.csv")["batch_hash"].tolist()
-              for n in ("dice", "focal")]  # fmt: skip
+    hashes = [
+        pd.read_csv(tmp_path / "trials" / f"{n}-seed0" / "history.csv")["batch_hash"].tolist()
+        for n in ("dice", "focal")
+    ]
     assert hashes[0] == hashes[1] and len(set(hashes[0])) == len(hashes[0])
     from lossbench.train import build_model
 
@@ -149,8 +151,9 @@ def test_non_finite_loss_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeyp
 def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None:
     other = VNet(width=3, levels=2)  # a different width: only shape-matching keys load
     torch.save(other.state_dict(), tmp_path / "init.pt")
-    config = apply_overrides(tiny(["dice"]), [f"train.init={tmp_path / 'init.pt'}",
-                                             "train.freeze_encoder=true"])  # fmt: skip
+    config = apply_overrides(
+        tiny(["dice"]), [f"train.init={tmp_path / 'init.pt'}", "train.freeze_encoder=true"]
+    )
     with pytest.warns(UserWarning, match="keep their seeded values"):
         run(config, tmp_path / "run", progress=False)
     skipped = (tmp_path / "run" / "trials" / "dice-seed0" / "init_skipped.txt").read_text()
@@ -244,8 +247,11 @@ def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
 
 
 def test_the_qualitative_figure_of_a_moved_synthetic_run(tmp_path: Path) -> None:
-    run(tiny(["dice", "ce"], data=dataclasses.replace(tiny([]).data, test_cases=4)),
-        tmp_path / "run", progress=False)  # fmt: skip
+    run(
+        tiny(["dice", "ce"], data=dataclasses.replace(tiny([]).data, test_cases=4)),
+        tmp_path / "run",
+        progress=False,
+    )
     (tmp_path / "run").rename(tmp_path / "moved")
     markdown, _ = build_report(tmp_path / "moved", n_resamples=50)
     assert "figures/qualitative.png" in markdown.read_text()
@@ -281,8 +287,13 @@ def test_an_end_to_end_run_writes_the_diagonal_and_the_summary(tmp_path: Path) -
     assert set(summary["seeds"]["kendall_w"]) >= {"dice", "hd95", "lesion_f1"}
     for metric in ("dice", "jaccard", "hd95", "asd", "precision", "recall", "lesion_f1", "nsd"):
         facts = summary["metrics"][metric]
-        assert set(facts) >= {"higher_is_better", "mean", "ranking", "not_worse_than_best",
-                              "penalised"}  # fmt: skip
+        assert set(facts) >= {
+            "higher_is_better",
+            "mean",
+            "ranking",
+            "not_worse_than_best",
+            "penalised",
+        }
         assert sorted(facts["ranking"]) == sorted(facts["mean"]) == ["ce", "dice"]
     assert summary["protocol"]["pretrain_loss"] == "dice_ce"
     assert (tmp_path / "report.md").read_text().startswith("# lossbench report\n\n## Verdict")

@@ -55,10 +55,12 @@ def test_precomputed_maps_train_exactly_as_maps_made_inside_the_loss(
     config = tiny(["hausdorff_dt"])
     device = torch.device("cpu")
     layout = RunLayout(tmp_path)
-    outside, _ = train_trial("hausdorff_dt", 0, _cases(), config, layout.trial("a", 0), device,
-                             progress=False)  # fmt: skip
+    outside, _ = train_trial(
+        "hausdorff_dt", 0, _cases(), config, layout.trial("a", 0), device, progress=False
+    )
     monkeypatch.setattr(get_loss_class("hausdorff_dt"), "target_maps", lambda self, target: None)
-    inside, _ = train_trial("hausdorff_dt", 0, _cases(), config, layout.trial("b", 0), device,
-                            progress=False)  # fmt: skip
+    inside, _ = train_trial(
+        "hausdorff_dt", 0, _cases(), config, layout.trial("b", 0), device, progress=False
+    )
     a, b = outside.state_dict(), inside.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -69,8 +69,16 @@ def test_a_trial_records_where_and_how_it_ran(tmp_path: Path) -> None:
     environment = json.loads(trial.environment.read_text())
     assert environment["host"] == socket.gethostname()
     assert environment["device"] == "cpu" and environment["device_name"].startswith("cpu (")
-    for key in ("torch", "cuda", "cudnn", "threads", "precision", "deterministic_algorithms",
-                "cudnn_deterministic", "cudnn_benchmark"):  # fmt: skip
+    for key in (
+        "torch",
+        "cuda",
+        "cudnn",
+        "threads",
+        "precision",
+        "deterministic_algorithms",
+        "cudnn_deterministic",
+        "cudnn_benchmark",
+    ):
         assert key in environment
     assert environment["deterministic_algorithms"] is True
     assert load(tmp_path)["device"].unique().tolist() == [environment["device_name"]]
@@ -93,8 +101,9 @@ def test_the_thread_count_is_part_of_the_configuration(tmp_path: Path) -> None:
         run(config, tmp_path, progress=False)
 
 
-def test_the_ray_executor_without_ray_says_how_to_install_it(monkeypatch, capsys,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+def test_the_ray_executor_without_ray_says_how_to_install_it(
+    monkeypatch, capsys, tmp_path: Path
+) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
