@@ -3,10 +3,15 @@ never half of one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["write_atomic"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["write_atomic", "write_csv", "write_json", "write_text"]
 
 
 def write_atomic(path: Path, write: Callable[[Path], object], keep_ending: bool = False) -> Path:
@@ -29,3 +34,25 @@ def write_atomic(path: Path, write: Callable[[Path], object], keep_ending: bool 
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` with :func:`write_atomic`; returns ``path``."""
+    return write_atomic(path, lambda partial: partial.write_text(text))
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON (no NaN allowed) with :func:`write_atomic`.
+
+    Example:
+        >>> import tempfile
+        >>> json.loads(write_json(Path(tempfile.mkdtemp()) / "a.json", {"a": 1}).read_text())
+        {'a': 1}
+    """
+    return write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as CSV (no index) with :func:`write_atomic`: a crash or a full disk
+    leaves the previous table (or none), never half a table."""
+    return write_atomic(path, lambda partial: frame.to_csv(partial, index=False))

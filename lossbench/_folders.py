@@ -1,7 +1,8 @@
 """Which folders lossbench may write into or empty: its own, never anything else.
 
 Every kind of folder lossbench writes carries a marker file that lossbench alone writes (a run's
-``config.toml`` with its ``[environment]`` table, a score's ``score.json``, ...). A command writes
+``run.json``, or the ``[environment]`` table of a 0.1 run's ``config.toml``, a score's
+``score.json``, ...). A command writes
 into a folder only when it is new, empty (a lock file aside) or already holds that command's own
 kind of output; ``run --force`` empties only a run folder, and only the paths that
 :class:`lossbench.layout.RunLayout` names.
@@ -19,7 +20,7 @@ import lossbench
 __all__ = ["MARKERS", "check_deletable", "check_output", "folder_kind", "holds", "require_run"]
 
 MARKERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "run": ("config.toml", ("environment",)),
+    "run": ("run.json", ("device", "losses")),
     "nnU-Net benchmark": ("benchmark.json", ("settings", "versions")),
     "scores": ("score.json", ("rule",)),
     "nnU-Net dataset": ("dataset.json", ("lossbench",)),
@@ -29,6 +30,9 @@ MARKERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Kind of folder -> (marker file, keys lossbench writes into it), in the order a folder's kind
 is decided (a run folder also holds a report's ``summary.json``)."""
+
+_LEGACY_RUN = ("config.toml", ("environment",))
+"""The marker of a run folder made by lossbench 0.1, which had no ``run.json``."""
 
 _LOCK = ".lock"
 
@@ -64,7 +68,7 @@ def folder_kind(folder: str | Path) -> str | None:
         'scores'
     """
     root = Path(folder)
-    for kind, (name, keys) in MARKERS.items():
+    for kind, (name, keys) in [*MARKERS.items(), ("run", _LEGACY_RUN)]:
         marker = root / name
         if marker.is_file() and set(keys) <= _marker_keys(marker):
             return kind
@@ -158,7 +162,7 @@ def check_output(
 
 def require_run(folder: str | Path) -> Path:
     """``folder`` as a :class:`~pathlib.Path` when it is a run folder (lossbench's own
-    ``config.toml``).
+    ``run.json``, or a 0.1 run's ``config.toml``).
 
     Raises:
         FileNotFoundError: it is not (a file, a missing folder, or a folder without that marker).
@@ -177,7 +181,7 @@ def require_run(folder: str | Path) -> Path:
             if path.is_file()
             else "no folder"
             if not path.exists()
-            else "no config.toml written by lossbench"
+            else "no run.json written by lossbench"
         )
         raise FileNotFoundError(
             f"{path} is not a lossbench run folder ({what}); create one with `lossbench run "

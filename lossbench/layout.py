@@ -1,6 +1,10 @@
 """Every path of a run folder, in one place.
 
-    <run>/config.toml                   resolved configuration, versions, device, test data
+    <run>/config.toml                   what the user asked for, written once
+    <run>/run.json                      what it resolved to: device, precision, threads, losses,
+                                        versions (the marker of a run folder), written once
+    <run>/splits.json                   training and test case ids and where they lie
+    <run>/timing.json                   wall seconds per phase
     <run>/data/train|test/<case_id>/    synthetic cases (when the data is synthetic)
     <run>/pretrain/model.pt             the shared starting point (train.init = "pretrain")
     <run>/trials/<loss>-seed<k>/        checkpoint.pt, history.csv, metrics.csv, predictions/,
@@ -95,8 +99,23 @@ class RunLayout:
 
     @property
     def config(self) -> Path:
-        """The resolved configuration (TOML)."""
+        """The configuration the user asked for (TOML)."""
         return self.root / "config.toml"
+
+    @property
+    def run_json(self) -> Path:
+        """What the configuration resolved to when the folder was created (JSON)."""
+        return self.root / "run.json"
+
+    @property
+    def splits(self) -> Path:
+        """The training, test (and validation) case ids and their folders (JSON)."""
+        return self.root / "splits.json"
+
+    @property
+    def timing(self) -> Path:
+        """Wall seconds per phase: data, pretraining, training, evaluation, report (JSON)."""
+        return self.root / "timing.json"
 
     @property
     def data_folder(self) -> Path:
@@ -156,7 +175,8 @@ class RunLayout:
             ['.probes', 'config.toml', 'data', 'failures.csv']
         """
         report = ReportLayout(self.root)
-        inputs = (self.config, self.data_folder, self.pretrain.folder, self.trials, self.probes)
+        records = (self.config, self.run_json, self.splits, self.timing)
+        inputs = (*records, self.data_folder, self.pretrain.folder, self.trials, self.probes)
         tables = (self.results_csv, self.results_parquet, self.failures)
         return (*inputs, *tables, report.markdown, report.html, report.summary, report.figures)
 

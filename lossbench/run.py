@@ -1,9 +1,11 @@
-"""The grid of trials (losses x seeds), the run directory, resume and the results table.
+"""The grid of trials (losses x seeds), the run folder, resume, the results table and the report.
 
 The run folder's layout is :class:`lossbench.layout.RunLayout`, and the folder is the only state
-a run shares. :func:`prepare` writes the configuration, the data and the shared pretraining; the
-trials (:func:`lossbench.trial.run_trial`) then run on an executor (:mod:`lossbench.executors`)
-and :func:`collect` gathers them. A lock keeps a second driver out of a folder in use.
+a run shares. :func:`prepare` writes what the user asked for (``config.toml``), what it resolved
+to (``run.json``, ``splits.json``), the data and the shared pretraining; the trials
+(:func:`lossbench.trial.run_trial`) then run on an executor (:mod:`lossbench.executors`),
+:func:`collect` gathers them and :func:`write_report` builds the report. :func:`run` does all of
+it, exactly as ``lossbench run`` does. A lock keeps a second driver out of a folder in use.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import platform
 import shutil
-import subprocess
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,34 +24,31 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lossbench._files import write_atomic
+from lossbench._files import write_atomic, write_csv, write_json, write_text
 from lossbench._folders import check_deletable, check_output, require_run
 from lossbench._lock import RunFolderInUseError, hold
-from lossbench.config import STORED_TABLES, Config, from_toml, stored_table, to_toml, validate
-from lossbench.data.msseg2 import Dataset
-from lossbench.data.nnunet import NnunetDataset
+from lossbench.config import (
+    Config,
+    Resolved,
+    from_toml,
+    read_resolved,
+    resolve,
+    resolve_device,
+    resolve_precision,
+    run_losses,
+    to_toml,
+    validate,
+    write_resolved,
+)
+from lossbench.data.split import generate_phantom
 from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
 from lossbench.results import check_table
-from lossbench.train import (
-    autocast_dtype,
-    build_model,
-    resolve_precision,
-)
-from lossbench.trial import (
-    PAPER_SPLIT,
-    _cases,
-    _split,
-    _write_atomic,
-    resolve_device,
-    resolve_losses,
-    resolve_threads,
-    run_trial,
-    trial_grid,
-)
+from lossbench.train import autocast_dtype, build_model
+from lossbench.trial import prepared_cases, read_run, run_trial, trial_grid
 
 __all__ = [
-    "PAPER_SPLIT",
+    "ReportSkipped",
     "RunFolderInUseError",
     "check_run_folder",
     "collect",
@@ -58,53 +56,35 @@ __all__ = [
     "plan",
     "prepare",
     "record_timing",
-    "resolve_device",
-    "resolve_losses",
-    "resolve_threads",
     "run",
     "run_trial",
     "trial_grid",
+    "write_report",
 ]
 
 
-def _environment(device: torch.device, precision: str) -> dict[str, dict[str, Any]]:
-    import lossbench
-
-    try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(lossbench.__file__).parent,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        revision = ""
-    return {
-        "environment": {
-            "lossbench": lossbench.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "device": str(device),
-            "precision": resolve_precision(precision, device),
-            "device_name": torch.cuda.get_device_name(0)
-            if device.type == "cuda"
-            else platform.processor(),
-            "git_revision": revision or "unknown",
-        }
-    }
+class ReportSkipped(UserWarning):
+    """The results of a run cannot be reported (e.g. no test case has lesions); the message
+    says why. The results table is written all the same."""
 
 
-def _test_data(test_set: Dataset | NnunetDataset, layout: RunLayout) -> dict[str, object]:
-    """Where the test cases lie: relative to the run folder when inside it, else absolute."""
-    root = test_set.root.resolve()
-    try:
-        where = root.relative_to(layout.root.resolve()).as_posix()
-    except ValueError:
-        where = str(root)
-    return {"root": where, "case_ids": list(test_set.case_ids)}
+def _step_seconds(config: Config, device: torch.device) -> float:
+    """The median wall time of three training steps of the configured V-Net on ``device``."""
+    model = build_model(config, 0).to(device)
+    optimizer = torch.optim.Adam(model.parameters())
+    size = config.train.patch_size
+    x = torch.randn(config.train.batch_size, model.in_channels, size, size, size, device=device)
+    dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(x)
+        out.float().mean().backward()
+        optimizer.step()
+        timings.append(time.perf_counter() - start)
+    return float(np.median(timings))
 
 
 def plan(config: Config, losses: Sequence[str]) -> str:
@@ -117,44 +97,29 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     """
     validate(config)
     device = resolve_device(config.device)
-    model = build_model(config, 0).to(device)
-    optimizer = torch.optim.Adam(model.parameters())
-    size = config.train.patch_size
-    x = torch.randn(config.train.batch_size, model.in_channels, size, size, size, device=device)
-    dtype = autocast_dtype(config.train.precision, device)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model(x)
-        out.float().mean().backward()
-        optimizer.step()
-        timings.append(time.perf_counter() - start)
-    step = float(np.median(timings))
-    trials = len(losses) * len(config.seeds)
-    steps = trials * config.train.iterations
-    steps += config.train.pretrain_iterations if config.train.init == "pretrain" else 0
+    step = _step_seconds(config, device)
     data, train = config.data, config.train
+    trials = len(losses) * len(config.seeds)
+    pretraining = train.init == "pretrain"
+    steps = trials * train.iterations + (train.pretrain_iterations if pretraining else 0)
     source = data.source
     if source == "synthetic":
         source += f" ({data.cases} train / {data.test_cases} test cases)"
-    pretraining = ""
-    if train.init == "pretrain":
-        pretraining = f" after a {train.pretrain_iterations}-iteration pretraining"
-    lines = [
-        f"preset {config.preset}: {len(losses)} losses x {len(config.seeds)} seeds = "
-        f"{trials} trials",
-        f"losses: {', '.join(losses)}",
-        f"data: {source}",
-        f"model: V-Net width {config.model.width}, {config.model.levels} levels; patch "
-        f"{size}^3, batch {train.batch_size}, {train.iterations} iterations per trial"
-        + pretraining,
-        f"device {device}, {resolve_precision(config.train.precision, device)}: "
-        f"{step * 1000:.0f} ms per step -> about {steps * step / 60:.1f} min of "
-        "training, plus data generation and evaluation",
-    ]
-    return "\n".join(lines)
+    after = f" after a {train.pretrain_iterations}-iteration pretraining" if pretraining else ""
+    precision = resolve_precision(train.precision, device.type)
+    return "\n".join(
+        [
+            f"preset {config.preset}: {len(losses)} losses x {len(config.seeds)} seeds = "
+            f"{trials} trials",
+            f"losses: {', '.join(losses)}",
+            f"data: {source}",
+            f"model: V-Net width {config.model.width}, {config.model.levels} levels; patch "
+            f"{train.patch_size}^3, batch {train.batch_size}, {train.iterations} iterations per "
+            f"trial{after}",
+            f"device {device}, {precision}: {step * 1000:.0f} ms per step -> about "
+            f"{steps * step / 60:.1f} min of training, plus data generation and evaluation",
+        ]
+    )
 
 
 def check_run_folder(config: Config, out: str | Path, force: bool = False) -> list[Path]:
@@ -162,10 +127,10 @@ def check_run_folder(config: Config, out: str | Path, force: bool = False) -> li
     paths that ``force`` deletes there (every existing path of :attr:`RunLayout.written`, nothing
     else; empty when ``out`` holds no run).
 
-    A run goes into a new or empty folder, or into a run folder (lossbench's own
-    ``config.toml``). ``force`` empties only a run folder that is not the home folder, a
-    filesystem root or the current directory, and holds neither the data folder nor lossbench
-    itself. The output never overlaps the data folder.
+    A run goes into a new or empty folder, or into a run folder (lossbench's own ``run.json``).
+    ``force`` empties only a run folder that is not the home folder, a filesystem root or the
+    current directory, and holds neither the data folder nor lossbench itself. The output never
+    overlaps the data folder.
 
     Raises:
         ValueError: the folder holds something else (named), or ``force`` is refused there.
@@ -182,6 +147,17 @@ def check_run_folder(config: Config, out: str | Path, force: bool = False) -> li
         check_deletable(layout.root, data)
     check_output(layout.root, "run", inputs=[("data folder", data)] if data else ())
     return [path for path in layout.written if path.exists()]
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key} {a!r} there, {b!r} here")
+    return keys
 
 
 def _take_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> Config:
@@ -204,77 +180,19 @@ def _take_out(layout: RunLayout, config: Config, resume: bool, force: bool) -> C
     return config
 
 
-def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _changed_keys(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(f"{prefix}{key} {a!r} there, {b!r} here")
-    return keys
-
-
-def prepare(
-    config: Config,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    progress: bool = True,
-) -> Path:
-    """Create or check out the run folder ``out``: its configuration, its data and the shared
-    pretraining, everything the trials need; returns the ``config.toml`` path. The trials can
-    then run anywhere that sees the folder (``lossbench trial``, :func:`run_trial`).
-
-    Raises the same errors as :func:`run`.
-    """
-    layout = RunLayout(Path(out))
-    config = resolve_threads(validate(config))
-    check_run_folder(config, layout.root, force)
-    with hold(layout.lock, layout.root):
-        config = _take_out(layout, config, resume, force)
-        _prepare_locked(config, layout, LocalExecutor(), progress, _Clock())
-    return layout.config
-
-
-def run(
-    config: Config,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    force: bool = False,
-    progress: bool = True,
-    executor: Executor | None = None,
-) -> Path:
-    """Run every (loss, seed) trial of ``config`` into ``out``; returns the results CSV path.
-
-    Every value is validated (:func:`lossbench.config.validate`) and the folder checked
-    (:func:`check_run_folder`) before the folder is created, changed or, with ``force``,
-    emptied. ``executor`` decides where the trials run: in this process by default
-    (:class:`lossbench.executors.LocalExecutor`), or on a Ray cluster
-    (:class:`lossbench.executors.RayExecutor`); the results do not depend on it.
-
-    Raises:
-        ValueError: a value :func:`lossbench.config.validate` refuses (unknown loss, device,
-            value out of range), ``out`` holding another configuration or something that is not
-            a run, or ``force`` where :func:`check_run_folder` refuses it.
-        FileNotFoundError: the data folder holds no complete case, or ``train.init`` names no
-            file.
-        RunFolderInUseError: another run holds ``out`` (the message names its host and pid).
-    """
-    layout = RunLayout(Path(out))
-    config = resolve_threads(validate(config))
-    executor = executor or LocalExecutor()
-    check_run_folder(config, layout.root, force)
-    with hold(layout.lock, layout.root):
-        config = _take_out(layout, config, resume, force)
-        return _run_locked(config, layout, executor, progress)
+def _records(layout: RunLayout, config: Config) -> Resolved:
+    """The run's resolved record: read back from a folder that has one, else resolved here and
+    written once (``run.json``, ``splits.json``), and the asked ``config.toml`` beside it."""
+    if layout.run_json.is_file() and layout.splits.is_file() and layout.config.is_file():
+        return read_resolved(layout)
+    resolved = resolve(config, layout)
+    write_resolved(resolved, layout)
+    write_text(layout.config, to_toml(config))
+    return resolved
 
 
 class _Clock:
-    """Wall seconds per phase of one invocation of ``run`` (data, pretraining, training,
-    evaluation), written to ``config.toml`` as the ``timing`` table."""
+    """Wall seconds per phase of one invocation (data, pretraining, trials, report)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -291,57 +209,115 @@ class _Clock:
 
 def _prepare_locked(
     config: Config, layout: RunLayout, executor: Executor, progress: bool, clock: _Clock
-) -> dict[str, dict[str, Any]]:
-    device = resolve_device(config.device)
-    stored: dict[str, dict[str, Any]] = dict(_environment(device, config.train.precision))
-    layout.config.write_text(to_toml(config, stored))
+) -> Resolved:
+    resolved = _records(layout, config)
     with clock.phase("data"):
-        _, test_set = _split(config, layout, generate=True)
-        stored["test_data"] = _test_data(test_set, layout)
-        layout.config.write_text(to_toml(config, stored))
+        if config.data.source == "synthetic":
+            generate_phantom(config.data, resolved.split, layout.root)
         if executor.in_process:  # the trials run in this process: prepare their cases once
-            _cases(layout, from_toml(layout.config), progress)  # as the trials read it
+            prepared_cases(read_run(layout.root), progress)
     with clock.phase("pretraining"):
         executor.pretrain(layout, progress)
-    return stored
+    return resolved
 
 
-def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress: bool) -> Path:
+def prepare(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Create or check out the run folder ``out``: its configuration and resolved record, its
+    data and the shared pretraining, everything the trials need; returns the ``config.toml``
+    path. The trials can then run anywhere that sees the folder (``lossbench trial``,
+    :func:`lossbench.trial.run_trial`).
+
+    Raises the same errors as :func:`run`.
+    """
+    layout = RunLayout(Path(out))
+    validate(config)
+    check_run_folder(config, layout.root, force)
+    with hold(layout.lock, layout.root):
+        config = _take_out(layout, config, resume, force)
+        clock = _Clock()
+        _prepare_locked(config, layout, LocalExecutor(), progress, clock)
+        record_timing(layout.root, clock.seconds)
+    return layout.config
+
+
+def run(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> Path:
+    """Run every (loss, seed) trial of ``config`` into ``out``, gather the results and write the
+    report, as ``lossbench run`` does; returns the results CSV path.
+
+    Every value is validated (:func:`lossbench.config.validate`) and the folder checked
+    (:func:`check_run_folder`) before the folder is created, changed or, with ``force``,
+    emptied. ``executor`` decides where the trials run: in this process by default
+    (:class:`lossbench.executors.LocalExecutor`), or on a Ray cluster
+    (:class:`lossbench.executors.ray.RayExecutor`); the results do not depend on it.
+
+    Raises:
+        ValueError: a value :func:`lossbench.config.validate` refuses (unknown loss, device,
+            value out of range), ``out`` holding another configuration or something that is not
+            a run, or ``force`` where :func:`check_run_folder` refuses it.
+        FileNotFoundError: the data folder holds no complete case, or ``train.init`` names no
+            file.
+        RunFolderInUseError: another run holds ``out`` (the message names its host and pid).
+
+    Warns:
+        ReportSkipped: the results cannot be reported (the reason is the message).
+    """
+    layout = RunLayout(Path(out))
+    validate(config)
+    executor = executor or LocalExecutor()
+    check_run_folder(config, layout.root, force)
+    with hold(layout.lock, layout.root):
+        config = _take_out(layout, config, resume, force)
+        _run_locked(config, layout, executor, progress)
+        return collect(layout.root)
+
+
+def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress: bool) -> None:
     clock = _Clock()
-    with executor.session(layout, config):
-        stored = _prepare_locked(config, layout, executor, progress, clock)
-        pending = [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
+    resolved = _records(layout, config)
+    with executor.session(layout, resolved):
+        _prepare_locked(config, layout, executor, progress, clock)
+        grid = trial_grid(config, resolved.losses)
+        pending = [t for t in grid if not layout.trial(*t).metrics.exists()]
         with clock.phase("trials"):
             outcomes = executor.trials(layout, pending, progress)
     for name, key in (("training", "train_seconds"), ("evaluation", "eval_seconds")):
         clock.seconds[name] = round(sum(o.get(key, 0.0) for o in outcomes), 2)
     if executor.in_process:  # the trials' wall time is their training plus their evaluation
         del clock.seconds["trials"]
-    stored["timing"] = clock.seconds
-    layout.config.write_text(to_toml(config, stored))
-    return collect(layout.root)
+    record_timing(layout.root, clock.seconds)
 
 
-def record_timing(out: str | Path, phase: str, seconds: float) -> dict[str, float]:
-    """Add the wall ``seconds`` of ``phase`` (e.g. ``"report"``) to the ``timing`` table of a
-    run's ``config.toml``; returns the whole table (seconds per phase).
+def record_timing(out: str | Path, seconds: dict[str, float]) -> dict[str, float]:
+    """Set the wall ``seconds`` of phases (e.g. ``{"report": 3.5}``) in a run's
+    ``timing.json``; returns the whole record (seconds per phase).
 
     Example:
         >>> import tempfile
-        >>> from lossbench.config import preset
         >>> folder = Path(tempfile.mkdtemp())
-        >>> text = to_toml(preset("quick"), {"timing": {"data": 2.0}})
-        >>> _ = (folder / "config.toml").write_text(text)
-        >>> record_timing(folder, "report", 3.5)
+        >>> _ = record_timing(folder, {"data": 2.0})
+        >>> record_timing(folder, {"report": 3.5})
         {'data': 2.0, 'report': 3.5}
     """
     layout = RunLayout(Path(out))
-    tables = {name: stored_table(layout.config, name) for name in STORED_TABLES}
-    tables["timing"] = {**tables["timing"], phase: round(seconds, 2)}
-    layout.config.write_text(
-        to_toml(from_toml(layout.config), {k: v for k, v in tables.items() if v})
-    )
-    return tables["timing"]
+    timing = json.loads(layout.timing.read_text()) if layout.timing.is_file() else {}
+    timing.update({phase: round(s, 2) for phase, s in seconds.items()})
+    write_json(layout.timing, timing)
+    return timing
 
 
 def missing_trials(out: str | Path) -> list[tuple[str, int]]:
@@ -350,35 +326,49 @@ def missing_trials(out: str | Path) -> list[tuple[str, int]]:
 
     Raises:
         FileNotFoundError: ``out`` is not a run folder.
-
-    Example:
-        >>> import tempfile
-        >>> from lossbench.config import preset
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> config = preset("quick")
-        >>> config.losses, config.seeds = ["dice"], [0, 1]
-        >>> text = to_toml(config, {"environment": {"lossbench": "0.1.0"}})
-        >>> _ = (folder / "config.toml").write_text(text)
-        >>> missing_trials(folder)
-        [('dice', 0), ('dice', 1)]
     """
     layout = RunLayout(require_run(out))
-    config = from_toml(layout.config)
-    return [t for t in trial_grid(config) if not layout.trial(*t).metrics.exists()]
+    grid = trial_grid(from_toml(layout.config), run_losses(layout))
+    return [t for t in grid if not layout.trial(*t).metrics.exists()]
+
+
+def _gather(layout: RunLayout, losses: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
+    """Every finished trial's table, checked; the failed trials' reasons into failures.csv."""
+    trials = [layout.trial(loss, seed) for seed in seeds for loss in losses]
+    done = [t.metrics for t in trials if t.metrics.exists()]
+    frames = [check_table(pd.read_csv(path, dtype={"case_id": str}), path) for path in done]
+    failed = [t.failed for t in trials if t.failed.exists() and not t.metrics.exists()]
+    failures = [json.loads(path.read_text()) for path in failed]
+    if failures:
+        write_csv(layout.failures, pd.DataFrame(failures))
+    else:
+        layout.failures.unlink(missing_ok=True)
+    if not frames:
+        why = f"{len(failures)} failed (why: {layout.failures}), " if failures else ""
+        raise ValueError(
+            f"no trial of {layout.root} has finished: {why}"
+            f"{len(trials) - len(failures)} not run or interrupted"
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def collect(
-    out: str | Path, losses: Sequence[str] | None = None, seeds: Sequence[int] | None = None
+    out: str | Path,
+    losses: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    *,
+    report: bool = True,
 ) -> Path:
     """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
-    ``results.parquet``, and the failed trials' reasons into ``failures.csv``; returns the CSV
-    path. Trials without metrics are skipped (:func:`missing_trials` lists them). ``losses``
-    and ``seeds`` default to the run's own. Each trial's table is checked as it is read
-    (:func:`lossbench.results.check_table`).
+    ``results.parquet``, the failed trials' reasons into ``failures.csv``, and write the report
+    (:func:`write_report`) unless ``report`` is false, as ``lossbench collect`` does; returns
+    the CSV path. Trials without metrics are skipped (:func:`missing_trials` lists them).
+    ``losses`` and ``seeds`` default to the run's own (a 0.1 run folder's too). Each trial's
+    table is checked as it is read (:func:`lossbench.results.check_table`).
 
     Raises:
         FileNotFoundError: ``out`` is not a run folder (when ``losses`` or ``seeds`` are read
-            from its configuration).
+            from it).
         ValueError: no trial has finished (the failed ones are in ``failures.csv``), or a
             trial's table holds a value no metric can take.
 
@@ -391,25 +381,28 @@ def collect(
     """
     layout = RunLayout(Path(out))
     if losses is None or seeds is None:
-        config = from_toml(RunLayout(require_run(out)).config)
-        losses = resolve_losses(config.losses) if losses is None else losses
-        seeds = config.seeds if seeds is None else seeds
-    trials = [layout.trial(loss, seed) for seed in seeds for loss in losses]
-    done = [t.metrics for t in trials if t.metrics.exists()]
-    frames = [check_table(pd.read_csv(path, dtype={"case_id": str}), path) for path in done]
-    failed = [t.failed for t in trials if t.failed.exists() and not t.metrics.exists()]
-    failures = [json.loads(path.read_text()) for path in failed]
-    if failures:
-        _write_atomic(pd.DataFrame(failures), layout.failures)
-    else:
-        layout.failures.unlink(missing_ok=True)
-    if not frames:
-        why = f"{len(failures)} failed (why: {layout.failures}), " if failures else ""
-        raise ValueError(
-            f"no trial of {layout.root} has finished: {why}"
-            f"{len(trials) - len(failures)} not run or interrupted"
-        )
-    table = pd.concat(frames, ignore_index=True)
-    _write_atomic(table, layout.results_csv)
+        layout = RunLayout(require_run(out))
+        losses = run_losses(layout) if losses is None else losses
+        seeds = from_toml(layout.config).seeds if seeds is None else seeds
+    table = _gather(layout, losses, seeds)
+    write_csv(layout.results_csv, table)
     write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
+    if report:
+        write_report(layout.root)
     return layout.results_csv
+
+
+def write_report(out: str | Path) -> tuple[Path, Path] | None:
+    """Build a run folder's report from its results (:func:`lossbench.report.build_report`)
+    and add the time it took to ``timing.json``; returns ``(report.md, report.html)``, or None
+    with a :class:`ReportSkipped` warning when the results cannot be reported."""
+    from lossbench.report import build_report
+
+    start = time.perf_counter()
+    try:
+        paths = build_report(out)
+    except ValueError as exc:  # e.g. no test case with lesions
+        warnings.warn(str(exc), ReportSkipped, stacklevel=2)
+        return None
+    record_timing(out, {"report": time.perf_counter() - start})
+    return paths

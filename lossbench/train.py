@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from lossbench._files import write_atomic
-from lossbench.config import Config, TrainConfig
+from lossbench.config import Arithmetic, Config, TrainConfig
 from lossbench.data.nnunet import input_channels
 from lossbench.data.patches import sample_batch
 from lossbench.layout import TrialLayout
@@ -39,11 +39,14 @@ __all__ = [
     "build_model",
     "load_matching",
     "memory_format",
-    "resolve_precision",
     "train_trial",
 ]
 
-_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_DTYPES: dict[Arithmetic, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -65,35 +68,15 @@ def build_model(config: Config, seed: int) -> VNet:
     return VNet(in_channels=channels, width=config.model.width, levels=config.model.levels)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The arithmetic a ``train.precision`` setting means on ``device``: ``fp32``, ``bf16`` or
-    ``fp16``. ``auto`` is bf16 on a CUDA device that supports it, fp16 on an older one, and fp32
-    on the CPU (bf16 autocast only pays off on a CPU with native bf16 instructions; choose it
-    there explicitly).
+def autocast_dtype(precision: Arithmetic) -> torch.dtype | None:
+    """The autocast dtype of the network's forward pass for a resolved precision (see
+    :func:`lossbench.config.resolve_precision`), or None for float32 (no autocast).
 
     Example:
-        >>> cpu = torch.device("cpu")
-        >>> resolve_precision("auto", cpu), resolve_precision("bf16", cpu)
-        ('fp32', 'bf16')
+        >>> autocast_dtype("bf16"), autocast_dtype("fp32")
+        (torch.bfloat16, None)
     """
-    if precision not in ("auto", *_DTYPES):
-        raise ValueError(f"train.precision must be auto, fp32, bf16 or fp16, got {precision!r}")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of the network's forward pass for a ``train.precision`` setting on
-    ``device``, or None for float32 (no autocast).
-
-    Example:
-        >>> autocast_dtype("bf16", torch.device("cpu"))
-        torch.bfloat16
-    """
-    return _DTYPES[resolve_precision(precision, device)]
+    return _DTYPES[precision]
 
 
 def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
@@ -129,13 +112,14 @@ def train_trial(
     iterations: int | None = None,
     lr: float | None = None,
     progress: bool = True,
+    precision: Arithmetic = "fp32",
 ) -> tuple[VNet, float]:
     """Train one trial and return ``(model, training seconds)``.
 
     Writes the trial's ``history.csv`` (iteration, loss, seconds, batch hash, attempt: 1, and
-    one more after each resume) and ``checkpoint.pt``; an existing checkpoint is resumed. Both
-    are written beside their place and renamed into it, so an interruption (even SIGKILL) or a
-    full disk leaves the previous checkpoint whole.
+    one more after each resume) and ``checkpoint.pt``, both renamed into place, so an
+    interruption (even SIGKILL) or a full disk leaves the previous checkpoint whole; an existing
+    checkpoint is resumed.
 
     Args:
         loss_name: a registered loss.
@@ -147,40 +131,22 @@ def train_trial(
         init_state: starting weights shared by every loss (e.g. the pretrained checkpoint).
         iterations, lr: override ``config.train.iterations`` / ``lr`` (the pretraining stage).
         progress: show a progress bar.
+        precision: the run's resolved arithmetic (``fp32``, ``bf16`` or ``fp16``).
 
     Raises:
         NonFiniteLossError: the loss became NaN or inf (the message names iteration and loss).
     """
-    train = config.train
-    iterations = train.iterations if iterations is None else iterations
+    iterations = config.train.iterations if iterations is None else iterations
     trial.folder.mkdir(parents=True, exist_ok=True)
-    model = _initial_model(config, seed, init_state, trial, device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    dtype = autocast_dtype(train.precision, device)
-    state = _State(
-        model=model,
-        optimizer=torch.optim.Adam(params, lr=train.lr if lr is None else lr),
-        # fp16 gradients underflow without loss scaling; bf16 has float32's exponent range
-        scaler=torch.amp.GradScaler(device.type, enabled=dtype is torch.float16),
-        rng=np.random.default_rng([seed, 7]),
-    )
-    if trial.checkpoint.exists():
-        state.restore(trial.checkpoint, device)
-    bar = tqdm(
-        range(state.iteration, iterations),
-        desc=f"{loss_name} seed {seed}",
-        unit="it",
-        leave=False,
-        disable=not progress,
-        initial=state.iteration,
-        total=iterations,
-    )
+    dtype = autocast_dtype(precision)
+    state = _start(config, seed, init_state, trial, device, lr, dtype)
     loss_fn = create_loss(loss_name)
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
-    model.train()
+    state.model.train()
     clock, before = time.perf_counter(), state.elapsed
-    with _Batches(cases, train, state.rng, iterations - state.iteration, loss_fn) as batches:
-        for iteration in bar:
+    count = iterations - state.iteration
+    with _Batches(cases, config.train, state.rng, count, loss_fn) as batches:
+        for iteration in _bar(state, iterations, f"{loss_name} seed {seed}", progress):
             if callable(set_progress):
                 set_progress(iteration / iterations)
             images, labels, maps, state.rng_state = batches.next()
@@ -190,18 +156,52 @@ def train_trial(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
                 )
             state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-            row = [
-                state.iteration,
-                value,
-                round(state.elapsed, 3),
-                _batch_hash(images, labels),
-                state.attempt,
-            ]
-            state.history.append(row)
-            if state.iteration % train.checkpoint_every == 0 or state.iteration == iterations:
+            hashed = _batch_hash(images, labels)
+            state.history.append(
+                [state.iteration, value, round(state.elapsed, 3), hashed, state.attempt]
+            )
+            last = state.iteration == iterations
+            if state.iteration % config.train.checkpoint_every == 0 or last:
                 state.save(trial.checkpoint)
     _write_history(state.history, trial.history)
-    return model, before + time.perf_counter() - clock
+    return state.model, before + time.perf_counter() - clock
+
+
+def _start(
+    config: Config,
+    seed: int,
+    init_state: dict[str, torch.Tensor] | None,
+    trial: TrialLayout,
+    device: torch.device,
+    lr: float | None,
+    dtype: torch.dtype | None,
+) -> _State:
+    """A trial's starting state: the seeded (or given) weights, Adam, the loss scaler and the
+    batch generator, or the state of its checkpoint when it resumes."""
+    model = _initial_model(config, seed, init_state, trial, device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    state = _State(
+        model=model,
+        optimizer=torch.optim.Adam(params, lr=config.train.lr if lr is None else lr),
+        # fp16 gradients underflow without loss scaling; bf16 has float32's exponent range
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype is torch.float16),
+        rng=np.random.default_rng([seed, 7]),
+    )
+    if trial.checkpoint.exists():
+        state.restore(trial.checkpoint, device)
+    return state
+
+
+def _bar(state: _State, iterations: int, name: str, progress: bool) -> tqdm:
+    return tqdm(
+        range(state.iteration, iterations),
+        desc=name,
+        unit="it",
+        leave=False,
+        disable=not progress,
+        initial=state.iteration,
+        total=iterations,
+    )
 
 
 _Maps = dict[str, torch.Tensor] | None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lossbench.config import apply_overrides, from_toml, preset, stored_table, to_toml, validate
+from lossbench.config import apply_overrides, from_toml, legacy_table, preset, to_toml, validate
 
 
 def test_overrides_name_the_key_and_the_type() -> None:
@@ -22,15 +22,18 @@ def test_overrides_name_the_key_and_the_type() -> None:
         apply_overrides(preset("quick"), ["train.iterations"])
 
 
-def test_round_trip_keeps_every_value_and_the_stored_tables(tmp_path: Path) -> None:
+def test_round_trip_keeps_every_value(tmp_path: Path) -> None:
     config = apply_overrides(preset("paper"), ["data.source=/data/msseg2", "eval.overlap=0.25"])
-    extra: dict[str, dict[str, object]] = {
-        "environment": {"torch": "x"},
-        "test_data": {"root": "data/test", "case_ids": ["1"]},
-    }
-    (tmp_path / "c.toml").write_text(to_toml(config, extra))
+    (tmp_path / "c.toml").write_text(to_toml(config))
     assert dataclasses.asdict(from_toml(tmp_path / "c.toml")) == dataclasses.asdict(config)
-    assert stored_table(tmp_path / "c.toml", "test_data")["case_ids"] == ["1"]
+
+
+def test_a_01_config_toml_is_read_with_its_tables_skipped_and_readable(tmp_path: Path) -> None:
+    config = apply_overrides(preset("quick"), ["eval.overlap=0.25"])
+    tables = '\n[environment]\ntorch = "x"\n\n[test_data]\nroot = "data/test"\ncase_ids = ["1"]\n'
+    (tmp_path / "c.toml").write_text(to_toml(config) + tables)
+    assert dataclasses.asdict(from_toml(tmp_path / "c.toml")) == dataclasses.asdict(config)
+    assert legacy_table(tmp_path / "c.toml", "test_data")["case_ids"] == ["1"]
 
 
 @pytest.mark.parametrize(

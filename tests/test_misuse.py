@@ -148,7 +148,7 @@ ROWS: list[tuple[str, list[str], str, str | None, Patch | None]] = [
     ("force on the home folder", ["run", "--out", "{home}", "--force"],
      "is your home folder", None, None),
     ("a home folder without force", ["run", "--out", "{home}"],
-     "holds .bashrc, .ssh/, Documents/ and no lossbench run (config.toml)", None, None),
+     "holds .bashrc, .ssh/, Documents/ and no lossbench run (run.json)", None, None),
     ("force on a folder holding the data", ["run", "--data", "{proj}/msdata", "--out", "{proj}",
      "--force"], "--force refused", None, None),
     ("a non-run folder without force", ["run", "--out", "{mine}"],
@@ -240,7 +240,7 @@ ROWS: list[tuple[str, list[str], str, str | None, Patch | None]] = [
     ("report with an unknown baseline", ["report", "{scores}", "--baseline", "nope"],
      "baseline 'nope' is not one of the methods", None, None),
     ("a trial of a folder that is no run", ["trial", "{mine}", "--index", "0"],
-     "mine is not a lossbench run folder (no config.toml written by lossbench)", None, None),
+     "mine is not a lossbench run folder (no run.json written by lossbench)", None, None),
 ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tqdm import tqdm
 
-from lossbench.config import Config
+from lossbench.config import Resolved
 from lossbench.layout import RunLayout
 from lossbench.trial import pretrain, record_failure, run_trial
 
@@ -84,7 +84,7 @@ class RayExecutor:
     _resources: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     @contextlib.contextmanager
-    def session(self, layout: RunLayout, config: Config) -> Iterator[None]:
+    def session(self, layout: RunLayout, resolved: Resolved) -> Iterator[None]:
         """Connect to (or start) Ray, check that every node sees the run folder, and fix the
         tasks' resources; a Ray started here is shut down at the end."""
 
@@ -101,8 +101,8 @@ class RayExecutor:
             has_gpus = ray.cluster_resources().get("GPU", 0) > 0
             gpus = self.trial_gpus
             if gpus is None:
-                gpus = 1.0 if has_gpus and config.device != "cpu" else 0.0
-            cpus = self.trial_cpus or (1 if gpus > 0 else config.train.threads)
+                gpus = 1.0 if has_gpus and resolved.device != "cpu" else 0.0
+            cpus = self.trial_cpus or (1 if gpus > 0 else resolved.threads)
             biggest = max(
                 (n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0
             )

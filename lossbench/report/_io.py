@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lossbench.config import Config, from_toml, stored_table
+from lossbench.config import Config, from_toml
+from lossbench.config import locate_test_cases as find_test_cases
 from lossbench.layout import RunLayout
 from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
 from lossbench.results import load
@@ -81,20 +82,11 @@ def read_config(run_dir: str | Path) -> Config | None:
 
 
 def locate_test_cases(run_dir: str | Path) -> Path | None:
-    """The folder holding the run's test cases (one sub-folder per case id), as ``run``
-    recorded it in ``config.toml`` (table ``test_data``), or ``None`` when not recorded.
-
-    A relative location is relative to the run folder (the synthetic cases it generated), so a
-    run folder can be moved with its data. A run folder from before the location was recorded
-    falls back to its generated ``data/test`` when that exists.
+    """The folder holding a run's test cases (:func:`lossbench.config.locate_test_cases`).
 
     Example:
         >>> import tempfile
         >>> locate_test_cases(tempfile.mkdtemp()) is None
         True
     """
-    layout = RunLayout(Path(run_dir))
-    root = stored_table(layout.config, "test_data").get("root") if layout.config.exists() else None
-    if not root:
-        return layout.data("test") if layout.data("test").is_dir() else None
-    return Path(root) if Path(root).is_absolute() else layout.root / root
+    return find_test_cases(RunLayout(Path(run_dir)))

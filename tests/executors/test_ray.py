@@ -139,6 +139,8 @@ def test_the_cli_runs_on_ray_with_the_trials_resources(tmp_path: Path, capsys) -
     assert main([*args, "--executor", "ray", "--trial-cpus", "1"]) == 0
     assert "6 rows in" in capsys.readouterr().out
     config = (tmp_path / "config.toml").read_text()
-    assert "threads = 1" in config and "trials = " in config  # --trial-cpus sets train.threads
+    assert "threads = 1" in config  # --trial-cpus sets train.threads
+    assert json.loads((tmp_path / "run.json").read_text())["threads"] == 1
+    assert "trials" in json.loads((tmp_path / "timing.json").read_text())
     assert main([*args, "--executor", "ray", "--trial-cpus", "3"]) == 2  # another configuration
     assert "train.threads 1 there, 3 here" in capsys.readouterr().err

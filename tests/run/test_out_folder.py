@@ -25,11 +25,13 @@ def test_force_deletes_the_runs_own_paths_and_nothing_else(tmp_path: Path, capsy
     (out / "analysis").mkdir()
     (out / "analysis" / "plot.py").write_text("import matplotlib\n")
     written = {p.name for p in RunLayout(out).written if p.exists()}
-    assert written >= {"config.toml", "data", "pretrain", "trials", "results.csv", "report.md"}
+    assert written >= {"config.toml", "run.json", "splits.json", "timing.json", "data", "trials"}
+    assert written >= {"pretrain", "results.csv", "report.md"}
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out), "--dry-run"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith(f"{out} holds a run: --force would delete config.toml, data/")
+    records = "config.toml, run.json, splits.json, timing.json, data/"
+    assert line.startswith(f"{out} holds a run: --force would delete {records}")
     assert line.endswith("(nothing else)") and "notes.txt" not in line
     trial = RunLayout(out).trial("dice", 0).metrics
     stamp = trial.stat().st_mtime_ns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,7 @@ import pytest
 import torch
 
 from lossbench.cli import main
-from lossbench.config import apply_overrides, from_toml, validate
-from lossbench.layout import RunLayout
+from lossbench.config import Config, apply_overrides, from_toml, validate
 from lossbench.metrics import METRIC_KEYS
 from lossbench.models import VNet
 from lossbench.report import build_report
@@ -31,7 +31,8 @@ def test_results_table_rows_and_columns(tmp_path: Path) -> None:
     assert len(table) == 2 * 2 * 3
     assert table.groupby(["loss", "seed"]).size().tolist() == [3] * 4
     assert (tmp_path / "results.csv").exists() and (tmp_path / "config.toml").exists()
-    assert "git_revision" in (tmp_path / "config.toml").read_text()
+    assert "git_revision" in (tmp_path / "run.json").read_text()
+    assert "git_revision" not in (tmp_path / "config.toml").read_text()  # what was asked, only
     assert len(list((tmp_path / "trials" / "dice-seed0" / "predictions").glob("*.nii.gz"))) == 3
 
 
@@ -181,7 +182,7 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         ("data.lesion_free=1.5", r"data.lesion_free must be in \[0, 1\], got 1.5"),
         ("report.nan_policy=drop", "report.nan_policy must be 'worst' or 'exclude', got 'drop'"),
         ("eval.window=-8", "eval.window must be 0 .the patch size. or a positive edge, got -8"),
-        ("train.precision=fp64", "train.precision must be one of auto, fp32, bf16, fp16, got"),
+        ("train.precision=fp64", "train.precision must be 'auto', 'fp32', 'bf16' or 'fp16', got"),
     ],
 )
 def test_bad_values_are_refused_before_any_work(tmp_path: Path, setting: str, message: str) -> None:
@@ -203,28 +204,30 @@ def test_not_an_msseg2_folder(tmp_path: Path) -> None:
 
 def test_an_msseg2_folder_gets_the_study_split_when_its_ids_match(tmp_path: Path) -> None:
     from lossbench.data.msseg2 import FILES
-    from lossbench.run import PAPER_SPLIT, _split
+    from lossbench.data.split import PAPER_SPLIT, split_cases
+
+    def split(config: Config) -> tuple[list[str], list[str]]:
+        parts = split_cases(config.data, (Path("data/train"), Path("data/test")))
+        return list(parts.train.case_ids), list(parts.test.case_ids)
 
     for case_id in [*PAPER_SPLIT["train"], *PAPER_SPLIT["test"], "001"]:
         (tmp_path / case_id).mkdir()
         for key in ("baseline", "followup", "label"):  # the split only looks for the files
             (tmp_path / case_id / FILES[key]).touch()
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path)))
-    train, test = _split(config, RunLayout(tmp_path), generate=True)
-    assert train.case_ids == PAPER_SPLIT["train"] and test.case_ids == PAPER_SPLIT["test"]
+    assert split(config) == (PAPER_SPLIT["train"], PAPER_SPLIT["test"])
     (tmp_path / "013").rename(tmp_path / ".013")  # a study case missing: a seeded split
     config = tiny([], data=dataclasses.replace(tiny([]).data, source=str(tmp_path), seed=3))
-    train, test = _split(config, RunLayout(tmp_path), generate=True)
-    assert len(test) == round(0.2 * 40) and not set(train.case_ids) & set(test.case_ids)
-    assert "013" not in train.case_ids + test.case_ids
-    again = _split(config, RunLayout(tmp_path), generate=True)
-    assert again[1].case_ids == test.case_ids  # the seed fixes it
+    train, test = split(config)
+    assert len(test) == round(0.2 * 40) and not set(train) & set(test)
+    assert "013" not in train + test
+    assert split(config)[1] == test  # the seed fixes it
     (tmp_path / ".013").rename(tmp_path / "013")
     (tmp_path / "013" / FILES["label"]).unlink()  # an incomplete case is named, never skipped
     with pytest.raises(FileNotFoundError, match=f"case 013 lacks {FILES['label']}"):
         validate(dataclasses.replace(config, losses=["dice"]))
     with pytest.raises(FileNotFoundError, match=f"case 013 lacks {FILES['label']}"):
-        _split(config, RunLayout(tmp_path), generate=True)
+        split(config)
 
 
 def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
@@ -266,9 +269,7 @@ def test_cli_run_and_dry_run(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "3 rows in" in out and "one seed cannot rank losses" in out
     assert "wall time by phase: data" in out and "evaluation" in out and "report" in out
-    from lossbench.config import stored_table
-
-    timing = stored_table(tmp_path / "config.toml", "timing")
+    timing = json.loads((tmp_path / "timing.json").read_text())
     assert set(timing) == {"data", "pretraining", "training", "evaluation", "report"}
     assert main(["run", "--losses", "dcie", "--out", str(tmp_path / "x")]) == 2
 

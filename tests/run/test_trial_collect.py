@@ -94,7 +94,8 @@ def test_the_thread_count_is_part_of_the_configuration(tmp_path: Path) -> None:
     run(tiny(["dice"]), tmp_path, progress=False)
     from lossbench.config import from_toml
 
-    assert from_toml(tmp_path / "config.toml").train.threads >= 1  # 0 resolved at creation
+    assert from_toml(tmp_path / "config.toml").train.threads == 0  # as asked
+    assert json.loads((tmp_path / "run.json").read_text())["threads"] >= 1  # resolved once
     config = tiny(["dice"])
     config.train.threads = 7
     with pytest.raises(ValueError, match="train.threads .* there, 7 here"):

@@ -1,0 +1,72 @@
+"""The named protocols: ``quick`` (the default), ``standard``, ``scratch`` and ``paper``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lossbench._text import suggest
+from lossbench.config.schema import Config, EvalConfig, ModelConfig, TrainConfig
+
+__all__ = ["PRESETS", "preset"]
+
+
+def _quick() -> Config:
+    return Config()
+
+
+def _standard() -> Config:
+    config = Config(preset="standard", seeds=[0, 1, 2])
+    config.data.test_cases = 48
+    return config
+
+
+def _scratch() -> Config:
+    config = Config(preset="scratch")
+    config.train.init = "scratch"
+    config.train.iterations = 600
+    config.train.lr = 1e-3
+    return config
+
+
+def _paper() -> Config:
+    config = Config(preset="paper")
+    config.data.target_spacing = [0.5, 0.75, 0.75]
+    config.model = ModelConfig(width=16, levels=5)
+    config.train = TrainConfig(
+        iterations=250,
+        batch_size=4,
+        lr=1e-3,
+        patch_size=80,
+        max_shift=10,
+        init="pretrain",
+        pretrain_iterations=2000,
+        pretrain_lr=1e-3,
+    )
+    config.eval = EvalConfig(window=0, overlap=0.5)  # windows of the training patch, half overlap
+    return config
+
+
+PRESETS: dict[str, Callable[[], Config]] = {
+    "quick": _quick,
+    "standard": _standard,
+    "scratch": _scratch,
+    "paper": _paper,
+}
+"""Preset name -> a function that makes a fresh configuration of it."""
+
+
+def preset(name: str) -> Config:
+    """A fresh configuration of a named preset.
+
+    Raises:
+        ValueError: an unknown name, with the closest one.
+
+    Example:
+        >>> preset("paper").train.patch_size
+        80
+    """
+    if name not in PRESETS:
+        raise ValueError(
+            f"unknown preset {name!r}{suggest(name, PRESETS)} (valid: {', '.join(PRESETS)})"
+        )
+    return PRESETS[name]()
