@@ -30,7 +30,7 @@ from lossbench.stats import (
     seed_spread,
     summarise,
 )
-from lossbench.stats import _signed_rank_cdf as signed_rank_cdf
+from lossbench.stats import signed_rank_cdf
 
 
 def fabricated(seeds: int = 2) -> pd.DataFrame:

@@ -21,9 +21,6 @@ def print_means(table: pd.DataFrame, policy: str, file: TextIO | None = None) ->
     from lossbench.stats import overview
 
     unit = "method" if "method" in table.columns else "loss"
-    table = table.rename(columns={"method": "loss"})
-    if "seed" not in table.columns:
-        table = table.assign(seed=0)
     lesion = table[~table["ref_empty"].astype(bool)]
     if not len(lesion):
         return

@@ -45,8 +45,9 @@ def unit_of(run_dir: str | Path) -> str:
 
 
 def load_checked(run_dir: str | Path) -> pd.DataFrame:
-    """The results table of ``run_dir`` with ``loss`` and ``case_id`` as strings; a table of
-    ``lossbench score`` is read with its ``method`` as ``loss`` and one seed, 0.
+    """The results table of ``run_dir`` with the compared column named ``method`` (a run's
+    ``loss``, renamed) and ``case_id`` as strings; a table of ``lossbench score`` gets one seed,
+    0.
 
     Raises:
         FileNotFoundError: the folder holds no results table.
@@ -57,16 +58,19 @@ def load_checked(run_dir: str | Path) -> pd.DataFrame:
     source = layout.results_parquet if layout.results_parquet.exists() else layout.results_csv
     required = list(REQUIRED_COLUMNS)
     if "method" in results.columns and "loss" not in results.columns:
-        results = results.rename(columns={"method": "loss"})
+        required[0] = "method"
+        required.remove("train_seconds")
         if "seed" not in results.columns:
             results.insert(1, "seed", 0)
-        required.remove("train_seconds")
     missing = [c for c in required if c not in results.columns]
     if missing:
         raise ValueError(f"{source}: missing column(s) {', '.join(missing)}")
     if results.empty:
         raise ValueError(f"{source}: the results table has no rows")
-    return results.assign(case_id=results["case_id"].astype(str), loss=results["loss"].astype(str))
+    results = results.rename(columns={"loss": "method"})
+    return results.assign(
+        case_id=results["case_id"].astype(str), method=results["method"].astype(str)
+    )
 
 
 def read_config(run_dir: str | Path) -> Config | None:

@@ -1,9 +1,11 @@
 """Assemble the report of a run: ``report.md``, ``report.html``, ``summary.json`` and
-``figures/``, in three steps: the sections (text and tables), the figures, then the markdown and
-HTML renderings of both."""
+``figures/``. The results table becomes a :class:`~lossbench.stats.ScoreTable` once; the
+:class:`~lossbench.stats.Summary`, the sections (text and tables) and the figures are made from
+it, then rendered to markdown and HTML."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,16 +38,18 @@ from lossbench.report.tables import (
 )
 from lossbench.report.verdict import (
     DAGGER,
+    SCORED,
     VERDICT_METRICS,
     describe_protocol,
     verdict_markdown,
-    words,
 )
 from lossbench.stats import (
+    ScoreTable,
+    Summary,
     check_nan_policy,
     critical_difference_groups,
-    friedman,
-    pairwise_tests,
+    friedman_of,
+    pairwise,
     summarise,
 )
 
@@ -71,114 +75,108 @@ def _md(frame: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class _View:
-    """The results under display names: the pretraining loss carries a dagger."""
+    """The scores and results under display names: the pretraining loss carries a dagger."""
 
+    table: ScoreTable
+    shown: ScoreTable
     results: pd.DataFrame
-    shown: pd.DataFrame
     rename: dict[str, str]
     dagger: str
 
     @classmethod
-    def of(cls, results: pd.DataFrame, mark: str | None) -> _View:
-        losses = set(results["loss"])
-        rename = {mark: f"{mark} {DAGGER}"} if mark is not None and mark in losses else {}
+    def of(cls, table: ScoreTable, results: pd.DataFrame, mark: str | None) -> _View:
+        rename = {mark: f"{mark} {DAGGER}"} if mark is not None and mark in table.methods else {}
         dagger = (
             f" {DAGGER} {mark}: the loss of the shared pretraining, from which every loss started."
-            if mark in losses
+            if rename
             else ""
         )
-        return cls(results, results.assign(loss=results["loss"].replace(rename)), rename, dagger)
+        return cls(table, table.renamed(rename), results, rename, dagger)
 
-    def name(self, loss: str) -> str:
-        return self.rename.get(loss, loss)
+    def name(self, method: str) -> str:
+        return self.rename.get(method, method)
 
 
-def _sections(
-    view: _View,
-    summary: dict[str, Any],
-    baseline: str | None,
-    policy: str,
-    n_resamples: int,
-    bench: str | Path | None,
-) -> tuple[list[Section], dict]:
-    """The verdict and the tables, and the critical-difference panels (label -> ranks, groups)."""
-    results, shown, dagger = view.results, view.shown, view.dagger
-    one, many = words(summary)
-    losses = sorted(results["loss"].unique())
-    note = policy_note(results, MAIN_METRICS, policy)
-    sections: list[Section] = [
+def _tables(view: _View, summary: Summary, n_resamples: int) -> list[Section]:
+    """The verdict, Tables 1, 1b and 2."""
+    one, _ = summary.words
+    policy, dagger = summary.nan_policy, view.dagger
+    note = policy_note(view.table, MAIN_METRICS)
+    none = f"NaN policy: {policy} (no distance in this table).{dagger}"
+    return [
         ("Verdict", verdict_markdown(summary), None),
         (
             f"Table 1: mean metrics per {one}",
             f"{PROTOCOL} {note}{dagger}",
-            main_table(shown, MAIN_METRICS, n_resamples, nan_policy=policy),
+            main_table(view.shown, MAIN_METRICS, n_resamples),
         ),
-        (
-            "Table 1b: more metrics",
-            f"NaN policy: {policy} (no distance in this table).{dagger}",
-            main_table(shown, EXTENDED_METRICS, n_resamples, nan_policy=policy),
-        ),
+        ("Table 1b: more metrics", none, main_table(view.shown, EXTENDED_METRICS, n_resamples)),
         (
             "Table 2: coefficient of variation across cases",
-            "Sample SD (ddof = 1) over the mean, "
-            f"cases with lesions; lower is more stable. NaN policy: {policy} (no distance in this "
-            f"table).{dagger}",
-            cv_table(shown, nan_policy=policy),
+            "Sample SD (ddof = 1) over the mean, cases with lesions; lower is more stable. " + none,
+            cv_table(view.shown),
         ),
     ]
-    if baseline is not None and baseline in losses and len(losses) > 1:
-        n_pairs = len(losses) * (len(losses) - 1) // 2
-        text = (
-            f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
-            "the median of the Walsh averages) with its distribution-free 95% CI, and the "
-            f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n_pairs} "
-            f"pairs of {many}. Per-case values are averaged over seeds. "
-            f"{policy_note(results, ('hd95',), policy)}{dagger}"
-        )
+
+
+def _paired(view: _View, summary: Summary, baseline: str) -> Section:
+    """Table 3: every method against the baseline."""
+    one, many = summary.words
+    n = len(view.table.methods)
+    text = (
+        f"Hodges-Lehmann estimate of the per-case difference ({one} minus baseline; "
+        "the median of the Walsh averages) with its distribution-free 95% CI, and the "
+        f"two-sided Wilcoxon signed-rank p-value, Holm-corrected over all {n * (n - 1) // 2} "
+        f"pairs of {many}. Per-case values are averaged over seeds. "
+        f"{policy_note(view.table, ('hd95',))}{view.dagger}"
+    )
+    name = view.name(baseline)
+    return (f"Table 3: paired comparison with {name}", text, paired_table(view.shown, name))
+
+
+def _ranks(view: _View, summary: Summary) -> tuple[Section, dict]:
+    """The mean Friedman ranks, and the critical-difference panels (label -> ranks, groups)."""
+    one, many = summary.words
+    metrics = [m for m in VERDICT_METRICS if m in view.shown.scores]
+    ranked = {m: friedman_of(view.shown.scores[m]) for m in metrics}
+    frame, sentence = rank_table(ranked, many)
+    text = (
+        f"Mean rank of each {one} over the cases with lesions (1 = best). {sentence} "
+        f"{policy_note(view.table, ('hd95',))}{view.dagger}"
+    )
+    panels = {}
+    for metric, result in ranked.items():
+        groups = critical_difference_groups(result.ranks.index, pairwise(view.shown.scores[metric]))
+        panels[facts(metric).label] = (result.ranks, groups)
+    return ("Mean ranks", text, frame), panels
+
+
+def _sections(
+    view: _View, summary: Summary, baseline: str | None, n_resamples: int, bench: Any
+) -> tuple[list[Section], dict]:
+    """Every section (title, text, table) of the report, and the critical-difference panels."""
+    one, _ = summary.words
+    methods = view.table.methods
+    sections = _tables(view, summary, n_resamples)
+    if baseline is not None and baseline in methods and len(methods) > 1:
+        sections.append(_paired(view, summary, baseline))
+    panels: dict = {}
+    if len(methods) >= 3 and summary.n_lesion_cases >= 2:
+        section, panels = _ranks(view, summary)
+        sections.append(section)
+    none = f"NaN policy: {summary.nan_policy} (no distance in this table).{view.dagger}"
+    if view.table.fp_lesions.size:
         sections.append(
-            (
-                f"Table 3: paired comparison with {view.name(baseline)}",
-                text,
-                paired_table(shown, view.name(baseline), nan_policy=policy),
-            )
+            ("Table 4: false positives on lesion-free cases", none, fp_table(view.shown))
         )
-    panels: dict[str, tuple[pd.Series, list[list[str]]]] = {}
-    if len(losses) >= 3 and summary["n_lesion_cases"] >= 2:
-        ranked = {m: friedman(shown, m, policy) for m in VERDICT_METRICS if m in shown.columns}
-        frame, sentence = rank_table(ranked, many)
-        sections.append(
-            (
-                "Mean ranks",
-                f"Mean rank of each {one} over the cases with lesions "
-                f"(1 = best). {sentence} {policy_note(results, ('hd95',), policy)}"
-                f"{dagger}",
-                frame,
-            )
-        )
-        for metric, result in ranked.items():
-            tests = pairwise_tests(shown, metric, policy)
-            groups = critical_difference_groups(result.ranks.index, tests)
-            panels[facts(metric).label] = (result.ranks, groups)
-    if results["ref_empty"].astype(bool).any():
-        sections.append(
-            (
-                "Table 4: false positives on lesion-free cases",
-                f"NaN policy: {policy} (no distance in this table).{dagger}",
-                fp_table(shown),
-            )
-        )
-    if "train_seconds" in results:  # a run's table; scored predictions have no training cost
-        bench_ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
-        bench_ms = {view.name(k): v for k, v in bench_ms.items()} if bench_ms else None
-        sections.append(
-            (
-                "Table 5: cost",
-                f"NaN policy: {policy} (no metric in this table).{dagger}",
-                cost_table(shown, bench_ms),
-            )
-        )
+    if "train_seconds" in view.results:  # a run's table; scored predictions have no training
+        ms = benchmark_ms(json.loads(Path(bench).read_text())) if bench else None
+        ms = {view.name(k): v for k, v in ms.items()} if ms else None
+        shown = view.results.assign(method=view.results["method"].replace(view.rename))
+        cost = f"NaN policy: {summary.nan_policy} (no metric in this table).{view.dagger}"
+        sections.append(("Table 5: cost", cost, cost_table(shown, ms)))
     for _, _, frame in sections:
-        if frame is not None and frame.index.name in (None, "loss"):
+        if frame is not None and frame.index.name in (None, "method"):
             frame.index.name = one
     return sections, panels
 
@@ -187,43 +185,46 @@ def _figures(
     run: RunLayout,
     out: ReportLayout,
     view: _View,
-    summary: dict[str, Any],
+    summary: Summary,
     panels: dict,
-    policy: str,
     show: Sequence[str],
     baseline: str | None,
-    n_resamples: int,
-) -> dict[str, tuple[Path, str]]:
-    """Every figure of the report: title -> (PNG path, caption)."""
-    results, shown = view.results, view.shown
-    one, many = words(summary)
+) -> dict[str, Path]:
+    """Every figure of the report: title -> PNG path."""
+    _, many = summary.words
     out.figures.mkdir(parents=True, exist_ok=True)
-    made = {"Per-case metrics": figures.boxplots(shown, out.figure("boxplots"), nan_policy=policy)}
-    seed = int(results["seed"].min())
+    box = ("dice", "precision", "lesion_f1", "hd95")
+    matrices = {m: view.shown.scores[m].matrix() for m in box if m in view.shown.scores}
+    made = {"Per-case metrics": figures.boxplots(matrices, out.figure("boxplots"))}
+    seed = int(view.results["seed"].min())
     histories = {
-        view.name(loss): pd.read_csv(run.trial(loss, seed).history)
-        for loss in sorted(results["loss"].unique())
-        if run.trial(loss, seed).history.exists()
+        view.name(m): pd.read_csv(run.trial(m, seed).history)
+        for m in view.table.methods
+        if run.trial(m, seed).history.exists()
     }
     if histories:
         made["Training loss"] = figures.training_curves(histories, out.figure("training"))
-    qualitative = _qualitative(run, results, baseline, show, seed, out.figure("qualitative"))
+    qualitative = _qualitative(run, view.results, baseline, show, seed, out.figure("qualitative"))
     if qualitative is not None:
         made["Worst case of the baseline loss"] = qualitative
     if panels:
-        made["Critical difference"] = figures.critical_difference(
-            panels, out.figure("critical_difference"), many
-        )
-    order = [view.name(n) for n in summary["metrics"]["dice"]["ranking"]]
+        path = out.figure("critical_difference")
+        made["Critical difference"] = figures.critical_difference(panels, path, many)
+    order = [view.name(n) for n in summary.metrics["dice"].ranking]
     first = pd.DataFrame(
         {
-            facts(m).label: pd.Series(summary["metrics"][m]["p_first"]).rename(view.rename)
+            facts(m).label: pd.Series(summary.metrics[m].p_first).rename(view.rename)
             for m in VERDICT_METRICS
-            if m in summary["metrics"]
+            if m in summary.metrics
         }
     ).loc[order]
     made["Rank stability"] = figures.rank_stability(first, out.figure("rank_stability"))
-    captions = {
+    return made
+
+
+def _captions(summary: Summary, baseline: str | None, n_resamples: int) -> dict[str, str]:
+    one, many = summary.words
+    return {
         "Worst case of the baseline loss": f"The test case where {baseline} has its lowest "
         "Dice: the baseline loss, the loss with the best mean Dice and any loss asked for "
         "with --show; green true positives, red false positives, blue false negatives.",
@@ -233,10 +234,6 @@ def _figures(
         "Rank stability": f"How often each {one} has the best mean over {n_resamples:,} "
         f"bootstrap resamples of the cases (and of the seeds within each case), every {one} on "
         "the same draws.",
-    }
-    return {
-        title: (path, " ".join(filter(None, [captions.get(title, ""), view.dagger.strip()])))
-        for title, path in made.items()
     }
 
 
@@ -256,17 +253,17 @@ def _qualitative(
 
     lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
     location = locate_test_cases(run.root)
-    if baseline is None or baseline not in set(lesion["loss"]) or location is None:
+    if baseline is None or baseline not in set(lesion["method"]) or location is None:
         return None
-    base_rows = lesion[lesion["loss"] == baseline]
+    base_rows = lesion[lesion["method"] == baseline]
     case_id = str(base_rows.loc[base_rows["dice"].idxmin(), "case_id"])
-    best = str(lesion.groupby("loss")["dice"].mean().idxmax())
+    best = str(lesion.groupby("method")["dice"].mean().idxmax())
     predictions = {}
-    for loss in dict.fromkeys([baseline, best, *show]):
-        file = run.trial(loss, seed).prediction(case_id)
+    for method in dict.fromkeys([baseline, best, *show]):
+        file = run.trial(method, seed).prediction(case_id)
         if file.exists():
             image: Any = nib.load(str(file))
-            predictions[loss] = np.asarray(image.dataobj).astype(bool)
+            predictions[method] = np.asarray(image.dataobj).astype(bool)
     folder = location / case_id
     if not folder.is_dir() or not predictions:
         return None
@@ -297,36 +294,48 @@ def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) ->
 
 
 def _summary(
+    table: ScoreTable,
     results: pd.DataFrame,
     config: Config | None,
-    policy: str,
     n_resamples: int,
     compare: Sequence[str | Path],
-    unit: str,
-) -> dict[str, Any]:
-    summary = summarise(results, nan_policy=policy, n_resamples=n_resamples)
-    summary["protocol"] = describe_protocol(config)
-    if unit == "method":  # scored predictions: methods, not losses, and no training protocol
-        summary = {"unit": "method", "methods": summary.pop("losses"), **summary}
-        summary["protocol"] = {
-            "preset": None,
-            "init": "scored",
-            "pretrain_loss": None,
-            "text": "each method's predictions scored against the reference "
-            "masks (lossbench score)",
-        }
-    summary["comparisons"] = [
+) -> Summary:
+    """The run's :class:`Summary`, with its protocol and its rank agreement with ``compare``."""
+    summary = summarise(table, n_resamples=n_resamples)
+    protocol = SCORED if table.unit == "method" else describe_protocol(config)
+    comparisons = [
         comparison_summary(
             results,
             load_checked(Path(other)),
             str(other),
-            describe_protocol(read_config(Path(other))),
+            describe_protocol(read_config(Path(other))).text,
             VERDICT_METRICS,
-            policy,
+            table.nan_policy,
         )
         for other in compare
     ]
-    return summary
+    return dataclasses.replace(summary, protocol=protocol, comparisons=comparisons)
+
+
+def _check_names(
+    root: Path, results: pd.DataFrame, unit: str, baseline: str | None, show: Sequence[str]
+) -> None:
+    if results["ref_empty"].astype(bool).all():
+        raise ValueError(
+            f"{root}: no test case has reference lesions, and the statistics compare the "
+            "cases that have them"
+        )
+    names = sorted(results["method"].unique())
+    many = "methods" if unit == "method" else "losses"
+    unknown = [n for n in show if n not in names]
+    if unknown:
+        raise ValueError(
+            f"show: {', '.join(unknown)} not in the results of {root} ({many}: {', '.join(names)})"
+        )
+    if baseline is not None and baseline not in names:
+        raise ValueError(
+            f"baseline {baseline!r} is not one of the {many} of {root}: {', '.join(names)}"
+        )
 
 
 def build_report(
@@ -340,27 +349,20 @@ def build_report(
     show: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` for a finished (or
-    partial) run.
-
-    The report opens with the verdict (:func:`lossbench.report.verdict.verdict_markdown`);
-    ``summary.json`` holds its numbers (:func:`lossbench.stats.summarise`) plus the protocol and
-    any comparison with other runs.
+    partial) run, or for ``lossbench score``'s folder. The report opens with the verdict;
+    ``summary.json`` holds its numbers (:class:`lossbench.stats.Summary`).
 
     Args:
-        run_dir: the run folder (must hold ``results.parquet`` or ``results.csv``).
-        baseline: the reference loss of the paired comparison of Table 3 and of the
-            qualitative figure; by default ``dice`` when the table has it (no Table 3
-            otherwise).
+        run_dir: the folder holding ``results.parquet`` or ``results.csv``.
+        baseline: the reference of Table 3's paired comparison and of the qualitative figure;
+            by default ``dice`` when the table has it (no Table 3 otherwise).
         n_resamples: bootstrap resamples of Table 1 and of the rank stability.
         out_dir: where to write (default ``run_dir``): a new or empty folder, or an earlier
-            report's (``summary.json``), never another run or score folder; figures that need
-            the run's images still read them from ``run_dir`` and the test cases it records.
-        bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py``, whose medians join
-            Table 5.
-        nan_policy: ``"worst"`` or ``"exclude"`` for distances missing because exactly one mask
-            is empty; default the run's ``report.nan_policy``, else ``"worst"``.
-        compare: other run folders (e.g. the same losses from scratch) whose rankings the
-            verdict sets against this run's (Kendall's tau).
+            report's (``summary.json``), never another run or score folder.
+        bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py`` (Table 5).
+        nan_policy: ``"worst"`` or ``"exclude"``; default the run's ``report.nan_policy``, else
+            ``"worst"``.
+        compare: other run folders whose rankings the verdict sets against this run's.
         show: losses shown in the qualitative figure beside the baseline and the best loss.
 
     Returns:
@@ -368,45 +370,33 @@ def build_report(
 
     Raises:
         FileNotFoundError: no results table in ``run_dir`` or in a ``compare`` folder.
-        ValueError: the table lacks a required column (file and column named), holds a value
-            no metric can take (:func:`lossbench.results.check_table`), has no rows or no case
-            with lesions, ``nan_policy`` is unknown, ``baseline`` or a ``show`` loss is not in
-            the results, or ``out_dir`` holds something else.
+        ValueError: the table lacks a required column, holds a value no metric can take, has no
+            rows or no case with lesions, ``nan_policy`` is unknown, ``baseline`` or a ``show``
+            loss is not in the results, or ``out_dir`` holds something else.
     """
     run = RunLayout(Path(run_dir))
     if out_dir is not None and Path(out_dir).resolve() != run.root.resolve():
         check_output(out_dir, "report")
     out = ReportLayout(run.root if out_dir is None else Path(out_dir))
     config = read_config(run.root)
-    policy = check_nan_policy(
-        nan_policy if nan_policy is not None else config.report.nan_policy if config else "worst"
-    )
-    results = load_checked(run.root)
-    unit = unit_of(run.root)
-    if results["ref_empty"].astype(bool).all():
-        raise ValueError(
-            f"{run.root}: no test case has reference lesions, and the statistics compare the "
-            "cases that have them"
-        )
-    names = sorted(results["loss"].unique())
-    unknown = [n for n in show if n not in names]
-    if unknown:
-        raise ValueError(
-            f"show: {', '.join(unknown)} not in the results of {run.root} "
-            f"({words({'unit': unit})[1]}: {', '.join(names)})"
-        )
-    if baseline is not None and baseline not in names:
-        raise ValueError(
-            f"baseline {baseline!r} is not one of the {words({'unit': unit})[1]} of {run.root}: "
-            f"{', '.join(names)}"
-        )
-    baseline = baseline if baseline is not None else "dice" if "dice" in names else None
-    summary = _summary(results, config, policy, n_resamples, compare, unit)
+    stored = config.report.nan_policy if config else "worst"
+    policy = check_nan_policy(nan_policy if nan_policy is not None else stored)
+    results, unit = load_checked(run.root), unit_of(run.root)
+    _check_names(run.root, results, unit, baseline, show)
+    if baseline is None and "dice" in set(results["method"]):
+        baseline = "dice"
+    table = ScoreTable.from_results(results, policy, unit=unit)
+    summary = _summary(table, results, config, n_resamples, compare)
     out.root.mkdir(parents=True, exist_ok=True)
-    out.summary.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    view = _View.of(results, summary["protocol"]["pretrain_loss"])
-    sections, panels = _sections(view, summary, baseline, policy, n_resamples, bench)
-    made = _figures(run, out, view, summary, panels, policy, show, baseline, n_resamples)
+    out.summary.write_text(json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
+    view = _View.of(table, results, summary.protocol.pretrain_loss)
+    sections, panels = _sections(view, summary, baseline, n_resamples, bench)
+    paths = _figures(run, out, view, summary, panels, show, baseline)
+    captions = _captions(summary, baseline, n_resamples)
+    made = {
+        title: (path, " ".join(filter(None, [captions.get(title, ""), view.dagger.strip()])))
+        for title, path in paths.items()
+    }
     out.markdown.write_text(_markdown(sections, made))
     configuration = run.config.read_text() if config is not None else ""
     out.html.write_text(html_page(sections, made, configuration))

@@ -14,9 +14,9 @@ from tabulate import tabulate
 
 from lossbench._folders import check_output
 from lossbench.metrics.facts import facts
-from lossbench.report._io import load_checked, read_config
+from lossbench.report._io import load_checked, read_config, unit_of
 from lossbench.report.verdict import describe_protocol, no_tau
-from lossbench.stats import case_matrix, check_nan_policy, rank_agreement
+from lossbench.stats import Comparison, Scores, Tau, check_nan_policy, run_agreement
 
 __all__ = ["compare_runs", "comparison_summary"]
 
@@ -29,35 +29,86 @@ def comparison_summary(
     results: pd.DataFrame,
     other: pd.DataFrame,
     name: str,
-    protocol: dict[str, Any],
+    protocol: str,
     metrics: Sequence[str],
     nan_policy: str = "worst",
-) -> dict[str, Any]:
-    """Rank agreement of one run with ``other``, for the verdict and ``summary.json``.
-
-    Returns:
-        ``{"run": name, "protocol": protocol text, "tau": {metric: {"tau", "p", "n"}}}`` over
-        the metrics both tables have; ``tau`` and ``p`` are ``None`` with fewer than 2 losses in
-        common.
+) -> Comparison:
+    """Rank agreement of one run with ``other`` (trained under ``protocol``, in words), for the
+    verdict and ``summary.json``: Kendall's tau per metric both tables have; ``tau`` and ``p``
+    are None with fewer than 2 methods in common.
 
     Example:
         >>> a = pd.DataFrame({"loss": ["x", "y", "z"], "seed": 0, "case_id": "1",
         ...     "ref_empty": False, "dice": [0.9, 0.5, 0.1]})
-        >>> comparison_summary(a, a, "same", {"text": "copy"}, ["dice"])["tau"]["dice"]["tau"]
+        >>> comparison_summary(a, a, "same", "copy", ["dice"]).tau["dice"].tau
         1.0
     """
     taus = {}
     for metric in metrics:
         if metric in results.columns and metric in other.columns:
-            row = rank_agreement({"a": results, "b": other}, metric, nan_policy)[1].iloc[0]
-            taus[metric] = {"tau": _json(row["tau"]), "p": _json(row["p"]), "n": int(row["n"])}
-    return {"run": name, "protocol": protocol.get("text", ""), "tau": taus}
+            pair = {
+                k: Scores.from_results(t, metric, nan_policy)
+                for k, t in (("a", results), ("b", other))
+            }
+            row = run_agreement(pair).taus.iloc[0]
+            taus[metric] = Tau(_json(row["tau"]), _json(row["p"]), int(row["n"]))
+    return Comparison(name, protocol, taus)
 
 
 def _names(run_dirs: Sequence[Path]) -> list[str]:
     """Folder names, or the paths as given where two folders share a name."""
     names = [p.name or str(p) for p in run_dirs]
     return names if len(set(names)) == len(names) else [str(p) for p in run_dirs]
+
+
+def _metric(
+    runs: dict[str, pd.DataFrame], metric: str, nan_policy: str, unit: str
+) -> tuple[list[str], dict[str, Any]]:
+    """One metric's markdown section and JSON entry: tau per pair of runs, ranks and means."""
+    scores = {n: Scores.from_results(t, metric, nan_policy) for n, t in runs.items()}
+    ranks, taus = run_agreement(scores)
+    means = pd.DataFrame(
+        {n: pd.Series(s.means(), index=list(s.methods)) for n, s in scores.items()}
+    )
+    fact = facts(metric)
+    table = pd.DataFrame(index=ranks.index.rename(unit))
+    for name in runs:
+        table[f"rank {name}"] = ranks[name].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+        shown = means[name].reindex(ranks.index)
+        table[f"mean {name}"] = shown.map(lambda v, f=fact: "" if pd.isna(v) else f.format(v))
+    lines = [
+        f"- {row.a} vs {row.b}: "
+        + (
+            no_tau(row.n)
+            if pd.isna(row.tau)
+            else f"tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
+        )
+        for row in taus.itertuples()
+    ]
+    rendered = tabulate(
+        table, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
+    )
+    entry = {
+        "higher_is_better": fact.higher_is_better,
+        "tau": [
+            {"a": r.a, "b": r.b, "n": int(r.n), "tau": _json(r.tau), "p": _json(r.p)}
+            for r in taus.itertuples()
+        ],
+        "ranks": {n: {m: _json(v) for m, v in ranks[n].items()} for n in runs},
+    }
+    return [f"## {fact.label}", "", *lines, "", rendered, ""], entry
+
+
+def _read_runs(paths: list[Path], metrics: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Each run's checked results table, under its display name."""
+    if len(paths) < 2:
+        raise ValueError(f"compare needs at least two run folders, got {len(paths)}")
+    runs = {name: load_checked(path) for name, path in zip(_names(paths), paths, strict=True)}
+    for metric in metrics:
+        lacking = [n for n, t in runs.items() if metric not in t.columns]
+        if lacking:
+            raise ValueError(f"metric {metric!r} is not in the results of {', '.join(lacking)}")
+    return runs
 
 
 def compare_runs(
@@ -67,11 +118,9 @@ def compare_runs(
     out_dir: str | Path | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Per metric, Kendall's tau between the loss rankings of every pair of runs, with its
-    p-value, and each loss's rank and mean in each run side by side.
-
-    Rankings follow :func:`lossbench.stats.rank_agreement`: mean over the cases with lesions,
-    seeds averaged, ``nan_policy`` for missing distances; tau is computed over the losses both
-    runs hold.
+    p-value, and each loss's rank and mean in each run side by side: means over the cases with
+    lesions, seeds averaged, ``nan_policy`` for missing distances; tau over the losses both runs
+    hold (:func:`lossbench.stats.run_agreement`).
 
     Args:
         run_dirs: two or more run folders (each holding ``results.parquet`` or ``.csv``).
@@ -93,25 +142,13 @@ def compare_runs(
     if out_dir is not None:
         check_output(out_dir, "comparison")
     paths = [Path(p) for p in run_dirs]
-    if len(paths) < 2:
-        raise ValueError(f"compare needs at least two run folders, got {len(paths)}")
-    names = _names(paths)
-    runs = {name: load_checked(path) for name, path in zip(names, paths, strict=True)}
-    for metric in metrics:
-        lacking = [n for n, t in runs.items() if metric not in t.columns]
-        if lacking:
-            raise ValueError(f"metric {metric!r} is not in the results of {', '.join(lacking)}")
-    protocols = {n: describe_protocol(read_config(p)) for n, p in zip(names, paths, strict=True)}
-    data: dict[str, Any] = {
-        "nan_policy": nan_policy,
-        "runs": [
-            {"name": n, "path": str(p), "protocol": protocols[n]["text"]}
-            for n, p in zip(names, paths, strict=True)
-        ],
-        "metrics": {},
-    }
+    runs = _read_runs(paths, metrics)
+    named = dict(zip(runs, paths, strict=True))
+    protocols = {n: describe_protocol(read_config(p)).text for n, p in named.items()}
+    runs_json = [{"name": n, "path": str(p), "protocol": protocols[n]} for n, p in named.items()]
+    data: dict[str, Any] = {"nan_policy": nan_policy, "runs": runs_json, "metrics": {}}
     md = ["# Rank agreement between runs", ""]
-    md += [f"- **{n}** ({p}): {protocols[n]['text']}" for n, p in zip(names, paths, strict=True)]
+    md += [f"- **{n}** ({p}): {protocols[n]}" for n, p in named.items()]
     explained = (
         f"Losses ranked by their mean over the cases with lesions (seeds averaged; NaN policy "
         f"{nan_policy}); 1 = best. Kendall's tau-b over the losses both runs hold (1 = same "
@@ -119,40 +156,8 @@ def compare_runs(
     )
     md += ["", explained, ""]
     for metric in metrics:
-        ranks, taus = rank_agreement(runs, metric, nan_policy)
-        means = pd.DataFrame(
-            {n: case_matrix(t, metric, nan_policy).mean() for n, t in runs.items()}
-        )
-        fact = facts(metric)
-        table = pd.DataFrame(index=ranks.index)
-        for name in names:
-            table[f"rank {name}"] = ranks[name].map(lambda v: "" if pd.isna(v) else f"{v:g}")
-            table[f"mean {name}"] = (
-                means[name]
-                .reindex(ranks.index)
-                .map(lambda v, f=fact: "" if pd.isna(v) else f.format(v))
-            )
-        lines = [
-            f"- {row.a} vs {row.b}: "
-            + (
-                no_tau(row.n)
-                if pd.isna(row.tau)
-                else f"tau = {row.tau:.2f} (p = {row.p:.2g}, {row.n} losses)"
-            )
-            for row in taus.itertuples()
-        ]
-        rendered = tabulate(
-            table, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
-        )
-        md += [f"## {facts(metric).label}", "", *lines, "", rendered, ""]
-        data["metrics"][metric] = {
-            "higher_is_better": facts(metric).higher_is_better,
-            "tau": [
-                {"a": r.a, "b": r.b, "n": int(r.n), "tau": _json(r.tau), "p": _json(r.p)}
-                for r in taus.itertuples()
-            ],
-            "ranks": {n: {loss: _json(v) for loss, v in ranks[n].items()} for n in names},
-        }
+        lines, data["metrics"][metric] = _metric(runs, metric, nan_policy, unit_of(paths[0]))
+        md += lines
     markdown = "\n".join(md)
     if out_dir is not None:
         out = Path(out_dir)

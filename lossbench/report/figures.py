@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from lossbench.metrics.facts import facts
-from lossbench.stats import case_matrix
 
 __all__ = ["boxplots", "critical_difference", "qualitative", "rank_stability", "training_curves"]
 
@@ -25,31 +24,29 @@ def _plt() -> Any:
     return plt
 
 
-def boxplots(
-    results: pd.DataFrame,
-    path: str | Path,
-    metrics: Sequence[str] = ("dice", "precision", "lesion_f1", "hd95"),
-    nan_policy: str = "worst",
-) -> Path:
-    """Boxplots with the per-case points of each metric per loss (cases with lesions, seeds
-    averaged, missing distances as ``nan_policy`` says), losses ordered by median Dice.
+def boxplots(matrices: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """Boxplots with the per-case points of each metric per method, from ``matrices`` (metric
+    -> cases x methods, e.g. :meth:`lossbench.stats.Scores.matrix`), methods ordered by median
+    value of the first metric (by its direction).
 
     Example:
         >>> import tempfile
-        >>> t = pd.DataFrame({"loss": ["a", "a", "b", "b"], "seed": 0, "case_id": ["1", "2"] * 2,
-        ...     "dice": [0.5, 0.7, 0.8, 0.9], "ref_empty": False})
-        >>> boxplots(t, tempfile.mkdtemp() + "/b.png", ["dice"]).suffix
+        >>> m = pd.DataFrame({"a": [0.5, 0.7], "b": [0.8, 0.9]}, index=["1", "2"])
+        >>> boxplots({"dice": m}, tempfile.mkdtemp() + "/b.png").suffix
         '.png'
     """
     plt = _plt()
-    order = case_matrix(results, "dice").median().sort_values(ascending=False, kind="stable")
-    order = order.index.tolist()
+    first = next(iter(matrices))
+    medians = matrices[first].median()
+    order = medians.sort_values(
+        ascending=not facts(first).higher_is_better, kind="stable"
+    ).index.tolist()
+    rows = len(matrices)
     fig, axes = plt.subplots(
-        len(metrics), 1, figsize=(max(6, 0.55 * len(order) + 2), 2.6 * len(metrics)), squeeze=False
+        rows, 1, figsize=(max(6, 0.55 * len(order) + 2), 2.6 * rows), squeeze=False
     )
     rng = np.random.default_rng(0)
-    for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        matrix = case_matrix(results, metric, nan_policy)[order]
+    for ax, (metric, matrix) in zip(axes[:, 0], matrices.items(), strict=True):
         data = [matrix[c].dropna().to_numpy() for c in order]
         ax.boxplot(data, showfliers=False, widths=0.6)
         for i, values in enumerate(data, start=1):

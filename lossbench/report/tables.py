@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from lossbench.metrics.facts import facts
+from lossbench.metrics.facts import MetricFacts, facts
 from lossbench.stats import (
-    aggregate,
-    case_matrix,
+    ScoreTable,
+    against,
     coefficient_of_variation,
     false_positives,
-    paired_tests,
-    penalised_counts,
+    pairwise,
+    statistics,
 )
 
 __all__ = [
@@ -36,132 +36,127 @@ MAIN_METRICS = ("dice", "jaccard", "hd95", "asd", "precision", "lesion_f1")
 EXTENDED_METRICS = ("nsd", "recall", "lesion_precision", "lesion_recall")
 
 
+def _cell(fact: MetricFacts, row: pd.Series, best: float) -> str:
+    """One Table 1 cell: the mean (bold when best), its interval, and what the policy did."""
+    text = fact.format(row["mean"])
+    if np.isfinite(row["mean"]) and row["mean"] == best:
+        text = f"**{text}**"
+    if np.isfinite(row["low"]):
+        low, high = (fact.format(row[k]) for k in ("low", "high"))
+        text += f" [{low}, {high}]"
+    if int(row["excluded"]):
+        text += f" (-{int(row['excluded'])})"
+    if int(row["penalised"]):
+        text += f" ({int(row['penalised'])} worst)"
+    return text
+
+
 def main_table(
-    results: pd.DataFrame,
+    table: ScoreTable,
     metrics: Sequence[str] = MAIN_METRICS,
     n_resamples: int = 10_000,
     seed: int = 0,
-    nan_policy: str = "worst",
 ) -> pd.DataFrame:
-    """Table 1: mean [95% bootstrap CI] per loss and metric over the cases with lesions; the best
-    mean per column in bold; ``(k worst)`` after a value when k cases received the worst value
-    (policy ``worst``) or ``(-k)`` when k were left out (``exclude``); a seed-spread column (SD
-    of per-seed mean Dice) when there are several seeds.
+    """Table 1: mean [95% bootstrap CI] per method and metric over the cases with lesions; the
+    best mean per column in bold; ``(k worst)`` after a value when k cases received the worst
+    value (policy ``worst``) or ``(-k)`` when k were left out (``exclude``); a seed-spread column
+    (SD of per-seed mean Dice) when there are several seeds.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a", "a", "b", "b"], "seed": 0, "case_id": ["1", "2"] * 2,
         ...     "dice": [0.5, 0.7, 0.8, 0.9], "ref_empty": False})
-        >>> main_table(t, ["dice"], n_resamples=50).loc["b", "DC ↑"].startswith("**0.850**")
+        >>> table = ScoreTable.from_results(t)
+        >>> main_table(table, ["dice"], n_resamples=50).loc["b", "DC ↑"].startswith("**0.850**")
         True
     """
-    stats = aggregate(results, metrics, n_resamples=n_resamples, seed=seed, nan_policy=nan_policy)
-    out = pd.DataFrame(index=stats.index)
+    stats = {m: statistics(table.scores[m], n_resamples, seed) for m in metrics}
+    out = pd.DataFrame(index=stats[metrics[0]].index)
     for metric in metrics:
-        means = stats[(metric, "mean")]
-        fact = facts(metric)
-        best = means.max() if fact.higher_is_better else means.min()
-        cells = []
-        for loss in stats.index:
-            mean = means[loss]
-            text = fact.format(mean)
-            if np.isfinite(mean) and mean == best:
-                text = f"**{text}**"
-            low, high = stats.loc[loss, (metric, "low")], stats.loc[loss, (metric, "high")]
-            if np.isfinite(low):
-                text += f" [{fact.format(low)}, {fact.format(high)}]"
-            excluded = int(stats.loc[loss, (metric, "excluded")])
-            penalised = int(stats.loc[loss, (metric, "penalised")])
-            if excluded:
-                text += f" (-{excluded})"
-            if penalised:
-                text += f" ({penalised} worst)"
-            cells.append(text)
-        out[fact.header] = cells
-    if results["seed"].nunique() > 1 and "dice" in metrics:
-        out["DC seed SD"] = [f"{v:.3f}" for v in stats[("dice", "seed_sd")]]
-    order = stats[(metrics[0], "mean")].sort_values(
+        fact, frame = facts(metric), stats[metric]
+        best = frame["mean"].max() if fact.higher_is_better else frame["mean"].min()
+        out[fact.header] = [_cell(fact, frame.loc[m], best) for m in out.index]
+    if len(table.seeds) > 1 and "dice" in metrics:
+        out["DC seed SD"] = [f"{v:.3f}" for v in stats["dice"]["seed_sd"]]
+    order = stats[metrics[0]]["mean"].sort_values(
         ascending=not facts(metrics[0]).higher_is_better, kind="stable"
     )
     return out.loc[order.index]
 
 
-def policy_note(results: pd.DataFrame, metrics: Sequence[str], nan_policy: str = "worst") -> str:
+def policy_note(table: ScoreTable, metrics: Sequence[str]) -> str:
     """One sentence for a table's caption: the missing-distance policy and, for the distance
-    metrics among ``metrics``, how many cases of each loss it touched.
+    metrics among ``metrics``, how many cases of each method it touched.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a", "b"], "seed": 0, "case_id": "1", "ref_empty": False,
         ...     "pred_empty": [True, False], "hd95": [float("nan"), 2.0]})
-        >>> policy_note(t, ["hd95"]).split(". ")[-1]
+        >>> policy_note(ScoreTable.from_results(t), ["hd95"]).split(". ")[-1]
         'Cases given the worst value: HD95 (mm): a 1.'
     """
-    if nan_policy == "worst":
+    worst = table.nan_policy == "worst"
+    if worst:
         text = (
             "NaN policy: worst (a distance missing because exactly one mask is empty counts "
             "as the case's image diagonal)."
         )
-        verb = "given the worst value"
     else:
         text = (
             "NaN policy: exclude (a distance missing because exactly one mask is empty is "
             "left out of the mean)."
         )
-        verb = "left out"
     counts = []
-    for metric in (m for m in metrics if facts(m).is_distance):
-        if nan_policy == "worst":
-            per_loss = penalised_counts(results, metric, nan_policy)
-        else:
-            per_loss = case_matrix(results, metric, nan_policy).isna().sum()
-        touched = ", ".join(f"{loss} {int(n)}" for loss, n in per_loss.items() if n)
-        counts.append(f"{facts(metric).label}: {touched or 'none'}")
+    for metric in (m for m in metrics if facts(m).is_distance and m in table.scores):
+        scores = table.scores[metric]
+        touched = scores.penalised_cases() if worst else np.isnan(scores.per_case()).sum(axis=0)
+        named = ", ".join(
+            f"{m} {int(n)}" for m, n in zip(scores.methods, touched, strict=True) if n
+        )
+        counts.append(f"{facts(metric).label}: {named or 'none'}")
     if counts:
+        verb = "given the worst value" if worst else "left out"
         text += f" Cases {verb}: " + "; ".join(counts) + "."
     return text
 
 
 def cv_table(
-    results: pd.DataFrame,
-    metrics: Sequence[str] = ("dice", "precision", "lesion_f1"),
-    nan_policy: str = "worst",
+    table: ScoreTable, metrics: Sequence[str] = ("dice", "precision", "lesion_f1")
 ) -> pd.DataFrame:
-    """Table 2: coefficient of variation across cases (SD with ddof=1 over the mean) per loss.
+    """Table 2: coefficient of variation across cases (SD with ddof=1 over the mean) per
+    method.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a"] * 3, "seed": 0, "case_id": ["1", "2", "3"],
         ...     "dice": [0.2, 0.4, 0.6], "ref_empty": False})
-        >>> cv_table(t, ["dice"]).loc["a"].tolist()
+        >>> cv_table(ScoreTable.from_results(t), ["dice"]).loc["a"].tolist()
         ['0.500']
     """
     out = {}
     for metric in metrics:
-        matrix = case_matrix(results, metric, nan_policy)
+        scores = table.scores[metric]
+        cases = scores.per_case()
         out[f"CV {facts(metric).label}"] = {
-            loss: f"{coefficient_of_variation(matrix[loss].to_numpy()):.3f}" for loss in matrix
+            m: f"{coefficient_of_variation(cases[:, j]):.3f}" for j, m in enumerate(scores.methods)
         }
     return pd.DataFrame(out)
 
 
 def paired_table(
-    results: pd.DataFrame,
-    baseline: str,
-    metrics: Sequence[str] = ("dice", "hd95", "lesion_f1"),
-    nan_policy: str = "worst",
+    table: ScoreTable, baseline: str, metrics: Sequence[str] = ("dice", "hd95", "lesion_f1")
 ) -> pd.DataFrame:
-    """Table 3: each loss against ``baseline``: Hodges-Lehmann estimate of the per-case
-    difference (loss minus baseline) with its 95% CI, and the Wilcoxon signed-rank p-value,
-    Holm-corrected over all pairs of losses, per metric.
+    """Table 3: each method against ``baseline``: Hodges-Lehmann estimate of the per-case
+    difference (method minus baseline) with its 95% CI, and the Wilcoxon signed-rank p-value,
+    Holm-corrected over all pairs of methods, per metric.
 
     Example:
         >>> t = pd.DataFrame({"loss": ["a"] * 6 + ["b"] * 6, "seed": 0, "ref_empty": False,
         ...     "case_id": [str(i) for i in range(6)] * 2,
         ...     "dice": list(range(6)) + list(range(1, 7))})
-        >>> paired_table(t, "a", ["dice"]).loc["b"].tolist()
+        >>> paired_table(ScoreTable.from_results(t), "a", ["dice"]).loc["b"].tolist()
         ['+1.000 [+1.000, +1.000]', '0.031']
     """
     out = pd.DataFrame()
     for metric in metrics:
-        frame = paired_tests(results, metric, baseline, nan_policy)
+        frame = against(pairwise(table.scores[metric]), baseline)
         fact = facts(metric)
         label = fact.label
         out[f"Δ{label} (HL [95% CI])"] = [
@@ -202,9 +197,9 @@ def rank_table(
     return frame, sentence
 
 
-def fp_table(results: pd.DataFrame) -> pd.DataFrame:
+def fp_table(table: ScoreTable) -> pd.DataFrame:
     """Table 4: false-positive lesions on the lesion-free test cases."""
-    frame = false_positives(results)
+    frame = false_positives(table)
     return pd.DataFrame(
         {
             "lesion-free cases": frame["cases"].map(lambda v: f"{v:.0f}"),
@@ -245,13 +240,13 @@ def cost_table(results: pd.DataFrame, bench_ms: dict[str, float] | None = None) 
     milliseconds from the benchmark suite.
 
     Example:
-        >>> rows = pd.DataFrame({"loss": ["dice"] * 2, "seed": [0, 1], "train_seconds": [2., 4.],
+        >>> rows = pd.DataFrame({"method": ["dice"] * 2, "seed": [0, 1], "train_seconds": [2., 4.],
         ...                      "device": ["cpu (2 threads)", "NVIDIA H100"]})
         >>> cost_table(rows).loc["dice"].tolist()
         ['3.0', 'seed 0: cpu (2 threads); seed 1: NVIDIA H100']
     """
-    trials = results.groupby(["loss", "seed"]).first()
-    seconds = trials["train_seconds"].groupby("loss").mean()
+    trials = results.groupby(["method", "seed"]).first()
+    seconds = trials["train_seconds"].groupby("method").mean()
     out = pd.DataFrame({"training (s / trial)": seconds.map(lambda v: f"{v:.1f}")})
     if "device" in trials:
         out["device"] = [_devices(trials.loc[loss, "device"]) for loss in out.index]
