@@ -91,22 +91,38 @@ def sliding_window(
     model.eval()
     try:
         with torch.inference_mode():
-            volume = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-            weight = torch.from_numpy(gaussian_window(edges)).to(device)
-            total = torch.zeros(spatial, dtype=torch.float32, device=device)
-            norm = torch.zeros(spatial, dtype=torch.float32, device=device)
-            for i in range(0, len(corners), batch_size):
-                boxes = [
-                    tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
-                    for corner in corners[i : i + batch_size]
-                ]
-                batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
-                with torch.autocast(kind, dtype=dtype, enabled=dtype is not None):
-                    logits = model(batch)
-                probs = torch.sigmoid(logits.float()[:, 0])
-                for box, prob in zip(boxes, probs, strict=True):
-                    total[box] += prob * weight
-                    norm[box] += weight
-            return (total / norm).cpu().numpy()
+            return _blend(model, image, edges, corners, device, batch_size, dtype, kind)
     finally:
         model.train(was_training)
+
+
+def _blend(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    edges: tuple[int, ...],
+    corners: list[tuple[int, ...]],
+    device: torch.device | str,
+    batch_size: int,
+    dtype: torch.dtype | None,
+    kind: str,
+) -> np.ndarray:
+    """The Gaussian-weighted mean probability of the windows of edges ``edges`` at ``corners``,
+    ``batch_size`` windows per forward pass under autocast to ``dtype`` on ``kind`` devices."""
+    spatial = image.shape[1:]
+    volume = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    weight = torch.from_numpy(gaussian_window(edges)).to(device)
+    total = torch.zeros(spatial, dtype=torch.float32, device=device)
+    norm = torch.zeros(spatial, dtype=torch.float32, device=device)
+    for i in range(0, len(corners), batch_size):
+        boxes = [
+            tuple(slice(c, c + e) for c, e in zip(corner, edges, strict=True))
+            for corner in corners[i : i + batch_size]
+        ]
+        batch = torch.stack([volume[(slice(None),) + box] for box in boxes])  # noqa: RUF005
+        with torch.autocast(kind, dtype=dtype, enabled=dtype is not None):
+            logits = model(batch)
+        probs = torch.sigmoid(logits.float()[:, 0])
+        for box, prob in zip(boxes, probs, strict=True):
+            total[box] += prob * weight
+            norm[box] += weight
+    return (total / norm).cpu().numpy()

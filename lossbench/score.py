@@ -224,9 +224,11 @@ def score_case(
     return {"case_id": case_id, **metrics, "pred_missing": prediction is None}
 
 
-def _score_one(
-    job: tuple[str, Path, Path | None, int | None, DetectionRule, float],
-) -> dict[str, Any]:
+_Job = tuple[str, Path, Path | None, int | None, DetectionRule, float]
+"""The arguments of one :func:`score_case` call."""
+
+
+def _score_one(job: _Job) -> dict[str, Any]:
     return score_case(*job)
 
 
@@ -266,7 +268,30 @@ def score(
     if not predictions:
         raise ValueError("give at least one method's predictions (--pred NAME=DIR)")
     ref_files = find_masks(reference)
-    jobs, methods = [], []
+    jobs, methods = _jobs(ref_files, predictions, allow_missing, label, rule, affine_tolerance)
+    table = pd.DataFrame(_score_all(jobs, workers or os.cpu_count() or 1, progress))
+    if label is not None and table["ref_empty"].all():
+        first = next(iter(ref_files.values()))
+        raise ValueError(
+            f"--label {label} appears in none of the {len(ref_files)} reference masks of "
+            f"{reference} (the labels of {first.name}: {_shown(np.unique(read_volume(first)[0]))})"
+            "; choose a label the references hold"
+        )
+    table.insert(0, "method", methods)
+    return table
+
+
+def _jobs(
+    ref_files: Mapping[str, Path],
+    predictions: Mapping[str, str | Path],
+    allow_missing: bool,
+    label: int | None,
+    rule: DetectionRule,
+    affine_tolerance: float,
+) -> tuple[list[_Job], list[str]]:
+    """One :func:`score_case` job per (method, reference case), and the method of each."""
+    jobs: list[_Job] = []
+    methods: list[str] = []
     for method, folder in predictions.items():
         pred_folder = Path(folder)
         if not pred_folder.is_dir():
@@ -276,7 +301,11 @@ def score(
         ):
             jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
             methods.append(method)
-    workers = workers or os.cpu_count() or 1
+    return jobs, methods
+
+
+def _score_all(jobs: list[_Job], workers: int, progress: bool) -> list[dict[str, Any]]:
+    """The rows of ``jobs``, in order, scored in this process (``workers`` 1) or in a pool."""
     rows = []
     # closed on an error too, so that the error's message starts on a line of its own
     with tqdm(total=len(jobs), desc="score", unit="case", disable=not progress) as bar:
@@ -290,16 +319,7 @@ def score(
                 for row in pool.map(_score_one, jobs, chunksize=chunks):
                     rows.append(row)
                     bar.update(1)
-    table = pd.DataFrame(rows)
-    if label is not None and table["ref_empty"].all():
-        first = next(iter(ref_files.values()))
-        raise ValueError(
-            f"--label {label} appears in none of the {len(ref_files)} reference masks of "
-            f"{reference} (the labels of {first.name}: {_shown(np.unique(read_volume(first)[0]))})"
-            "; choose a label the references hold"
-        )
-    table.insert(0, "method", methods)
-    return table
+    return rows
 
 
 def check_score_folder(out: str | Path, inputs: Sequence[str | Path] = ()) -> Path:

@@ -212,8 +212,6 @@ def export_nnunet(
         >>> sorted(p.name for p in (out / "imagesTr").iterdir())
         ['case_0_0000.nii.gz', 'case_0_0001.nii.gz']
     """
-    import nibabel as nib
-
     from lossbench import __version__
     from lossbench._folders import check_output
 
@@ -235,17 +233,25 @@ def export_nnunet(
     path.write_text(json.dumps(meta, indent=2) + "\n")
     for split, cases in (("Tr", train), ("Ts", test)):
         for case in cases:
-            volumes = {
-                root / f"images{split}" / f"{case.case_id}_0000{ending}": case.baseline,
-                root / f"images{split}" / f"{case.case_id}_0001{ending}": case.followup,
-                root / f"labels{split}" / f"{case.case_id}{ending}": case.label.astype(np.uint8),
-            }
-            if case.brain_mask is not None:
-                mask = case.brain_mask.astype(np.uint8)
-                volumes[root / f"masks{split}" / f"{case.case_id}{ending}"] = mask
-            for file, data in volumes.items():
-                file.parent.mkdir(parents=True, exist_ok=True)
-                image = nib.Nifti1Image(data, case.affine)
-                image.header.set_zooms(case.spacing)
-                nib.save(image, file)
+            _write_case(case, root, split, ending)
     return path
+
+
+def _write_case(case: Case | SyntheticCase, root: Path, split: str, ending: str) -> None:
+    """Write one case's two channels, label and brain mask (when it has one) into the ``split``
+    (``"Tr"`` or ``"Ts"``) folders of the dataset at ``root``."""
+    import nibabel as nib
+
+    volumes = {
+        root / f"images{split}" / f"{case.case_id}_0000{ending}": case.baseline,
+        root / f"images{split}" / f"{case.case_id}_0001{ending}": case.followup,
+        root / f"labels{split}" / f"{case.case_id}{ending}": case.label.astype(np.uint8),
+    }
+    if case.brain_mask is not None:
+        mask = case.brain_mask.astype(np.uint8)
+        volumes[root / f"masks{split}" / f"{case.case_id}{ending}"] = mask
+    for file, data in volumes.items():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        image = nib.Nifti1Image(data, case.affine)
+        image.header.set_zooms(case.spacing)
+        nib.save(image, file)

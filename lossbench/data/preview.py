@@ -44,6 +44,24 @@ def save_preview(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    chosen = _slices(label, slices)
+    # each scan in its own window (scanners differ in scale); the difference of the windowed
+    # scans is what survives per-scan normalisation
+    baseline = baseline / (float(np.percentile(baseline, 99.5)) or 1.0)
+    followup = followup / (float(np.percentile(followup, 99.5)) or 1.0)
+    fig, axes = plt.subplots(len(chosen), 4, figsize=(10, 2.7 * len(chosen)), squeeze=False)
+    _draw(axes, chosen, baseline, followup, label)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def _slices(label: np.ndarray, slices: int) -> list[int]:
+    """The axial slices to show, increasing: through the largest lesions (distinct ones rather
+    than neighbouring slices of one), then the middle of the volume and 8 slices either side."""
     per_slice = label.reshape(-1, label.shape[-1]).sum(0)
     ranked = [int(z) for z in np.argsort(per_slice)[::-1] if per_slice[z] > 0]
     chosen: list[int] = []
@@ -51,15 +69,21 @@ def save_preview(
         if all(abs(z - c) > 3 for c in chosen):
             chosen.append(z)
     middle = label.shape[-1] // 2
-    chosen = sorted([*chosen, middle - 8, middle, middle + 8][:slices])
-    # each scan in its own window (scanners differ in scale); the difference of the windowed
-    # scans is what survives per-scan normalisation
-    baseline = baseline / (float(np.percentile(baseline, 99.5)) or 1.0)
-    followup = followup / (float(np.percentile(followup, 99.5)) or 1.0)
+    return sorted([*chosen, middle - 8, middle, middle + 8][:slices])
+
+
+def _draw(
+    axes: np.ndarray,
+    chosen: list[int],
+    baseline: np.ndarray,
+    followup: np.ndarray,
+    label: np.ndarray,
+) -> None:
+    """Fill the rows of ``axes`` (one per slice of ``chosen``) with the windowed scans, their
+    difference and the outlined label."""
     vmax = 1.0
     diff = followup - baseline
     dmax = float(np.percentile(np.abs(diff), 99.9)) or 1.0
-    fig, axes = plt.subplots(len(chosen), 4, figsize=(10, 2.7 * len(chosen)), squeeze=False)
     for row, z in zip(axes, chosen, strict=True):
         gray = ("gray", 0.0, vmax)
         views = [
@@ -79,9 +103,3 @@ def save_preview(
         axes[0], ["baseline", "follow-up", "follow-up - baseline", "label"], strict=True
     ):
         ax.set_title(name)
-    fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +41,14 @@ from torch import nn
 import lossbench
 from lossbench._files import write_atomic
 from lossbench.integrations import NNUNET_MISSING
+from lossbench.integrations.nnunet_settings import (
+    PARAMS_ENV,
+    TRAINER_ENV,
+    TRAINER_SETTINGS,
+    binary_label,
+    env_params,
+    trainer_settings,
+)
 from lossbench.losses import create_loss, list_losses
 
 try:
@@ -69,123 +76,10 @@ __all__ = [
 
 PREFIX = "nnUNetTrainer_lb_"
 """Every lossbench trainer's class name is this prefix followed by the loss's registry name."""
-PARAMS_ENV = "LOSSBENCH_NNUNET_LOSS_PARAMS"
-"""JSON ``{loss: {hyper-parameter: value}}`` for the losses of lossbench's trainers."""
-TRAINER_ENV = "LOSSBENCH_NNUNET_TRAINER"
-"""JSON of nnU-Net trainer settings (keys among :data:`TRAINER_SETTINGS`)."""
-TRAINER_SETTINGS: dict[str, type] = {
-    "num_epochs": int,
-    "num_iterations_per_epoch": int,
-    "num_val_iterations_per_epoch": int,
-    "initial_lr": float,
-    "weight_decay": float,
-    "oversample_foreground_percent": float,
-    "save_every": int,
-    "enable_deep_supervision": bool,
-    "final_validation": bool,
-}
-"""The settings :data:`TRAINER_ENV` may hold, with their types: nnU-Net trainer attributes, and
-``final_validation`` (lossbench's; default true): false skips nnU-Net's prediction of the fold's
-validation cases after training."""
 
 _CUDA = torch.device("cuda")  # nnU-Net's default device for a trainer
 _SHIM = Path(__file__).parent / "nnunet_trainers" / "lossbench_trainers.py"
 _MARKER = "lossbench nnunet install"
-
-
-def binary_label(labels: Mapping[str, Any], where: str = "dataset.json") -> int:
-    """The one foreground label of an nnU-Net ``labels`` mapping, refusing any other task.
-
-    Args:
-        labels: ``dataset.json``'s ``"labels"``: name -> integer value (or a list, for regions).
-        where: what to name in the error (a file, a dataset).
-
-    Raises:
-        ValueError: regions, an ``ignore`` label, or not exactly one foreground label besides
-            ``background`` = 0; the message lists the labels found.
-
-    Example:
-        >>> binary_label({"background": 0, "new_lesion": 1})
-        1
-        >>> binary_label({"background": 0, "edema": 1, "tumour": 2})  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: lossbench's losses are binary ... labels {'edema': 1, 'tumour': 2}
-    """
-    shown = dict(labels)
-    if any(isinstance(v, (list, tuple)) for v in shown.values()):
-        raise ValueError(f"lossbench's losses are binary, but {where} defines regions: {shown}")
-    if "ignore" in shown:
-        raise ValueError(f"lossbench's losses take no ignore label, but {where} has one: {shown}")
-    foreground = {k: v for k, v in shown.items() if k != "background"}
-    if shown.get("background") != 0 or len(foreground) != 1:
-        raise ValueError(
-            "lossbench's losses are binary (background and one lesion label), but "
-            f"{where} has the foreground labels {foreground}"
-        )
-    return int(next(iter(foreground.values())))
-
-
-def _json_env(variable: str) -> dict[str, Any]:
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{variable} must hold a JSON object, got {text!r}: {exc}") from exc
-    if not isinstance(value, dict):
-        raise ValueError(f"{variable} must hold a JSON object, got {text!r}")
-    return value
-
-
-def trainer_settings(given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The nnU-Net trainer settings ``given`` (default: those of :data:`TRAINER_ENV`), checked
-    and typed.
-
-    Raises:
-        ValueError: not a JSON object, an unknown key, or a value of the wrong type.
-
-    Example:
-        >>> os.environ[TRAINER_ENV] = '{"num_epochs": 2}'
-        >>> trainer_settings()
-        {'num_epochs': 2}
-        >>> del os.environ[TRAINER_ENV]
-    """
-    settings = _json_env(TRAINER_ENV) if given is None else dict(given)
-    for key, value in settings.items():
-        kind = TRAINER_SETTINGS.get(key)
-        if kind is None:
-            raise ValueError(
-                f"{TRAINER_ENV}: unknown setting {key!r}; known: {', '.join(TRAINER_SETTINGS)}"
-            )
-        ok = (
-            isinstance(value, bool)
-            if kind is bool
-            else (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and (kind is float or float(value).is_integer())
-            )
-        )
-        if not ok:
-            raise ValueError(f"{TRAINER_ENV}: {key} must be {kind.__name__}, got {value!r}")
-        settings[key] = kind(value)
-    return settings
-
-
-def _env_params(loss: str) -> dict[str, Any]:
-    """The hyper-parameters :data:`PARAMS_ENV` gives ``loss``, after checking its loss names."""
-    given = _json_env(PARAMS_ENV)
-    known = set(list_losses())
-    for name, params in given.items():
-        if name not in known:
-            raise ValueError(f"{PARAMS_ENV}: {name!r} is not a registered loss")
-        if not isinstance(params, dict):
-            raise ValueError(
-                f"{PARAMS_ENV}: the value for {name!r} must be an object, got {params!r}"
-            )
-    return dict(given.get(loss, {}))
 
 
 class LossbenchTrainer(nnUNetTrainer):
@@ -220,7 +114,7 @@ class LossbenchTrainer(nnUNetTrainer):
         self._lb_iteration = 0
 
     def _build_loss(self) -> nn.Module:
-        params = {**self.loss_params, **_env_params(self.loss_name)}
+        params = {**self.loss_params, **env_params(self.loss_name)}
         loss = create_loss(self.loss_name, **params)
         self._lb_loss = loss
         built = super()._build_loss()  # nnU-Net's loss, for its deep-supervision wrapper

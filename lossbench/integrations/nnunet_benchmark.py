@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -32,27 +30,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 import lossbench
 from lossbench._files import write_atomic
 from lossbench._folders import check_output
 from lossbench._lock import hold
-from lossbench.data.nnunet import read_dataset_json
 from lossbench.integrations.nnunet import (
     PARAMS_ENV,
     TRAINER_ENV,
-    binary_label,
     install,
     trainer_name,
     trainer_settings,
 )
+from lossbench.integrations.nnunet_dataset import check_dataset, find_dataset
+from lossbench.integrations.nnunet_steps import Steps, nnunet_command
 from lossbench.score import DetectionRule, score, write_scores
 
 __all__ = ["BenchmarkSettings", "benchmark", "find_dataset", "parse_folds"]
 
-_DATASET = re.compile(r"^Dataset(\d{3})_\S+$")
-_NIFTI = (".nii.gz", ".nii")
 _RETRAIN_KEYS = ("dataset", "configuration", "plans", "epochs", "iterations", "loss_params")
 
 
@@ -86,120 +81,6 @@ class BenchmarkSettings:
     tta: bool = True
     validate: bool = False
     processes: int = 2
-
-
-def find_dataset(dataset: str | Path) -> Path:
-    """The raw dataset folder of ``dataset``: a path to a ``DatasetXXX_Name`` folder, or a
-    dataset name or id under ``$nnUNet_raw``.
-
-    Raises:
-        FileNotFoundError: no such folder (the message says where it looked).
-        ValueError: the folder's name is not ``DatasetXXX_Name``, as nnU-Net needs.
-
-    Example:
-        >>> import tempfile
-        >>> root = Path(tempfile.mkdtemp()) / "Dataset501_Tiny"
-        >>> _ = root.mkdir(), (root / "dataset.json").write_text("{}")
-        >>> os.environ["nnUNet_raw"] = str(root.parent)
-        >>> find_dataset("501") == find_dataset("Dataset501_Tiny") == find_dataset(root) == root
-        True
-        >>> del os.environ["nnUNet_raw"]
-    """
-    path = Path(dataset)
-    if (path / "dataset.json").is_file():
-        if not _DATASET.match(path.resolve().name):
-            raise ValueError(
-                f"nnU-Net needs the dataset folder to be named DatasetXXX_Name "
-                f"(three digits), got {path.resolve().name!r}"
-            )
-        return path.resolve()
-    raw = os.environ.get("nnUNet_raw")
-    if raw is None or os.sep in str(dataset):
-        raise FileNotFoundError(
-            f"no dataset.json in {path}; give the dataset's folder, or set "
-            "nnUNet_raw to find it by name or id"
-        )
-    text = str(dataset)
-    found = [
-        d
-        for d in sorted(Path(raw).glob("Dataset*"))
-        if (d / "dataset.json").is_file()
-        and (d.name == text or (text.isdigit() and d.name[7:10] == f"{int(text):03d}"))
-    ]
-    if len(found) != 1:
-        raise FileNotFoundError(
-            f"{'no' if not found else 'more than one'} dataset {text!r} in "
-            f"nnUNet_raw={raw}" + (f": {found}" if found else "")
-        )
-    return found[0]
-
-
-def _check_dataset(root: Path, settings: BenchmarkSettings) -> tuple[int, list[str]]:
-    """The lesion label and the test case ids, after every check that can fail before nnU-Net
-    starts."""
-    meta = read_dataset_json(root)
-    label = binary_label(meta["labels"], str(root / "dataset.json"))
-    ending = meta["file_ending"]
-    if ending not in _NIFTI:
-        raise ValueError(
-            f"{root / 'dataset.json'}: file_ending {ending!r}; lossbench scores "
-            "NIfTI (.nii.gz or .nii) masks"
-        )
-    labels_ts, images_ts = root / "labelsTs", root / "imagesTs"
-    if not labels_ts.is_dir() or not images_ts.is_dir():
-        raise FileNotFoundError(
-            f"{root} needs imagesTs/ and labelsTs/: the benchmark scores the test set"
-        )
-    cases = sorted(p.name[: -len(ending)] for p in labels_ts.glob(f"*{ending}"))
-    if not cases:
-        raise FileNotFoundError(f"{labels_ts} holds no {ending} label")
-    for case in cases:
-        if not (images_ts / f"{case}_0000{ending}").is_file():
-            raise FileNotFoundError(
-                f"{images_ts / f'{case}_0000{ending}'} is missing: labelsTs has {case}"
-            )
-    training = len(list((root / "labelsTr").glob(f"*{ending}")))
-    if any(f != "all" for f in settings.folds) and training < 5:
-        raise ValueError(
-            f"{root / 'labelsTr'} has {training} case(s); nnU-Net's folds 0-4 "
-            "need at least 5 (or use --folds all)"
-        )
-    for fold in settings.folds:
-        if fold not in ("0", "1", "2", "3", "4", "all"):
-            raise ValueError(f"--folds: nnU-Net's folds are 0-4 or all, got {fold!r}")
-    return label, cases
-
-
-def _command(name: str) -> str:
-    """The path of one of nnU-Net's console scripts, beside this Python first."""
-    found = shutil.which(
-        name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    )
-    if found is None:
-        raise FileNotFoundError(
-            f'nnU-Net\'s command {name} is not installed: pip install -e ".[nnunet]"'
-        )
-    return found
-
-
-def _step(command: list[str], log: Path, env: dict[str, str]) -> bool:
-    """Run one nnU-Net command with its output in ``log``; whether it succeeded (on failure the
-    log's last lines go to stderr)."""
-    import subprocess
-
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as stream:
-        stream.write(" ".join(command) + "\n")
-        stream.flush()
-        code = subprocess.call(command, stdout=stream, stderr=subprocess.STDOUT, env=env)
-    if code != 0:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        print(
-            f"lossbench nnunet benchmark: {Path(command[0]).name} failed (exit {code}); "
-            f"its log: {log}\n  " + "\n  ".join(tail),
-            file=sys.stderr,
-        )
-    return code == 0
 
 
 def _check_out(out: Path, stored: dict[str, Any], force: bool) -> None:
@@ -250,7 +131,7 @@ def benchmark(
         RuntimeError: no loss finished (each failure was reported with its log).
     """
     root = find_dataset(dataset)
-    label, cases = _check_dataset(root, settings)
+    label, cases = check_dataset(root, settings.folds)
     folder = Path(out).resolve()
     params = os.environ.get(PARAMS_ENV, "")
     stored = {"dataset": root.name, **asdict(settings), "loss_params": params}
@@ -282,6 +163,37 @@ def _benchmark_locked(
     workers: int | None,
     progress: bool,
 ) -> dict[str, Any]:
+    env = _environment(root, out, settings)
+    installed = install()  # nnU-Net finds the trainers in its own folder first: see the README
+    total = 1 + len(settings.losses) * (len(settings.folds) + 1)
+    steps = Steps(out / "logs", env, total, progress)
+    _preprocess(steps, root, out, settings)
+    predictions: dict[str, Path] = {}
+    for loss in settings.losses:
+        if not _train(steps, root, out, settings, loss):
+            steps.skip()
+            continue
+        target = _predict(steps, root, out, settings, loss)
+        if target is not None:
+            predictions[loss] = target
+    steps.close()
+    record.update(done=steps.done, failed=steps.failed, installed=str(installed))
+    if not predictions:
+        _write_record(out, record, steps.seconds)
+        raise RuntimeError(
+            f"no loss finished training and prediction; see the logs in {steps.logs}"
+        )
+    start = time.perf_counter()
+    paths = _score(root, label, out, predictions, record, workers, progress)
+    steps.seconds["scoring and report"] = time.perf_counter() - start
+    record["written"] = [str(p) for p in paths]
+    _write_record(out, record, steps.seconds)
+    return record
+
+
+def _environment(root: Path, out: Path, settings: BenchmarkSettings) -> dict[str, str]:
+    """The environment of nnU-Net's commands: nnU-Net's folders for this benchmark, and the
+    trainer settings of ``settings`` (checked as the trainers will check them)."""
     overrides: dict[str, Any] = {"final_validation": settings.validate}
     if settings.epochs is not None:
         overrides["num_epochs"] = settings.epochs
@@ -297,35 +209,30 @@ def _benchmark_locked(
         "nnUNet_def_n_proc": os.environ.get("nnUNet_def_n_proc") or str(settings.processes),
     }
     trainer_settings(overrides)  # the trainers would refuse these settings: say so now
-    installed = install()  # nnU-Net finds the trainers in its own folder first: see the README
-    dataset_id = str(int(root.name[7:10]))
-    logs = out / "logs"
-    results = out / "nnUNet_results" / root.name
-    seconds: dict[str, float] = {}
-    done: list[str] = []
-    failed: list[str] = []
-    steps = 1 + len(settings.losses) * (len(settings.folds) + 1)
-    bar = tqdm(total=steps, desc="nnU-Net", unit="step", disable=not progress)
+    return env
 
-    def run(step: str, phase: str, command: list[str]) -> bool:
-        bar.set_postfix_str(step)
-        start = time.perf_counter()
-        ok = _step(command, logs / f"{step}.log", env)
-        seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
-        (done if ok else failed).append(step)
-        bar.update()
-        return ok
 
+def _dataset_id(root: Path) -> str:
+    """nnU-Net's id of the dataset folder ``root`` (``DatasetXXX_Name``), without leading 0s."""
+    return str(int(root.name[7:10]))
+
+
+def _preprocess(steps: Steps, root: Path, out: Path, settings: BenchmarkSettings) -> None:
+    """nnU-Net's planning and preprocessing, unless done before (a marker file says so).
+
+    Raises:
+        RuntimeError: it failed (its log named); nothing else can run.
+    """
     marker = out / "nnUNet_preprocessed" / root.name / f".lossbench-{settings.configuration}"
     if marker.is_file():
-        bar.update()
-    elif run(
+        steps.skip()
+    elif steps.run(
         "preprocess",
         "preprocessing",
         [
-            _command("nnUNetv2_plan_and_preprocess"),
+            nnunet_command("nnUNetv2_plan_and_preprocess"),
             "-d",
-            dataset_id,
+            _dataset_id(root),
             "-c",
             settings.configuration,
             "-np",
@@ -335,80 +242,98 @@ def _benchmark_locked(
     ):
         marker.write_text("preprocessed\n")
     else:
-        bar.close()
-        raise RuntimeError(f"nnU-Net's preprocessing failed; its log: {logs / 'preprocess.log'}")
-    predictions: dict[str, Path] = {}
-    for loss in settings.losses:
-        trainer = trainer_name(loss)
-        model = results / f"{trainer}__{settings.plans}__{settings.configuration}"
-        trained = True
-        for fold in settings.folds:
-            fold_dir = model / f"fold_{fold}"
-            if (fold_dir / "checkpoint_final.pth").is_file():
-                bar.update()
-                continue
-            resume = ["--c"] if (fold_dir / "checkpoint_latest.pth").is_file() else []
-            trained &= run(
-                f"train-{loss}-fold{fold}",
-                "training",
-                [
-                    _command("nnUNetv2_train"),
-                    dataset_id,
-                    settings.configuration,
-                    fold,
-                    "-tr",
-                    trainer,
-                    "-p",
-                    settings.plans,
-                    "-device",
-                    settings.device,
-                    *resume,
-                ],
-            )
-        target = out / "predictions" / loss
-        if not trained:
-            bar.update()
+        steps.close()
+        raise RuntimeError(
+            f"nnU-Net's preprocessing failed; its log: {steps.logs / 'preprocess.log'}"
+        )
+
+
+def _train(steps: Steps, root: Path, out: Path, settings: BenchmarkSettings, loss: str) -> bool:
+    """Train ``loss``'s trainer on each fold without a final checkpoint (an interrupted fold
+    continues from its latest); whether every fold is trained."""
+    trainer = trainer_name(loss)
+    results = out / "nnUNet_results" / root.name
+    model = results / f"{trainer}__{settings.plans}__{settings.configuration}"
+    trained = True
+    for fold in settings.folds:
+        fold_dir = model / f"fold_{fold}"
+        if (fold_dir / "checkpoint_final.pth").is_file():
+            steps.skip()
             continue
-        if not (target / ".lossbench-done").is_file():
-            if not run(
-                f"predict-{loss}",
-                "prediction",
-                [
-                    _command("nnUNetv2_predict"),
-                    "-i",
-                    str(root / "imagesTs"),
-                    "-o",
-                    str(target),
-                    "-d",
-                    dataset_id,
-                    "-c",
-                    settings.configuration,
-                    "-tr",
-                    trainer,
-                    "-p",
-                    settings.plans,
-                    "-f",
-                    *settings.folds,
-                    "-device",
-                    settings.device,
-                    "-npp",
-                    str(settings.processes),
-                    "-nps",
-                    str(settings.processes),
-                    *([] if settings.tta else ["--disable_tta"]),
-                ],
-            ):
-                continue
-            (target / ".lossbench-done").write_text("predicted\n")
-        else:
-            bar.update()
-        predictions[loss] = target
-    bar.close()
-    record.update(done=done, failed=failed, installed=str(installed))
-    if not predictions:
-        _write_record(out, record, seconds)
-        raise RuntimeError(f"no loss finished training and prediction; see the logs in {logs}")
-    start = time.perf_counter()
+        resume = ["--c"] if (fold_dir / "checkpoint_latest.pth").is_file() else []
+        trained &= steps.run(
+            f"train-{loss}-fold{fold}",
+            "training",
+            [
+                nnunet_command("nnUNetv2_train"),
+                _dataset_id(root),
+                settings.configuration,
+                fold,
+                "-tr",
+                trainer,
+                "-p",
+                settings.plans,
+                "-device",
+                settings.device,
+                *resume,
+            ],
+        )
+    return trained
+
+
+def _predict(
+    steps: Steps, root: Path, out: Path, settings: BenchmarkSettings, loss: str
+) -> Path | None:
+    """Predict the test set with ``loss``'s folds (ensembled), unless done before; the folder
+    of the predictions, or None when the prediction failed."""
+    target = out / "predictions" / loss
+    if (target / ".lossbench-done").is_file():
+        steps.skip()
+        return target
+    if not steps.run(
+        f"predict-{loss}",
+        "prediction",
+        [
+            nnunet_command("nnUNetv2_predict"),
+            "-i",
+            str(root / "imagesTs"),
+            "-o",
+            str(target),
+            "-d",
+            _dataset_id(root),
+            "-c",
+            settings.configuration,
+            "-tr",
+            trainer_name(loss),
+            "-p",
+            settings.plans,
+            "-f",
+            *settings.folds,
+            "-device",
+            settings.device,
+            "-npp",
+            str(settings.processes),
+            "-nps",
+            str(settings.processes),
+            *([] if settings.tta else ["--disable_tta"]),
+        ],
+    ):
+        return None
+    (target / ".lossbench-done").write_text("predicted\n")
+    return target
+
+
+def _score(
+    root: Path,
+    label: int,
+    out: Path,
+    predictions: dict[str, Path],
+    record: dict[str, Any],
+    workers: int | None,
+    progress: bool,
+) -> list[Path]:
+    """Score the test-set predictions into ``out`` and build the report there (a report that
+    cannot be built is said on stderr); the paths written."""
     rule = DetectionRule()
     table = score(
         root / "labelsTs", predictions, label=label, rule=rule, workers=workers, progress=progress
@@ -427,10 +352,7 @@ def _benchmark_locked(
         paths += list(build_report(out, baseline=next(iter(predictions))))
     except ValueError as exc:  # e.g. no test case with lesions
         print(f"lossbench nnunet benchmark: no report: {exc}", file=sys.stderr)
-    seconds["scoring and report"] = time.perf_counter() - start
-    record["written"] = [str(p) for p in paths]
-    _write_record(out, record, seconds)
-    return record
+    return paths
 
 
 def _write_record(out: Path, record: dict[str, Any], seconds: dict[str, float]) -> None:

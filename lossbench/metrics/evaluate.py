@@ -1,6 +1,19 @@
 """Every metric of one case in one call. The masks are checked once, listed as voxels once
 (:func:`~lossbench.metrics._masks.mask_voxels`), their borders found once (for the distances
-and the surface Dice) and their lesions labelled once; every metric reads those."""
+and the surface Dice) and their lesions labelled once; every metric reads those.
+
+What :func:`evaluate_case` returns. Overlap (``dice``, ``jaccard``, ``precision``, ``recall``):
+voxel-wise, 1 when both masks are empty. Distances (``hd``, ``hd95``, ``asd``, ``assd``; mm,
+MedPy 0.5's definitions): 0 when both are empty, NaN when exactly one is. ``nsd``: surface Dice at
+``nsd_tolerance_mm``. Lesion-wise (``lesion_*``, ``n_*``, ``fp_volume_mm3``): the MSSEG-2 rule of
+:mod:`lossbench.metrics.lesions`; precision, recall and F1 are NaN when the reference mask is
+empty (score such cases by ``n_fp_lesions`` and ``fp_volume_mm3``); when it has voxels but every
+lesion is below the size limit, precision and F1 are 0 and recall NaN, as in
+animaSegPerfAnalyzer. Volumes in mm^3 are of the masks as given (before the size limit).
+``diagonal_mm`` is the diagonal of the image extent, sqrt(sum((shape * spacing)^2)): no distance
+inside the image can exceed it, so the statistics use it as the worst distance of a case where
+exactly one mask is empty.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from lossbench.metrics._masks import check_masks, mask_voxels
-from lossbench.metrics.lesions import _check_rule, _detection
+from lossbench.metrics._masks import Voxels, check_masks, mask_voxels
+from lossbench.metrics.lesions import check_rule, voxel_detection
 from lossbench.metrics.overlap import ratio
-from lossbench.metrics.surface import _border, _check_tolerance, _distances, _nsd
+from lossbench.metrics.surface import border_indices, check_tolerance, voxel_distances, voxel_nsd
 
 __all__ = ["METRIC_KEYS", "evaluate_case"]
 
@@ -41,6 +54,8 @@ METRIC_KEYS = (
 )
 """The keys of :func:`evaluate_case`, in order."""
 
+_Scores = dict[str, float | int | bool]
+
 
 def evaluate_case(
     pred: Any,
@@ -54,19 +69,8 @@ def evaluate_case(
     gamma: float = 0.65,
     connectivity: int = 6,
 ) -> dict[str, float | int | bool]:
-    """All per-case metrics of a predicted mask against a reference mask.
-
-    Overlap (``dice``, ``jaccard``, ``precision``, ``recall``): voxel-wise, 1 when both masks are
-    empty. Distances (``hd``, ``hd95``, ``asd``, ``assd``; mm, MedPy 0.5's definitions): 0 when
-    both are empty, NaN when exactly one is. ``nsd``: surface Dice at ``nsd_tolerance_mm``.
-    Lesion-wise (``lesion_*``, ``n_*``, ``fp_volume_mm3``): the MSSEG-2 rule of
-    :mod:`lossbench.metrics.lesions`; precision, recall and F1 are NaN when the reference mask is
-    empty (score such cases by ``n_fp_lesions`` and ``fp_volume_mm3``); when it has voxels but
-    every lesion is below the size limit, precision and F1 are 0 and recall NaN, as in
-    animaSegPerfAnalyzer. Volumes in mm^3 are of the masks as given (before the size limit).
-    ``diagonal_mm`` is the diagonal of the image extent, sqrt(sum((shape * spacing)^2)): no
-    distance inside the image can exceed it, so the statistics use it as the worst distance of a
-    case where exactly one mask is empty.
+    """All per-case metrics of a predicted mask against a reference mask (the module docstring
+    says what each is, and what it is for empty masks).
 
     Args:
         pred, ref: boolean 3D masks of equal shape.
@@ -87,40 +91,70 @@ def evaluate_case(
         13.86
     """
     pred, ref, sp = check_masks(pred, ref, spacing)
-    _check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
-    _check_tolerance(nsd_tolerance_mm)
-    voxel_mm3 = float(np.prod(sp))
-    diagonal_mm = float(np.sqrt(np.sum((np.asarray(pred.shape) * np.asarray(sp)) ** 2)))
+    check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
+    check_tolerance(nsd_tolerance_mm)
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
-    n_pred, n_ref = pred_voxels.index.size, ref_voxels.index.size
     ref_in_pred = pred_voxels.position(ref_voxels.index)
+    rule = (min_lesion_mm3, alpha, beta, gamma, connectivity)
+    return {
+        **_overlap(pred_voxels, ref_voxels, ref_in_pred),
+        **_surface(pred_voxels, ref_voxels, sp, nsd_tolerance_mm),
+        **_lesion_scores(pred_voxels, ref_voxels, ref_in_pred, sp, rule),
+        **_volumes(pred_voxels, ref_voxels, sp, pred.shape),
+    }
+
+
+def _overlap(pred: Voxels, ref: Voxels, ref_in_pred: np.ndarray) -> _Scores:
+    """``dice``, ``jaccard``, ``precision`` and ``recall`` of two masks listed together."""
+    n_pred, n_ref = pred.index.size, ref.index.size
     tp = int(np.count_nonzero(ref_in_pred >= 0))
     fp, fn = n_pred - tp, n_ref - tp
     both_empty = n_pred + n_ref == 0
-    pred_border, ref_border = _border(pred_voxels), _border(ref_voxels)
-    if n_pred and n_ref:
-        dist = _distances(pred_voxels, pred_border, ref_voxels, ref_border, sp)
+    return {
+        "dice": ratio(2 * tp, 2 * tp + fp + fn, both_empty),
+        "jaccard": ratio(tp, tp + fp + fn, both_empty),
+        "precision": ratio(tp, n_pred, both_empty),
+        "recall": ratio(tp, n_ref, both_empty),
+    }
+
+
+def _surface(
+    pred: Voxels, ref: Voxels, spacing: tuple[float, float, float], tolerance_mm: float
+) -> _Scores:
+    """``hd``, ``hd95``, ``asd``, ``assd`` and ``nsd``, from the borders found once."""
+    pred_border, ref_border = border_indices(pred), border_indices(ref)
+    distances: _Scores
+    if pred.index.size and ref.index.size:
+        dist = voxel_distances(pred, pred_border, ref, ref_border, spacing)
         distances = {"hd": dist.hd, "hd95": dist.hd95, "asd": dist.asd, "assd": dist.assd}
     else:
+        both_empty = pred.index.size + ref.index.size == 0
         distances = dict.fromkeys(("hd", "hd95", "asd", "assd"), 0.0 if both_empty else np.nan)
-    lesions = _detection(
-        pred_voxels,
-        ref_voxels,
+    nsd = voxel_nsd(pred, pred_border, ref, ref_border, spacing, tolerance_mm)
+    return {**distances, "nsd": nsd}
+
+
+def _lesion_scores(
+    pred: Voxels,
+    ref: Voxels,
+    ref_in_pred: np.ndarray,
+    spacing: tuple[float, float, float],
+    rule: tuple[float, float, float, float, int],
+) -> _Scores:
+    """The lesion-wise columns; ``rule`` is (min_lesion_mm3, alpha, beta, gamma, connectivity)."""
+    min_lesion_mm3, alpha, beta, gamma, connectivity = rule
+    lesions = voxel_detection(
+        pred,
+        ref,
         ref_in_pred,
-        sp,
+        spacing,
         min_lesion_mm3=min_lesion_mm3,
         alpha=alpha,
         beta=beta,
         gamma=gamma,
         connectivity=connectivity,
     )
-    result: dict[str, float | int | bool] = {
-        "dice": ratio(2 * tp, 2 * tp + fp + fn, both_empty),
-        "jaccard": ratio(tp, tp + fp + fn, both_empty),
-        "precision": ratio(tp, n_pred, both_empty),
-        "recall": ratio(tp, n_ref, both_empty),
-        **distances,
-        "nsd": _nsd(pred_voxels, pred_border, ref_voxels, ref_border, sp, nsd_tolerance_mm),
+    return {
         "lesion_precision": lesions.precision,
         "lesion_recall": lesions.recall,
         "lesion_f1": lesions.f1,
@@ -128,10 +162,20 @@ def evaluate_case(
         "n_pred_lesions": lesions.n_pred,
         "n_fp_lesions": lesions.n_fp,
         "fp_volume_mm3": lesions.fp_volume_mm3,
+    }
+
+
+def _volumes(
+    pred: Voxels, ref: Voxels, spacing: tuple[float, float, float], shape: tuple[int, ...]
+) -> _Scores:
+    """The masks' volumes (mm^3) and emptiness, and the image's diagonal (mm)."""
+    voxel_mm3 = float(np.prod(spacing))
+    n_pred, n_ref = pred.index.size, ref.index.size
+    diagonal_mm = float(np.sqrt(np.sum((np.asarray(shape) * np.asarray(spacing)) ** 2)))
+    return {
         "ref_volume_mm3": n_ref * voxel_mm3,
         "pred_volume_mm3": n_pred * voxel_mm3,
         "ref_empty": n_ref == 0,
         "pred_empty": n_pred == 0,
         "diagonal_mm": diagonal_mm,
     }
-    return result

@@ -276,11 +276,11 @@ def lesion_detection(
         >>> result.n_ref, result.recall, result.precision, result.f1, result.n_fp
         (0, nan, 0.0, 0.0, 1)
     """
-    _check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
+    check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
     pred, ref, sp = check_masks(pred, ref, spacing)
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
     ref_in_pred = pred_voxels.position(ref_voxels.index)
-    return _detection(
+    return voxel_detection(
         pred_voxels,
         ref_voxels,
         ref_in_pred,
@@ -293,7 +293,7 @@ def lesion_detection(
     )
 
 
-def _check_rule(
+def check_rule(
     min_lesion_mm3: float, alpha: float, beta: float, gamma: float, connectivity: int
 ) -> None:
     """Raise ``ValueError`` unless each threshold is a number in (0, 1] (as anima requires),
@@ -305,7 +305,7 @@ def _check_rule(
     _check_labelling(min_lesion_mm3, connectivity)
 
 
-def _detection(
+def voxel_detection(
     pred: Voxels,
     ref: Voxels,
     ref_in_pred: np.ndarray,

@@ -35,7 +35,7 @@ __all__ = [
 _FACES = np.array([(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)])
 
 
-def _border(voxels: Voxels) -> np.ndarray:
+def border_indices(voxels: Voxels) -> np.ndarray:
     """Flat indices of the border voxels (those with a face-neighbour outside the mask),
     increasing. Only the mask's own voxels are visited, so the cost follows the lesions, not
     the volume."""
@@ -55,7 +55,7 @@ def border_points(mask: np.ndarray) -> np.ndarray:
         (26, 26)
     """
     (voxels,) = mask_voxels(mask)
-    return voxels.points(_border(voxels)) + voxels.start
+    return voxels.points(border_indices(voxels)) + voxels.start
 
 
 def border(mask: np.ndarray) -> np.ndarray:
@@ -133,10 +133,12 @@ def surface_distances(
         raise ValueError(
             "surface_distances needs two non-empty masks; see the metrics' empty policy"
         )
-    return _distances(pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp)
+    return voxel_distances(
+        pred_voxels, border_indices(pred_voxels), ref_voxels, border_indices(ref_voxels), sp
+    )
 
 
-def _distances(
+def voxel_distances(
     pred: Voxels,
     pred_border: np.ndarray,
     ref: Voxels,
@@ -144,7 +146,7 @@ def _distances(
     spacing: tuple[float, float, float],
 ) -> SurfaceDistances:
     """:func:`surface_distances` of two non-empty masks listed together by
-    :func:`mask_voxels`, given the flat indices of their border voxels (:func:`_border`)."""
+    :func:`mask_voxels`, given the flat indices of their border voxels (:func:`border_indices`)."""
     pred_pts = pred.points(pred_border) * np.asarray(spacing)
     ref_pts = ref.points(ref_border) * np.asarray(spacing)
     pred_to_ref = cKDTree(ref_pts).query(pred_pts)[0]
@@ -158,7 +160,9 @@ def _distance(pred: Any, ref: Any, spacing: Sequence[float] | None, name: str) -
     n_pred, n_ref = pred_voxels.index.size, ref_voxels.index.size
     if not (n_pred and n_ref):
         return 0.0 if n_pred == n_ref else float("nan")
-    distances = _distances(pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp)
+    distances = voxel_distances(
+        pred_voxels, border_indices(pred_voxels), ref_voxels, border_indices(ref_voxels), sp
+    )
     return float(getattr(distances, name))
 
 
@@ -271,21 +275,20 @@ def nsd(
         >>> nsd(a, a), nsd(a, np.zeros_like(a))
         (1.0, 0.0)
     """
-    _check_tolerance(tolerance_mm)
+    check_tolerance(tolerance_mm)
     pred, ref, sp = check_masks(pred, ref, spacing)
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
-    return _nsd(
-        pred_voxels, _border(pred_voxels), ref_voxels, _border(ref_voxels), sp, tolerance_mm
-    )
+    pred_border, ref_border = border_indices(pred_voxels), border_indices(ref_voxels)
+    return voxel_nsd(pred_voxels, pred_border, ref_voxels, ref_border, sp, tolerance_mm)
 
 
-def _check_tolerance(tolerance_mm: float) -> None:
+def check_tolerance(tolerance_mm: float) -> None:
     """Raise ``ValueError`` unless ``tolerance_mm`` (the surface Dice's, in mm) is a number >= 0."""
     if not (isinstance(tolerance_mm, (int, float)) and tolerance_mm >= 0):
         raise ValueError(f"`tolerance_mm` must be a number >= 0, got {tolerance_mm!r}")
 
 
-def _nsd(
+def voxel_nsd(
     pred: Voxels,
     pred_border: np.ndarray,
     ref: Voxels,
@@ -294,7 +297,7 @@ def _nsd(
     tolerance_mm: float,
 ) -> float:
     """:func:`nsd` of two masks listed together by :func:`mask_voxels`, given the flat indices
-    of their border voxels (:func:`_border`); ``tolerance_mm`` already checked."""
+    of their border voxels (:func:`border_indices`); ``tolerance_mm`` already checked."""
     if not (pred.index.size and ref.index.size):
         return 1.0 if pred.index.size == ref.index.size else 0.0
     ref_points, ref_codes = _surfels(ref, ref_border)
