@@ -22,12 +22,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from lossbench.config import preset
+from lossbench.config import preset, resolve_device
 from lossbench.data import Case, generate_case
 from lossbench.data.patches import sample_batch
 from lossbench.data.preprocess import prepare_case
 from lossbench.losses import create_loss
-from lossbench.run import resolve_device
 from lossbench.train import build_model
 
 

@@ -20,9 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
 from lossbench._files import write_atomic, write_csv, write_json, write_text
 from lossbench._folders import check_deletable, check_output, require_run
@@ -33,8 +31,6 @@ from lossbench.config import (
     from_toml,
     read_resolved,
     resolve,
-    resolve_device,
-    resolve_precision,
     run_losses,
     to_toml,
     validate,
@@ -44,7 +40,6 @@ from lossbench.data.split import generate_phantom
 from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
 from lossbench.results import check_table
-from lossbench.train import autocast_dtype, build_model
 from lossbench.trial import prepared_cases, read_run, run_trial, trial_grid
 
 __all__ = [
@@ -53,7 +48,6 @@ __all__ = [
     "check_run_folder",
     "collect",
     "missing_trials",
-    "plan",
     "prepare",
     "record_timing",
     "run",
@@ -66,60 +60,6 @@ __all__ = [
 class ReportSkipped(UserWarning):
     """The results of a run cannot be reported (e.g. no test case has lesions); the message
     says why. The results table is written all the same."""
-
-
-def _step_seconds(config: Config, device: torch.device) -> float:
-    """The median wall time of three training steps of the configured V-Net on ``device``."""
-    model = build_model(config, 0).to(device)
-    optimizer = torch.optim.Adam(model.parameters())
-    size = config.train.patch_size
-    x = torch.randn(config.train.batch_size, model.in_channels, size, size, size, device=device)
-    dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out = model(x)
-        out.float().mean().backward()
-        optimizer.step()
-        timings.append(time.perf_counter() - start)
-    return float(np.median(timings))
-
-
-def plan(config: Config, losses: Sequence[str]) -> str:
-    """The trial plan and an estimated time (from the measured speed of one training step).
-
-    Example:
-        >>> from lossbench.config import preset
-        >>> "trials" in plan(preset("quick"), ["dice"])
-        True
-    """
-    validate(config)
-    device = resolve_device(config.device)
-    step = _step_seconds(config, device)
-    data, train = config.data, config.train
-    trials = len(losses) * len(config.seeds)
-    pretraining = train.init == "pretrain"
-    steps = trials * train.iterations + (train.pretrain_iterations if pretraining else 0)
-    source = data.source
-    if source == "synthetic":
-        source += f" ({data.cases} train / {data.test_cases} test cases)"
-    after = f" after a {train.pretrain_iterations}-iteration pretraining" if pretraining else ""
-    precision = resolve_precision(train.precision, device.type)
-    return "\n".join(
-        [
-            f"preset {config.preset}: {len(losses)} losses x {len(config.seeds)} seeds = "
-            f"{trials} trials",
-            f"losses: {', '.join(losses)}",
-            f"data: {source}",
-            f"model: V-Net width {config.model.width}, {config.model.levels} levels; patch "
-            f"{train.patch_size}^3, batch {train.batch_size}, {train.iterations} iterations per "
-            f"trial{after}",
-            f"device {device}, {precision}: {step * 1000:.0f} ms per step -> about "
-            f"{steps * step / 60:.1f} min of training, plus data generation and evaluation",
-        ]
-    )
 
 
 def check_run_folder(config: Config, out: str | Path, force: bool = False) -> list[Path]:

@@ -116,10 +116,9 @@ def train_trial(
 ) -> tuple[VNet, float]:
     """Train one trial and return ``(model, training seconds)``.
 
-    Writes the trial's ``history.csv`` (iteration, loss, seconds, batch hash, attempt: 1, and
-    one more after each resume) and ``checkpoint.pt``, both renamed into place, so an
-    interruption (even SIGKILL) or a full disk leaves the previous checkpoint whole; an existing
-    checkpoint is resumed.
+    Writes ``history.csv`` (iteration, loss, seconds, batch hash, attempt) and
+    ``checkpoint.pt``, renamed into place so that an interruption (even SIGKILL) or a full disk
+    leaves the previous checkpoint whole; an existing checkpoint is resumed.
 
     Args:
         loss_name: a registered loss.
@@ -137,14 +136,12 @@ def train_trial(
         NonFiniteLossError: the loss became NaN or inf (the message names iteration and loss).
     """
     iterations = config.train.iterations if iterations is None else iterations
-    trial.folder.mkdir(parents=True, exist_ok=True)
     dtype = autocast_dtype(precision)
     state = _start(config, seed, init_state, trial, device, lr, dtype)
     loss_fn = create_loss(loss_name)
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
-    state.model.train()
     clock, before = time.perf_counter(), state.elapsed
-    count = iterations - state.iteration
+    every, count = config.train.checkpoint_every, iterations - state.iteration
     with _Batches(cases, config.train, state.rng, count, loss_fn) as batches:
         for iteration in _bar(state, iterations, f"{loss_name} seed {seed}", progress):
             if callable(set_progress):
@@ -156,12 +153,8 @@ def train_trial(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
                 )
             state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-            hashed = _batch_hash(images, labels)
-            state.history.append(
-                [state.iteration, value, round(state.elapsed, 3), hashed, state.attempt]
-            )
-            last = state.iteration == iterations
-            if state.iteration % config.train.checkpoint_every == 0 or last:
+            state.record(value, _batch_hash(images, labels))
+            if state.iteration % every == 0 or state.iteration == iterations:
                 state.save(trial.checkpoint)
     _write_history(state.history, trial.history)
     return state.model, before + time.perf_counter() - clock
@@ -177,7 +170,8 @@ def _start(
     dtype: torch.dtype | None,
 ) -> _State:
     """A trial's starting state: the seeded (or given) weights, Adam, the loss scaler and the
-    batch generator, or the state of its checkpoint when it resumes."""
+    batch generator, or the state of its checkpoint when it resumes; the model in training mode."""
+    trial.folder.mkdir(parents=True, exist_ok=True)
     model = _initial_model(config, seed, init_state, trial, device)
     params = [p for p in model.parameters() if p.requires_grad]
     state = _State(
@@ -189,6 +183,7 @@ def _start(
     )
     if trial.checkpoint.exists():
         state.restore(trial.checkpoint, device)
+    state.model.train()
     return state
 
 
@@ -336,6 +331,12 @@ class _State:
         self.iteration, self.elapsed = saved["iteration"], saved["elapsed"]
         self.history = saved["history"]
         self.attempt = saved.get("attempt", 1) + 1
+
+    def record(self, value: float, batch_hash: str) -> None:
+        """Append this iteration's row to the history."""
+        self.history.append(
+            [self.iteration, value, round(self.elapsed, 3), batch_hash, self.attempt]
+        )
 
     def save(self, path: Path) -> None:
         """Write beside ``path`` and rename: a failed write (a full disk, a kill) leaves the

@@ -243,8 +243,8 @@ def run_trial(
     """Train and evaluate one trial of a prepared run folder; a pure function of (folder, loss,
     seed) that writes only ``<run>/trials/<loss>-seed<k>/``. Every executor calls it.
 
-    A finished trial is left as it is; an interrupted one resumes from its checkpoint. The
-    trial's ``environment.json`` records host, device, versions and determinism settings.
+    A finished trial is left as it is; an interrupted one resumes from its checkpoint;
+    ``environment.json`` records host, device, versions and determinism settings.
 
     Args:
         out: a run folder created by :func:`lossbench.run.prepare`.
@@ -278,13 +278,7 @@ def run_trial(
         outcome["device"] = environment["device_name"]
         try:
             model, seconds = train_trial(
-                loss,
-                seed,
-                cases.pairs,
-                run.config,
-                trial,
-                device,
-                init_state,
+                *(loss, seed, cases.pairs, run.config, trial, device, init_state),
                 progress=progress,
                 precision=run.resolved.precision,
             )

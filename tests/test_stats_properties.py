@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lossbench.report.verdict import verdict_markdown
-from lossbench.stats import case_matrix, summarise
+from lossbench.stats import Summary, case_matrix, summarise
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 METRICS = ["dice", "hd95"]
@@ -41,7 +41,7 @@ def results_tables(draw):
     return pd.DataFrame(rows)
 
 
-def summary(results: pd.DataFrame) -> dict:
+def summary(results: pd.DataFrame) -> Summary:
     return summarise(results, METRICS, n_resamples=100)
 
 

@@ -99,7 +99,7 @@ def register(commands: Any) -> None:
 
 def _dry_run(config: Any, out: str, force: bool, doomed: list[Path]) -> int:
     from lossbench.config import resolve_losses
-    from lossbench.run import plan
+    from lossbench.plan import plan
 
     print(plan(config, resolve_losses(config.losses)))
     if doomed:
@@ -126,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
     """``lossbench run``: the same folder as :func:`lossbench.run.run`, plus a summary."""
     from lossbench.cli._console import print_run, reporting
     from lossbench.config import validate
-    from lossbench.executors import LocalExecutor, ray_executor
+    from lossbench.executors import Executor, LocalExecutor, ray_executor
     from lossbench.run import check_run_folder, run
 
     config = validate(config_from_flags(args, args.overrides))
@@ -136,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
         return _dry_run(config, out, args.force, doomed)
     if args.plan_only:
         return _plan_only(config, out, args)
-    executor = LocalExecutor()
+    executor: Executor = LocalExecutor()
     if args.executor == "ray":
         cpus = config.train.threads if getattr(args, "train.threads") is not None else None
         executor = ray_executor(args.address, args.trial_gpus, cpus)

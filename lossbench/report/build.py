@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
@@ -21,9 +20,10 @@ from lossbench.config import Config
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
 from lossbench.report import figures
-from lossbench.report._io import load_checked, locate_test_cases, read_config, unit_of
+from lossbench.report._io import load_checked, read_config, unit_of
 from lossbench.report.compare import comparison_summary
 from lossbench.report.html import Section, html_page
+from lossbench.report.qualitative import worst_case_figure
 from lossbench.report.tables import (
     EXTENDED_METRICS,
     MAIN_METRICS,
@@ -204,7 +204,9 @@ def _figures(
     }
     if histories:
         made["Training loss"] = figures.training_curves(histories, out.figure("training"))
-    qualitative = _qualitative(run, view.results, baseline, show, seed, out.figure("qualitative"))
+    qualitative = worst_case_figure(
+        run, view.results, baseline, show, seed, out.figure("qualitative")
+    )
     if qualitative is not None:
         made["Worst case of the baseline loss"] = qualitative
     if panels:
@@ -235,51 +237,6 @@ def _captions(summary: Summary, baseline: str | None, n_resamples: int) -> dict[
         f"bootstrap resamples of the cases (and of the seeds within each case), every {one} on "
         "the same draws.",
     }
-
-
-def _qualitative(
-    run: RunLayout,
-    results: pd.DataFrame,
-    baseline: str | None,
-    show: Sequence[str],
-    seed: int,
-    path: Path,
-) -> Path | None:
-    """Baseline, follow-up, reference and predictions of the baseline loss's worst case, for
-    the baseline loss, the best loss by mean Dice and the losses of ``show``."""
-    import nibabel as nib
-
-    from lossbench.data.msseg2 import FILES
-
-    lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
-    location = locate_test_cases(run.root)
-    if baseline is None or baseline not in set(lesion["method"]) or location is None:
-        return None
-    base_rows = lesion[lesion["method"] == baseline]
-    case_id = str(base_rows.loc[base_rows["dice"].idxmin(), "case_id"])
-    best = str(lesion.groupby("method")["dice"].mean().idxmax())
-    predictions = {}
-    for method in dict.fromkeys([baseline, best, *show]):
-        file = run.trial(method, seed).prediction(case_id)
-        if file.exists():
-            image: Any = nib.load(str(file))
-            predictions[method] = np.asarray(image.dataobj).astype(bool)
-    folder = location / case_id
-    if not folder.is_dir() or not predictions:
-        return None
-    volumes = [_read(folder / FILES[k]) for k in ("baseline", "followup", "label")]
-    if any(p.shape != volumes[2].shape for p in predictions.values()):
-        return None  # predictions on a resampled grid: not comparable slice by slice
-    return figures.qualitative(
-        volumes[0], volumes[1], volumes[2].astype(bool), predictions, path, title=f"case {case_id}"
-    )
-
-
-def _read(path: Path) -> np.ndarray:
-    import nibabel as nib
-
-    image: Any = nib.load(str(path))
-    return np.asarray(image.dataobj)
 
 
 def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) -> str:
@@ -348,9 +305,8 @@ def build_report(
     compare: Sequence[str | Path] = (),
     show: Sequence[str] = (),
 ) -> tuple[Path, Path]:
-    """Write ``report.md``, ``report.html``, ``summary.json`` and ``figures/`` for a finished (or
-    partial) run, or for ``lossbench score``'s folder. The report opens with the verdict;
-    ``summary.json`` holds its numbers (:class:`lossbench.stats.Summary`).
+    """Write ``report.md``, ``report.html``, ``summary.json`` (the
+    :class:`lossbench.stats.Summary`) and ``figures/`` of a run or a score's folder.
 
     Args:
         run_dir: the folder holding ``results.parquet`` or ``results.csv``.
@@ -360,8 +316,7 @@ def build_report(
         out_dir: where to write (default ``run_dir``): a new or empty folder, or an earlier
             report's (``summary.json``), never another run or score folder.
         bench: a pytest-benchmark JSON of ``benchmarks/test_loss_speed.py`` (Table 5).
-        nan_policy: ``"worst"`` or ``"exclude"``; default the run's ``report.nan_policy``, else
-            ``"worst"``.
+        nan_policy: ``"worst"`` or ``"exclude"`` (default: the run's, else ``"worst"``).
         compare: other run folders whose rankings the verdict sets against this run's.
         show: losses shown in the qualitative figure beside the baseline and the best loss.
 
@@ -380,11 +335,10 @@ def build_report(
     out = ReportLayout(run.root if out_dir is None else Path(out_dir))
     config = read_config(run.root)
     stored = config.report.nan_policy if config else "worst"
-    policy = check_nan_policy(nan_policy if nan_policy is not None else stored)
+    policy = check_nan_policy(stored if nan_policy is None else nan_policy)
     results, unit = load_checked(run.root), unit_of(run.root)
     _check_names(run.root, results, unit, baseline, show)
-    if baseline is None and "dice" in set(results["method"]):
-        baseline = "dice"
+    baseline = "dice" if baseline is None and "dice" in set(results["method"]) else baseline
     table = ScoreTable.from_results(results, policy, unit=unit)
     summary = _summary(table, results, config, n_resamples, compare)
     out.root.mkdir(parents=True, exist_ok=True)
@@ -398,6 +352,5 @@ def build_report(
         for title, path in paths.items()
     }
     out.markdown.write_text(_markdown(sections, made))
-    configuration = run.config.read_text() if config is not None else ""
-    out.html.write_text(html_page(sections, made, configuration))
+    out.html.write_text(html_page(sections, made, run.config.read_text() if config else ""))
     return out.markdown, out.html

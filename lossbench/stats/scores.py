@@ -24,6 +24,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from lossbench._text import either
 from lossbench.config.schema import NAN_POLICIES, NanPolicy
 from lossbench.metrics.facts import MetricFacts, facts
 
@@ -65,7 +66,7 @@ def check_nan_policy(nan_policy: str) -> NanPolicy:
         'exclude'
     """
     if nan_policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy must be 'worst' or 'exclude', got {nan_policy!r}")
+        raise ValueError(f"nan_policy must be {either(NAN_POLICIES)}, got {nan_policy!r}")
     return cast(NanPolicy, nan_policy)
 
 
