@@ -68,7 +68,8 @@ def folder_kind(folder: str | Path) -> str | None:
         'scores'
     """
     root = Path(folder)
-    for kind, (name, keys) in [*MARKERS.items(), ("run", _LEGACY_RUN)]:
+    markers = list(MARKERS.items())
+    for kind, (name, keys) in [markers[0], ("run", _LEGACY_RUN), *markers[1:]]:
         marker = root / name
         if marker.is_file() and set(keys) <= _marker_keys(marker):
             return kind

@@ -66,12 +66,12 @@ def test_each_case_gets_exactly_what_evaluate_case_gives(pair: tuple[Path, Path]
     pd.testing.assert_frame_equal(table, parallel)
 
 
-def test_scoring_a_runs_saved_predictions_gives_its_table(tmp_path: Path) -> None:
-    run(tiny(["dice", "ce"]), tmp_path, progress=False)
-    layout = RunLayout(tmp_path)
+def test_scoring_a_runs_saved_predictions_gives_its_table(tiny_run: Path) -> None:
+    layout = RunLayout(tiny_run)
     methods = {loss: str(layout.trial(loss, 0).predictions) for loss in ("dice", "ce")}
     scored = score(layout.data("test"), methods, workers=1, progress=False)
-    table = load(tmp_path)
+    table = load(tiny_run)
+    table = table[table["seed"] == 0]
     for loss in ("dice", "ce"):
         ours = table[table["loss"] == loss].reset_index(drop=True)[["case_id", *METRIC_KEYS]]
         theirs = scored[scored["method"] == loss].reset_index(drop=True)[["case_id", *METRIC_KEYS]]
@@ -304,7 +304,7 @@ def test_the_console_means_count_missing_distances_as_the_report_does(
 
 
 def test_scores_never_overwrite_what_is_not_lossbench_scores(
-    pair: tuple[Path, Path], tmp_path: Path
+    pair: tuple[Path, Path], tmp_path: Path, tiny_run: Path
 ) -> None:
     from lossbench.score import check_score_folder, write_scores
 
@@ -318,9 +318,7 @@ def test_scores_never_overwrite_what_is_not_lossbench_scores(
     assert (mine / "results.csv").read_text() == "my,own\n"
     with pytest.raises(ValueError, match="is the input"):
         check_score_folder(pred, inputs=[ref, pred])
-    run_folder = tmp_path / "run"
-    run(tiny(["dice"]), run_folder, progress=False)
     with pytest.raises(ValueError, match="holds a lossbench run"):
-        write_scores(table, run_folder, DetectionRule(), {})
+        write_scores(table, tiny_run, DetectionRule(), {})
     written = write_scores(table, tmp_path / "scores", DetectionRule(), {})
     assert write_scores(table, tmp_path / "scores", DetectionRule(), {}) == written

@@ -28,9 +28,9 @@ from lossbench.stats import (
     rank_first_probability,
     seed_agreement,
     seed_spread,
+    signed_rank_cdf,
     summarise,
 )
-from lossbench.stats import signed_rank_cdf
 
 
 def fabricated(seeds: int = 2) -> pd.DataFrame:

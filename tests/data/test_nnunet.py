@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 
 from lossbench.cli import main
@@ -47,25 +46,6 @@ def test_an_exported_phantom_reads_back_to_the_same_prepared_arrays(exported) ->
                 np.testing.assert_array_equal(x, y, err_msg=field.name)
             else:
                 assert x == y, field.name
-
-
-def test_a_run_on_the_exported_phantom_equals_the_run_on_the_phantom(tmp_path: Path) -> None:
-    config = tiny(["dice"])
-    run(config, tmp_path / "phantom", progress=False)
-    dataset = tmp_path / "Dataset502_Tiny"
-    data = config.data
-    from lossbench.layout import RunLayout
-
-    train = load_dataset(RunLayout(tmp_path / "phantom").data("train"))
-    test = load_dataset(RunLayout(tmp_path / "phantom").data("test"))
-    export_nnunet(train, dataset, test)
-    other = dataclasses.replace(config, data=dataclasses.replace(data, source=str(dataset)))
-    run(other, tmp_path / "nnunet", progress=False)
-    a, b = load(tmp_path / "phantom"), load(tmp_path / "nnunet")
-    pd.testing.assert_frame_equal(a.drop(columns="train_seconds"), b.drop(columns="train_seconds"))
-    args = ["data", "export", "--format", "nnunet", "--out", str(tmp_path / "cli")]
-    assert main(args) == 0
-    assert len(NnunetDataset(tmp_path / "cli", "Ts")) == 32  # the quick preset's test set
 
 
 def test_a_dataset_with_a_test_split_and_without(tmp_path: Path, exported) -> None:

@@ -26,31 +26,6 @@ def _args(out: Path, *extra: str) -> list[str]:
     return [*args, *[a for item in TINY for a in ("--set", item)], *extra]
 
 
-def test_trial_and_collect_give_the_table_of_run(tmp_path: Path, capsys) -> None:
-    assert main(_args(tmp_path / "whole")) == 0
-    split = tmp_path / "split"
-    assert main(_args(split, "--plan-only")) == 0
-    assert "run its 4 trials" in capsys.readouterr().out
-    assert RunLayout(split).pretrain.model.exists() and not RunLayout(split).trials.exists()
-    assert main(["trial", str(split), "--list"]) == 0
-    grid = capsys.readouterr().out.split("\n")[:4]
-    assert grid == ["0 dice 0", "1 ce 0", "2 dice 1", "3 ce 1"]
-    assert main(["trial", str(split), "--index", "0"]) == 0
-    assert main(["trial", str(split), "--loss", "dice", "--seed", "1"]) == 0
-    capsys.readouterr()
-    assert main(["collect", str(split)]) == 1  # two trials are missing
-    out = capsys.readouterr().out
-    assert "6 rows in" in out and "2 trial(s) missing: ce seed 0, ce seed 1" in out
-    for index in (1, 3):
-        assert main(["trial", str(split), "--index", str(index)]) == 0
-    assert main(["collect", str(split)]) == 0
-    assert (split / "report.html").exists()
-    whole, parts = load(tmp_path / "whole"), load(split)
-    pd.testing.assert_frame_equal(
-        whole.drop(columns="train_seconds"), parts.drop(columns="train_seconds")
-    )
-
-
 def test_trial_refuses_what_is_not_a_trial_of_a_prepared_run(tmp_path: Path, capsys) -> None:
     assert main(["trial", str(tmp_path / "none"), "--index", "0"]) == 2
     assert "none is not a lossbench run folder (no folder)" in capsys.readouterr().err
@@ -63,9 +38,8 @@ def test_trial_refuses_what_is_not_a_trial_of_a_prepared_run(tmp_path: Path, cap
     assert "give --loss and --seed, or --index" in capsys.readouterr().err
 
 
-def test_a_trial_records_where_and_how_it_ran(tmp_path: Path) -> None:
-    run(tiny(["dice"]), tmp_path, progress=False)
-    trial = RunLayout(tmp_path).trial("dice", 0)
+def test_a_trial_records_where_and_how_it_ran(tiny_run: Path, tmp_path: Path) -> None:
+    trial = RunLayout(tiny_run).trial("dice", 0)
     environment = json.loads(trial.environment.read_text())
     assert environment["host"] == socket.gethostname()
     assert environment["device"] == "cpu" and environment["device_name"].startswith("cpu (")
@@ -81,12 +55,13 @@ def test_a_trial_records_where_and_how_it_ran(tmp_path: Path) -> None:
     ):
         assert key in environment
     assert environment["deterministic_algorithms"] is True
-    assert load(tmp_path)["device"].unique().tolist() == [environment["device_name"]]
+    assert load(tiny_run)["device"].unique().tolist() == [environment["device_name"]]
+    assert environment["threads"] == json.loads((tiny_run / "run.json").read_text())["threads"]
     from lossbench.report import build_report
 
-    markdown, _ = build_report(tmp_path)
+    markdown, _ = build_report(tiny_run, out_dir=tmp_path / "report")
     assert f"| {environment['device_name']}" in Path(markdown).read_text()  # the cost table
-    outcome = run_trial(tmp_path, "dice", 0)  # finished: left as it is
+    outcome = run_trial(tiny_run, "dice", 0)  # finished: left as it is
     assert outcome["status"] == "finished before"
 
 
