@@ -148,9 +148,13 @@ class _Clock:
 
 
 def _prepare_locked(
-    config: Config, layout: RunLayout, executor: Executor, progress: bool, clock: _Clock
-) -> Resolved:
-    resolved = _records(layout, config)
+    config: Config,
+    resolved: Resolved,
+    layout: RunLayout,
+    executor: Executor,
+    progress: bool,
+    clock: _Clock,
+) -> None:
     with clock.phase("data"):
         if config.data.source == "synthetic":
             generate_phantom(config.data, resolved.split, layout.root)
@@ -158,7 +162,6 @@ def _prepare_locked(
             prepared_cases(read_run(layout.root), progress)
     with clock.phase("pretraining"):
         executor.pretrain(layout, progress)
-    return resolved
 
 
 def prepare(
@@ -182,7 +185,7 @@ def prepare(
     with hold(layout.lock, layout.root):
         config = _take_out(layout, config, resume, force)
         clock = _Clock()
-        _prepare_locked(config, layout, LocalExecutor(), progress, clock)
+        _prepare_locked(config, _records(layout, config), layout, LocalExecutor(), progress, clock)
         record_timing(layout.root, clock.seconds)
     return layout.config
 
@@ -230,7 +233,7 @@ def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress:
     clock = _Clock()
     resolved = _records(layout, config)
     with executor.session(layout, resolved):
-        _prepare_locked(config, layout, executor, progress, clock)
+        _prepare_locked(config, resolved, layout, executor, progress, clock)
         grid = trial_grid(config, resolved.losses)
         pending = [t for t in grid if not layout.trial(*t).metrics.exists()]
         with clock.phase("trials"):

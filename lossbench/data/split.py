@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lossbench.data.msseg2 import Dataset
     from lossbench.data.nnunet import NnunetDataset
 
-__all__ = ["PAPER_SPLIT", "CaseSet", "Split", "generate_phantom", "phantom_ids", "split_cases"]
+__all__ = ["PAPER_SPLIT", "CaseSet", "Split", "generate_phantom", "split_cases"]
 
 PAPER_SPLIT = {
     "train": "015 016 018 019 020 021 024 029 030 032 035 037 039 043 047 048 049 051 052 057 061 "
@@ -116,16 +116,6 @@ class Split:
         return cls(sets["train"], sets["test"], sets.get("validation"))
 
 
-def phantom_ids(count: int) -> tuple[str, ...]:
-    """The case ids :func:`lossbench.data.synthesize` gives a set of ``count`` cases.
-
-    Example:
-        >>> phantom_ids(2)
-        ('case_000', 'case_001')
-    """
-    return tuple(f"case_{i:03d}" for i in range(count))
-
-
 def _seeded(ids: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """A seeded share ``fraction`` (at least one) of ``ids`` for testing: (train, test), sorted."""
     order = np.random.default_rng(seed).permutation(len(ids))
@@ -164,6 +154,7 @@ def split_cases(data: DataConfig, phantom: tuple[Path, Path]) -> Split:
     """
     from lossbench.data.msseg2 import complete_cases
     from lossbench.data.nnunet import is_nnunet_dataset
+    from lossbench.data.synthetic import phantom_ids
 
     if data.source == "synthetic":
         return Split(

@@ -39,6 +39,7 @@ __all__ = [
     "PhantomSettings",
     "SyntheticCase",
     "generate_case",
+    "phantom_ids",
     "synthesize",
     "write_case",
 ]
@@ -198,6 +199,16 @@ def _claim(root: Path, arguments: dict) -> None:
     write_atomic(marker, lambda path: path.write_text(text))
 
 
+def phantom_ids(count: int) -> tuple[str, ...]:
+    """The case ids :func:`synthesize` gives a set of ``count`` cases, in order.
+
+    Example:
+        >>> phantom_ids(2)
+        ('case_000', 'case_001')
+    """
+    return tuple(f"case_{i:03d}" for i in range(count))
+
+
 def synthesize(
     root: str | Path,
     cases: int,
@@ -245,8 +256,9 @@ def synthesize(
     seeds = np.random.SeedSequence(seed).spawn(cases)
     new = _new_lesion_plan(seed, cases, lesion_free)
     folders = []
+    ids = phantom_ids(cases)
     for i in tqdm(range(cases), desc="synth", unit="case", disable=not progress):
-        case_id = f"case_{i:03d}"
+        case_id = ids[i]
         folder = Path(root) / case_id
         if not all((folder / name).exists() for name in FILES.values()):
             case_seed = int(seeds[i].generate_state(1)[0])

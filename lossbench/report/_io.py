@@ -7,12 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from lossbench.config import Config, from_toml
-from lossbench.config import locate_test_cases as find_test_cases
 from lossbench.layout import RunLayout
 from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
 from lossbench.results import load
 
-__all__ = ["REQUIRED_COLUMNS", "load_checked", "locate_test_cases", "read_config", "unit_of"]
+__all__ = ["REQUIRED_COLUMNS", "load_checked", "read_config"]
 
 REQUIRED_COLUMNS = (
     "loss",
@@ -30,24 +29,19 @@ present). A table of ``lossbench score`` has ``method`` for ``loss`` and neither
 ``train_seconds``."""
 
 
-def unit_of(run_dir: str | Path) -> str:
-    """What a results table compares: ``"loss"`` (a run) or ``"method"`` (``lossbench score``).
+def load_checked(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
+    """The results table of ``run_dir`` with the compared column named ``method`` (a run's
+    ``loss``, renamed) and ``case_id`` as strings, and what it compares: ``"loss"`` (a run) or
+    ``"method"`` (``lossbench score``, whose table gets one seed, 0).
 
     Example:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
         >>> pd.DataFrame({"method": ["a"], "case_id": ["1"]}).to_csv(folder / "results.csv")
-        >>> unit_of(folder)
-        'method'
-    """
-    columns = load(run_dir).columns
-    return "method" if "method" in columns and "loss" not in columns else "loss"
-
-
-def load_checked(run_dir: str | Path) -> pd.DataFrame:
-    """The results table of ``run_dir`` with the compared column named ``method`` (a run's
-    ``loss``, renamed) and ``case_id`` as strings; a table of ``lossbench score`` gets one seed,
-    0.
+        >>> load_checked(folder)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...results.csv: missing column(s) dice, jaccard, ...
 
     Raises:
         FileNotFoundError: the folder holds no results table.
@@ -57,7 +51,8 @@ def load_checked(run_dir: str | Path) -> pd.DataFrame:
     results = load(layout.root)
     source = layout.results_parquet if layout.results_parquet.exists() else layout.results_csv
     required = list(REQUIRED_COLUMNS)
-    if "method" in results.columns and "loss" not in results.columns:
+    unit = "method" if "method" in results.columns and "loss" not in results.columns else "loss"
+    if unit == "method":
         required[0] = "method"
         required.remove("train_seconds")
         if "seed" not in results.columns:
@@ -68,9 +63,10 @@ def load_checked(run_dir: str | Path) -> pd.DataFrame:
     if results.empty:
         raise ValueError(f"{source}: the results table has no rows")
     results = results.rename(columns={"loss": "method"})
-    return results.assign(
+    checked = results.assign(
         case_id=results["case_id"].astype(str), method=results["method"].astype(str)
     )
+    return checked, unit
 
 
 def read_config(run_dir: str | Path) -> Config | None:
@@ -83,14 +79,3 @@ def read_config(run_dir: str | Path) -> Config | None:
     """
     path = RunLayout(Path(run_dir)).config
     return from_toml(path) if path.exists() else None
-
-
-def locate_test_cases(run_dir: str | Path) -> Path | None:
-    """The folder holding a run's test cases (:func:`lossbench.config.locate_test_cases`).
-
-    Example:
-        >>> import tempfile
-        >>> locate_test_cases(tempfile.mkdtemp()) is None
-        True
-    """
-    return find_test_cases(RunLayout(Path(run_dir)))

@@ -20,7 +20,7 @@ from lossbench.config import Config
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
 from lossbench.report import figures
-from lossbench.report._io import load_checked, read_config, unit_of
+from lossbench.report._io import load_checked, read_config
 from lossbench.report.compare import comparison_summary
 from lossbench.report.html import Section, html_page
 from lossbench.report.qualitative import worst_case_figure
@@ -263,7 +263,7 @@ def _summary(
     comparisons = [
         comparison_summary(
             results,
-            load_checked(Path(other)),
+            load_checked(Path(other))[0],
             str(other),
             describe_protocol(read_config(Path(other))).text,
             VERDICT_METRICS,
@@ -336,7 +336,7 @@ def build_report(
     config = read_config(run.root)
     stored = config.report.nan_policy if config else "worst"
     policy = check_nan_policy(stored if nan_policy is None else nan_policy)
-    results, unit = load_checked(run.root), unit_of(run.root)
+    results, unit = load_checked(run.root)
     _check_names(run.root, results, unit, baseline, show)
     baseline = "dice" if baseline is None and "dice" in set(results["method"]) else baseline
     table = ScoreTable.from_results(results, policy, unit=unit)

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from lossbench._folders import check_output
 from lossbench.metrics.facts import facts
-from lossbench.report._io import load_checked, read_config, unit_of
+from lossbench.report._io import load_checked, read_config
 from lossbench.report.verdict import describe_protocol, no_tau
 from lossbench.stats import Comparison, Scores, Tau, check_nan_policy, run_agreement
 
@@ -99,16 +99,17 @@ def _metric(
     return [f"## {fact.label}", "", *lines, "", rendered, ""], entry
 
 
-def _read_runs(paths: list[Path], metrics: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Each run's checked results table, under its display name."""
+def _read_runs(paths: list[Path], metrics: Sequence[str]) -> tuple[dict[str, pd.DataFrame], str]:
+    """Each run's checked results table, under its display name, and what the first compares."""
     if len(paths) < 2:
         raise ValueError(f"compare needs at least two run folders, got {len(paths)}")
-    runs = {name: load_checked(path) for name, path in zip(_names(paths), paths, strict=True)}
+    checked = [load_checked(path) for path in paths]
+    runs = {name: table for name, (table, _) in zip(_names(paths), checked, strict=True)}
     for metric in metrics:
         lacking = [n for n, t in runs.items() if metric not in t.columns]
         if lacking:
             raise ValueError(f"metric {metric!r} is not in the results of {', '.join(lacking)}")
-    return runs
+    return runs, checked[0][1]
 
 
 def compare_runs(
@@ -142,7 +143,7 @@ def compare_runs(
     if out_dir is not None:
         check_output(out_dir, "comparison")
     paths = [Path(p) for p in run_dirs]
-    runs = _read_runs(paths, metrics)
+    runs, unit = _read_runs(paths, metrics)
     named = dict(zip(runs, paths, strict=True))
     protocols = {n: describe_protocol(read_config(p)).text for n, p in named.items()}
     runs_json = [{"name": n, "path": str(p), "protocol": protocols[n]} for n, p in named.items()]
@@ -156,7 +157,7 @@ def compare_runs(
     )
     md += ["", explained, ""]
     for metric in metrics:
-        lines, data["metrics"][metric] = _metric(runs, metric, nan_policy, unit_of(paths[0]))
+        lines, data["metrics"][metric] = _metric(runs, metric, nan_policy, unit)
         md += lines
     markdown = "\n".join(md)
     if out_dir is not None:

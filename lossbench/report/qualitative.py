@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lossbench.config import locate_test_cases
 from lossbench.layout import RunLayout
-from lossbench.report._io import locate_test_cases
 from lossbench.report.figures import qualitative
 
 __all__ = ["worst_case_figure"]
@@ -34,7 +34,7 @@ def worst_case_figure(
     from lossbench.data.msseg2 import FILES
 
     lesion = results[~results["ref_empty"].astype(bool) & (results["seed"] == seed)]
-    location = locate_test_cases(run.root)
+    location = locate_test_cases(run)
     if baseline is None or baseline not in set(lesion["method"]) or location is None:
         return None
     base_rows = lesion[lesion["method"] == baseline]

@@ -15,7 +15,6 @@ __all__ = [
     "VERDICT_METRICS",
     "describe_protocol",
     "verdict_markdown",
-    "words",
 ]
 
 VERDICT_METRICS = ("dice", "hd95", "lesion_f1")
@@ -72,12 +71,6 @@ def _value(metric: str, value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{fact.format(value)} {fact.unit}".strip()
-
-
-def words(summary: Summary) -> tuple[str, str]:
-    """What the compared things are called, singular and plural: ``("loss", "losses")`` for a
-    run, ``("method", "methods")`` for ``lossbench score`` (:attr:`Summary.words`)."""
-    return summary.words
 
 
 def _metric_line(

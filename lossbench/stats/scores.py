@@ -202,12 +202,6 @@ class Scores:
         methods = tuple(names.get(m, m) for m in self.methods)
         return dataclasses.replace(self, methods=methods)
 
-    def subset(self, methods: Sequence[str]) -> Scores:
-        """The scores of ``methods`` only, in that order."""
-        index = [self.methods.index(m) for m in methods]
-        values, penalised = self.values[:, index], self.penalised[:, index]
-        return dataclasses.replace(self, methods=tuple(methods), values=values, penalised=penalised)
-
 
 @dataclass(frozen=True)
 class ScoreTable:
