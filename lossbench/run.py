@@ -157,7 +157,7 @@ def _prepare_locked(
 ) -> None:
     with clock.phase("data"):
         if config.data.source == "synthetic":
-            generate_phantom(config.data, resolved.split, layout.root)
+            generate_phantom(config.data, resolved.split, layout.root, config.phantom, progress)
         if executor.in_process:  # the trials run in this process: prepare their cases once
             prepared_cases(read_run(layout.root), progress)
     with clock.phase("pretraining"):

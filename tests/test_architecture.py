@@ -69,6 +69,7 @@ TIERS = [
     ("lossbench.losses", 1),
     ("lossbench.models", 1),
     ("lossbench.infer", 1),
+    ("lossbench.config.phantom", 1),
     ("lossbench.config.schema", 1),
     ("lossbench.config.presets", 1),
     ("lossbench.config.text", 1),

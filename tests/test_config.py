@@ -104,7 +104,7 @@ def test_a_section_or_the_preset_cannot_be_set_as_a_key() -> None:
     with pytest.raises(
         ValueError,
         match=r"'data' is a section, not a key: set one of its keys "
-        r"\(data.source, data.cases",
+        r"\(data.source, data.phantom, data.centre, data.cases",
     ):
         apply_overrides(preset("quick"), ["data=1"])
     with pytest.raises(

@@ -1,4 +1,5 @@
-"""``lossbench data synth | export | check``: generate, export or check a dataset."""
+"""``lossbench data synth | export | check | stats``: generate, export, check or describe a
+dataset."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ __all__ = ["main", "register"]
 
 
 def register(commands: Any) -> None:
-    """Add ``data`` and its three sub-commands."""
+    """Add ``data`` and its four sub-commands."""
     data = commands.add_parser("data", help="generate or check a dataset")
     sub = data.add_subparsers(dest="data_command", required=True)
     synth = sub.add_parser(
@@ -21,6 +22,18 @@ def register(commands: Any) -> None:
     synth.add_argument("--out", required=True, help="folder to write the cases into")
     synth.add_argument("--cases", type=int, default=40, help="number of cases (default 40)")
     synth.add_argument("--seed", type=int, default=0, help="seed of the whole set (default 0)")
+    synth.add_argument(
+        "--phantom",
+        choices=("anatomy", "blobs"),
+        default="anatomy",
+        help="anatomy (default: the ICBM 2009a template, MSSEG-2's lesion statistics) or blobs",
+    )
+    synth.add_argument(
+        "--centre",
+        choices=("brain", "ventricles"),
+        default="ventricles",
+        help="what the anatomy phantom's field of view is centred on (default ventricles)",
+    )
     synth.add_argument("--shape", type=int, nargs=3, default=(64, 80, 64), metavar=("X", "Y", "Z"))
     synth.add_argument(
         "--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("SX", "SY", "SZ")
@@ -28,8 +41,8 @@ def register(commands: Any) -> None:
     synth.add_argument(
         "--lesion-free",
         type=float,
-        default=0.25,
-        help="share of cases without new lesions, rounded up (default 0.25)",
+        default=0.275,
+        help="share of cases without new lesions, rounded up (default 0.275, MSSEG-2's)",
     )
     synth.add_argument(
         "--preview", action="store_true", help="also save OUT/preview.png (axial montage)"
@@ -38,6 +51,12 @@ def register(commands: Any) -> None:
     check = sub.add_parser("check", help="validate every case of an MSSEG-2 folder")
     check.set_defaults(main=main, run=_check, name="data check")
     check.add_argument("root", help="dataset folder (one sub-folder per case)")
+    stats = sub.add_parser(
+        "stats", help="lesion statistics per case, beside MSSEG-2's training set"
+    )
+    stats.set_defaults(main=main, run=_stats, name="data stats")
+    stats.add_argument("path", help="a phantom, an MSSEG-2 folder or an nnU-Net raw dataset")
+    stats.add_argument("--out", help="write the per-case table here (CSV)")
 
 
 def _register_export(sub: Any) -> None:
@@ -71,6 +90,8 @@ def _synth(args: argparse.Namespace) -> int:
         tuple(args.spacing),
         progress=True,
         lesion_free=args.lesion_free,
+        phantom=args.phantom,
+        centre=args.centre,
     )
     print(f"{len(folders)} cases in {args.out} ({time.perf_counter() - start:.1f} s)")
     if args.preview:
@@ -100,7 +121,7 @@ def _export(args: argparse.Namespace) -> int:
         root = Path(folder)
         split = split_cases(config.data, (Path("train"), Path("test")))
         if source == "synthetic":
-            generate_phantom(config.data, split, root)
+            generate_phantom(config.data, split, root, config.phantom, progress=True)
         train, test = (s.open(root, config.data.label) for s in (split.train, split.test))
         name = "lossbench phantom" if source == "synthetic" else Path(source).name
         path = export_nnunet(train, args.out, test, name=name)
@@ -117,3 +138,16 @@ def _check(args: argparse.Namespace) -> int:
     if not problems:
         print(f"{args.root}: every case is readable and consistent")
     return 1 if problems else 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from lossbench._files import write_atomic
+    from lossbench.data.stats import dataset_stats, summary
+
+    frame = dataset_stats(args.path, progress=True)
+    if args.out:
+        write_atomic(Path(args.out), lambda path: frame.to_csv(path, index=False))
+        print(f"{len(frame)} cases: {args.out}")
+    table = summary(frame)
+    print(table.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-"))
+    return 0

@@ -7,17 +7,27 @@ from collections.abc import Callable
 from lossbench._text import suggest
 from lossbench.config.schema import Config, EvalConfig, ModelConfig, TrainConfig
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["PRESETS", "WHOLE_BRAIN", "preset"]
 
 
 def _quick() -> Config:
     return Config()
 
 
+WHOLE_BRAIN = [160, 192, 160]
+"""The anatomy phantom's whole brain at 1 mm (the template's brain spans 145 x 182 x 154 mm)."""
+
+
+def _whole_brain(config: Config) -> Config:
+    config.data.shape = list(WHOLE_BRAIN)
+    config.data.centre = "brain"
+    return config
+
+
 def _standard() -> Config:
     config = Config(preset="standard", seeds=[0, 1, 2])
     config.data.test_cases = 48
-    return config
+    return _whole_brain(config)
 
 
 def _scratch() -> Config:
@@ -43,7 +53,7 @@ def _paper() -> Config:
         pretrain_lr=1e-3,
     )
     config.eval = EvalConfig(window=0, overlap=0.5)  # windows of the training patch, half overlap
-    return config
+    return _whole_brain(config)
 
 
 PRESETS: dict[str, Callable[[], Config]] = {

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from lossbench.config.phantom import PhantomSettings
+
 __all__ = [
     "DEVICES",
     "MAX_LR",
@@ -26,8 +28,10 @@ __all__ = [
     "DataConfig",
     "DeviceSetting",
     "EvalConfig",
+    "FieldCentre",
     "ModelConfig",
     "NanPolicy",
+    "PhantomKind",
     "Precision",
     "ReportConfig",
     "TrainConfig",
@@ -48,6 +52,12 @@ NanPolicy = Literal["worst", "exclude"]
 """Values of ``report.nan_policy``: how a distance missing because exactly one mask is empty
 enters an aggregate."""
 NAN_POLICIES: tuple[str, ...] = get_args(NanPolicy)
+
+PhantomKind = Literal["anatomy", "blobs"]
+"""Values of ``data.phantom``: the synthetic phantom's generator."""
+
+FieldCentre = Literal["brain", "ventricles"]
+"""Values of ``data.centre``: what the anatomy phantom's field of view is centred on."""
 
 DeviceSetting = Literal["auto", "cpu", "cuda"]
 """Values of ``device``: ``auto`` is CUDA when torch sees a device, else the CPU."""
@@ -91,11 +101,17 @@ class DataConfig:
         source: ``"synthetic"`` (generated into the run folder), an MSSEG-2 folder or an
             nnU-Net raw dataset (:mod:`lossbench.data.nnunet`; its ``imagesTs``/``labelsTs``
             are the test set when present).
+        phantom: the synthetic phantom: ``"anatomy"`` (the ICBM 2009a template warped per
+            case, lesions drawn from MSSEG-2's statistics; tuned by the ``[phantom]`` table)
+            or ``"blobs"`` (an ellipsoid brain with blob lesions, for tiny tests).
+        centre: what the anatomy phantom's field of view is centred on: ``"brain"`` (its
+            bounding box) or ``"ventricles"`` (the lateral ventricles, where most lesions lie).
         cases: training cases (synthetic).
         test_cases: test cases (synthetic).
         lesion_free: share of synthetic cases (training and test sets alike) without new
-            lesions, rounded up; the others have at least one.
-        shape: synthetic volume size (voxels).
+            lesions, rounded up; the others have at least one. The default is MSSEG-2's
+            training set: 11 of 40 patients without a new lesion.
+        shape: synthetic volume size (voxels): the field of view is ``shape * spacing`` mm.
         spacing: synthetic voxel size (mm).
         seed: seed of the synthetic set and of the split of a real folder, in [0, 2^32 - 1].
         target_spacing: resampling target (mm); empty keeps each case's spacing.
@@ -111,10 +127,12 @@ class DataConfig:
         default="synthetic",
         metadata=_flag("--data", "'synthetic' (default) or an MSSEG-2 folder"),
     )
+    phantom: PhantomKind = "anatomy"
+    centre: FieldCentre = "ventricles"
     cases: int = 24
     test_cases: int = 32
-    lesion_free: float = 0.25
-    shape: list[int] = field(default_factory=lambda: [48, 56, 48])
+    lesion_free: float = 0.275
+    shape: list[int] = field(default_factory=lambda: [64, 80, 64])
     spacing: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     seed: int = 0
     target_spacing: list[float] = field(default_factory=list)
@@ -241,6 +259,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    phantom: PhantomSettings = field(default_factory=PhantomSettings)
 
 
 def _walk() -> Iterator[tuple[str, dataclasses.Field]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lossbench._text import either
+from lossbench.config.phantom import DETECTION_LIMIT_MM3
 from lossbench.config.presets import PRESETS
 from lossbench.config.schema import (
     MAX_LR,
@@ -43,6 +44,54 @@ _AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
 _LR = (lambda v: 0 < v <= MAX_LR, f"in (0, {MAX_LR:g}]")
 _SEED = (lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
 
+
+def _range(low: float, high: float = math.inf) -> Callable[[list], bool]:
+    return lambda v: len(v) == 2 and low <= v[0] <= v[1] <= high
+
+
+_FRACTION = (lambda v: 0 <= v <= 1, "in [0, 1]")
+_NOT_NEGATIVE = (lambda v: 0 <= v < math.inf, "at least 0")
+_POSITIVE = (lambda v: 0 < v < math.inf, "positive")
+
+_PHANTOM_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
+    ("phantom.scale", lambda v: 0 <= v <= 0.2, "in [0, 0.2]"),
+    ("phantom.rotation_deg", lambda v: 0 <= v <= 20, "in [0, 20] degrees"),
+    ("phantom.warp_mm", *_NOT_NEGATIVE),
+    ("phantom.warp_spacing_mm", lambda v: 20 <= v < math.inf, "at least 20 mm"),
+    ("phantom.atrophy_mm", _range(0, 2), "a range [low, high] in [0, 2] mm (more folds)"),
+    ("phantom.flair_weights", lambda v: len(v) == 3 and min(v) > 0, "3 positive weights"),
+    ("phantom.contrast_case_sd", lambda v: 0 <= v <= 0.2, "in [0, 0.2]"),
+    ("phantom.contrast_time_sd", lambda v: 0 <= v <= 0.2, "in [0, 0.2]"),
+    ("phantom.noise", *_NOT_NEGATIVE),
+    ("phantom.bias", *_NOT_NEGATIVE),
+    ("phantom.misregistration_mm", *_NOT_NEGATIVE),
+    ("phantom.misregistration_deg", *_NOT_NEGATIVE),
+    ("phantom.count_mean", lambda v: 1 < v < math.inf, "above 1 (a positive case's mean)"),
+    ("phantom.count_dispersion", *_POSITIVE),
+    ("phantom.volume_median_mm3", *_POSITIVE),
+    ("phantom.volume_sigma", *_POSITIVE),
+    (
+        "phantom.volume_range_mm3",
+        lambda v: len(v) == 2 and DETECTION_LIMIT_MM3 < v[0] < v[1] < math.inf,
+        f"a range [low, high] above the {DETECTION_LIMIT_MM3:g} mm^3 detection limit (a "
+        "smaller lesion is never counted)",
+    ),
+    ("phantom.periventricular_share", *_NOT_NEGATIVE),
+    ("phantom.juxtacortical_share", *_NOT_NEGATIVE),
+    ("phantom.deep_share", *_NOT_NEGATIVE),
+    ("phantom.infratentorial_share", *_NOT_NEGATIVE),
+    ("phantom.periventricular_volume_factor", *_POSITIVE),
+    ("phantom.elongation", lambda v: 1 <= v <= 5, "in [1, 5]"),
+    ("phantom.contrast", _range(1e-6), "a range [low, high] of positive contrasts"),
+    ("phantom.edge_mm", *_POSITIVE),
+    ("phantom.old_count", _range(0), "a range [low, high] of counts from 0"),
+    ("phantom.old_volume_median_mm3", *_POSITIVE),
+    ("phantom.old_periventricular_share", *_FRACTION),
+    ("phantom.old_growth", *_FRACTION),
+    ("phantom.old_growth_factor", _range(1), "a range [low, high] from 1"),
+]
+"""The anatomy phantom's ``[phantom]`` table: each number within what the generator can meet."""
+
 _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("preset", lambda v: v in PRESETS, f"one of {', '.join(PRESETS)}"),
     ("seeds", lambda v: len(v) > 0, "at least one seed"),
@@ -69,6 +118,7 @@ _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("eval.window", lambda v: v >= 0, "0 (the patch size) or a positive edge"),
     ("eval.overlap", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("eval.threshold", lambda v: 0 < v < 1, "in (0, 1)"),
+    *_PHANTOM_RULES,
 ]
 """(key, test, what the value must be) for every range a key's type does not already say."""
 
@@ -121,6 +171,10 @@ def _check_source(data: DataConfig) -> None:
                 f"data.shape must be at least {MIN_SIZE} voxels per axis for the synthetic "
                 f"phantom, got {data.shape!r}",
             )
+        if data.phantom == "anatomy":
+            from lossbench.data.template import load_template
+
+            load_template()  # a missing or unreadable map stops here, naming the file
         return
     from lossbench.data.msseg2 import complete_cases
     from lossbench.data.nnunet import NnunetDataset, is_nnunet_dataset
@@ -156,6 +210,48 @@ def _check_model(config: Config) -> None:
             "train.patch_size",
             f"train.patch_size must be a multiple of {multiple} for a V-Net of {levels} levels "
             f"(2^(model.levels - 1)), got {config.train.patch_size}",
+        )
+
+
+WARP_SLOPE = 0.05
+"""The largest ``phantom.warp_mm`` per mm of ``phantom.warp_spacing_mm``: a steeper displacement
+field can fold the warp (tests/data/test_anatomy.py checks the limits at their largest)."""
+
+
+def _check_warp(config: Config) -> None:
+    settings = config.phantom
+    if settings.warp_mm > WARP_SLOPE * settings.warp_spacing_mm:
+        raise ConfigError(
+            "phantom.warp_mm",
+            f"phantom.warp_mm must be at most {WARP_SLOPE:g} x phantom.warp_spacing_mm "
+            f"({WARP_SLOPE * settings.warp_spacing_mm:g} mm), got {settings.warp_mm:g}: a "
+            "steeper displacement field folds the warp",
+        )
+
+
+def _check_field_of_view(config: Config) -> None:
+    """A phantom's volume, on the training grid, must hold one training patch per axis."""
+    data = config.data
+    if data.source != "synthetic":
+        return
+    grid = data.target_spacing or data.spacing
+    voxels = [round(n * s / g) for n, s, g in zip(data.shape, data.spacing, grid, strict=True)]
+    if min(voxels) < config.train.patch_size:
+        raise ConfigError(
+            "data.shape",
+            f"data.shape {data.shape!r} at data.spacing {data.spacing!r} mm is "
+            f"{voxels!r} voxels on the training grid, smaller than the V-Net's training patch "
+            f"(train.patch_size {config.train.patch_size}) along an axis: enlarge data.shape "
+            "or reduce train.patch_size",
+        )
+    if (
+        data.phantom == "anatomy"
+        and min(n * s for n, s in zip(data.shape, data.spacing, strict=True)) < 32
+    ):
+        raise ConfigError(
+            "data.shape",
+            f"data.shape {data.shape!r} at data.spacing {data.spacing!r} mm is a field of view "
+            "under 32 mm along an axis, too small to hold the anatomy phantom's white matter",
         )
 
 
@@ -222,10 +318,14 @@ def validate(config: Config) -> Config:
             [0, 2^32 - 1], a learning rate outside (0, 1], ...), naming the key, what it must be
             and what it got; an unregistered loss with a did-you-mean; a CUDA device that torch
             does not see; a model or patch the V-Net cannot take; a phantom below its minimum
-            shape; a ``train.init`` file that is no state dict or matches none of the V-Net's
+            shape or smaller than the training patch; a phantom setting the generator cannot
+            meet (``phantom.*``, e.g. lesion volumes below the detection limit); a
+            ``train.init`` file that is no state dict or matches none of the V-Net's
             weights; an incomplete case in the data folder.
         ConfigPathError: ``data.source`` is neither ``synthetic`` nor a folder with complete
             cases, or ``train.init`` is neither ``pretrain``, ``scratch`` nor a file.
+        TemplateError: the anatomy phantom cannot read nilearn's template maps (the message
+            names the file and the fix).
 
     Example:
         >>> from lossbench.config import apply_overrides, preset
@@ -239,6 +339,8 @@ def validate(config: Config) -> Config:
     _check_model(config)
     _check_losses(config)
     _check_device(config.device)
+    _check_warp(config)
     _check_source(config.data)
+    _check_field_of_view(config)
     _check_init(config)
     return config

@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "FILES",
+    "TISSUE_FILE",
     "Case",
     "Dataset",
     "check_dataset",
@@ -32,6 +33,9 @@ FILES = {
     "brain_mask": "brain_mask.nii.gz",
 }
 REQUIRED = ("baseline", "followup", "label")
+TISSUE_FILE = "tissue.nii.gz"
+"""A case's optional tissue map (the anatomy phantom writes one;
+:data:`lossbench.data.anatomy.TISSUE_CLASSES`)."""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from lossbench.config.phantom import PhantomSettings
     from lossbench.config.schema import DataConfig
     from lossbench.data.msseg2 import Dataset
     from lossbench.data.nnunet import NnunetDataset
@@ -172,10 +173,18 @@ def split_cases(data: DataConfig, phantom: tuple[Path, Path]) -> Split:
     return Split(CaseSet(root, tuple(train)), CaseSet(root, tuple(test)))
 
 
-def generate_phantom(data: DataConfig, split: Split, run_root: Path) -> None:
+def generate_phantom(
+    data: DataConfig,
+    split: Split,
+    run_root: Path,
+    settings: PhantomSettings | None = None,
+    progress: bool = False,
+) -> None:
     """Generate the synthetic phantom's training and test sets into the folders ``split`` names
     (relative to ``run_root``): the training set seeded from ``data.seed``, the test set from
-    ``data.seed + 1``. An interrupted set resumes (:func:`lossbench.data.synthesize`).
+    ``data.seed + 1``, the phantom ``data.phantom`` (the anatomy phantom tuned by
+    ``settings``, the configuration's ``[phantom]`` table). An interrupted set resumes
+    (:func:`lossbench.data.synthesize`); ``progress`` shows a bar per set.
 
     Raises:
         ValueError: a folder's generated cases are not the ones the split lists.
@@ -188,6 +197,17 @@ def generate_phantom(data: DataConfig, split: Split, run_root: Path) -> None:
     parts = ((split.train, data.cases, data.seed), (split.test, data.test_cases, data.seed + 1))
     for case_set, count, seed in parts:
         folder = run_root / case_set.root
-        synthesize(folder, count, seed, shape, spacing, lesion_free=data.lesion_free)
+        synthesize(
+            folder,
+            count,
+            seed,
+            shape,
+            spacing,
+            settings if data.phantom == "anatomy" else None,
+            progress,
+            data.lesion_free,
+            data.phantom,
+            data.centre,
+        )
         if tuple(complete_cases(folder)) != case_set.case_ids:
             raise ValueError(f"{folder}: its cases are not the ones the split lists")

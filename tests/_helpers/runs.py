@@ -7,6 +7,7 @@ import dataclasses
 from lossbench.config import Config, apply_overrides, preset
 
 TINY = [
+    "data.phantom=blobs",
     "data.cases=3",
     "data.test_cases=3",
     "data.shape=28,28,28",
@@ -27,6 +28,8 @@ def tiny(losses: list[str], **changes: object) -> Config:
 
 
 RECORDED = [
+    "data.phantom=blobs",
+    "data.lesion_free=0.25",
     "data.cases=3",
     "data.test_cases=4",
     "data.shape=28,28,28",
@@ -40,7 +43,8 @@ RECORDED = [
     "train.pretrain_lr=0.01",
     "train.lr=0.003",
 ]
-"""The configuration of ``tests/fixtures/run-0.1`` (with ``losses = dice, ce``, ``seeds = 0, 1``,
+"""The configuration of ``tests/fixtures/run-0.1`` (the blob phantom and its share of lesion-free
+cases of the time; with ``losses = dice, ce``, ``seeds = 0, 1``,
 ``device = cpu``): small enough for seconds, trained enough that the losses' predictions differ.
 The session's shared run (``tiny_run``) uses it too."""
 

@@ -16,7 +16,7 @@ from tests._helpers.nifti import load_nifti, read_volume
 
 @pytest.fixture
 def case_dir(tmp_path: Path) -> Path:
-    return write_case(generate_case(4, (24, 28, 24)), tmp_path)
+    return write_case(generate_case(4, (24, 28, 24), phantom="blobs"), tmp_path)
 
 
 def _rewrite(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> None:
@@ -84,7 +84,7 @@ def test_garbage_file_is_named(case_dir: Path) -> None:
 
 def test_dataset_is_lazy_and_ordered(tmp_path: Path) -> None:
     for seed, name in [(1, "b"), (2, "a")]:
-        write_case(generate_case(seed, (24, 24, 24), case_id=name), tmp_path)
+        write_case(generate_case(seed, (24, 24, 24), case_id=name, phantom="blobs"), tmp_path)
     data = load_dataset(tmp_path)
     assert data.case_ids == ["a", "b"] and len(data) == 2
     assert load_dataset(tmp_path, ["b"])[0].case_id == "b"
@@ -96,7 +96,7 @@ def test_dataset_is_lazy_and_ordered(tmp_path: Path) -> None:
 
 def test_check_lists_every_problem_and_exits_1(tmp_path: Path, capsys) -> None:
     for seed in range(3):
-        write_case(generate_case(seed, (24, 24, 24), case_id=f"c{seed}"), tmp_path)
+        write_case(generate_case(seed, (24, 24, 24), case_id=f"c{seed}", phantom="blobs"), tmp_path)
     assert main(["data", "check", str(tmp_path)]) == 0
     (tmp_path / "c0" / FILES["label"]).unlink()
     (tmp_path / "c2" / FILES["baseline"]).write_bytes(b"broken")

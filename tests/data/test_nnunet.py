@@ -25,7 +25,15 @@ from tests._helpers.runs import TINY, tiny
 def exported(tmp_path: Path) -> tuple[Path, Path]:
     """Four phantom cases in MSSEG-2's layout, and the same cases as an nnU-Net dataset."""
     msseg2 = tmp_path / "msseg2"
-    synthesize(msseg2, 4, seed=3, shape=(28, 28, 28), spacing=(1.0, 0.9, 1.2))
+    synthesize(
+        msseg2,
+        4,
+        seed=3,
+        shape=(28, 28, 28),
+        spacing=(1.0, 0.9, 1.2),
+        lesion_free=0.25,
+        phantom="blobs",
+    )
     out = tmp_path / "Dataset501_Phantom"
     export_nnunet(load_dataset(msseg2), out)
     return msseg2, out

@@ -14,13 +14,15 @@ from lossbench.data.preprocess import prepare_case, resample, to_native
 
 
 def _case(seed: int, spacing=(1.0, 1.0, 1.0)) -> tuple[Case, list]:
-    c = generate_case(seed, (48, 56, 48), spacing)
+    c = generate_case(seed, (48, 56, 48), spacing, phantom="blobs")
     case = Case(c.case_id, c.baseline, c.followup, c.label, c.brain_mask, c.spacing, c.affine)
     return case, c.new_lesion_centres
 
 
 def _lesion_seed() -> int:
-    return next(s for s in range(50) if generate_case(s, (48, 56, 48)).label.sum() > 60)
+    return next(
+        s for s in range(50) if generate_case(s, (48, 56, 48), phantom="blobs").label.sum() > 60
+    )
 
 
 @pytest.mark.parametrize(("target", "order"), [((0.5, 0.75, 0.75), 1), ((2.0, 1.5, 1.0), 3)])

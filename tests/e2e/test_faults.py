@@ -46,7 +46,7 @@ def whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _msseg2(root: Path) -> Path:
     for i, case_id in enumerate(["p01", "p02", "p03", "p04"]):
-        case = generate_case(i, shape=(28, 28, 28))
+        case = generate_case(i, shape=(28, 28, 28), phantom="blobs")
         write_case(dataclasses.replace(case, case_id=case_id), root)
     return root
 

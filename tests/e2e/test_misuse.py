@@ -68,7 +68,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (home / "Documents").mkdir()
     (home / "Documents" / "thesis.tex").write_text("\\section{Results}\n")
     for i, case_id in enumerate(["p01", "p02", "p03", "p04"]):
-        case = generate_case(i, shape=(28, 28, 28))
+        case = generate_case(i, shape=(28, 28, 28), phantom="blobs")
         write_case(dataclasses.replace(case, case_id=case_id), root / "proj" / "msdata")
     shutil.copytree(root / "proj" / "msdata", root / "incomplete")
     (root / "incomplete" / "p02" / FILES["label"]).unlink()

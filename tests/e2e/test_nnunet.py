@@ -43,8 +43,13 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A tiny phantom as an nnU-Net raw dataset (6 training, 3 test cases of 32^3 voxels),
     benchmarked through nnU-Net for dice and hytver: 1 epoch of 2 iterations each."""
     root = tmp_path_factory.mktemp("nnunet")
-    train = [generate_case(i, shape=(32, 32, 32), new_lesions=True) for i in range(6)]
-    test = [generate_case(100 + i, shape=(32, 32, 32), new_lesions=i < 2) for i in range(3)]
+    train = [
+        generate_case(i, shape=(32, 32, 32), new_lesions=True, phantom="blobs") for i in range(6)
+    ]
+    test = [
+        generate_case(100 + i, shape=(32, 32, 32), new_lesions=i < 2, phantom="blobs")
+        for i in range(3)
+    ]
     export_nnunet(train, root / "raw" / DATASET, test)
     settings = BenchmarkSettings(losses=TRAINED, epochs=1, iterations=2, device="cpu")
     benchmark(root / "raw" / DATASET, settings, root / "bench", progress=False)
@@ -288,7 +293,7 @@ def test_a_rerun_resumes_and_other_settings_are_refused(bench: Path) -> None:
 
 
 def test_the_benchmark_refuses_bad_datasets_before_nnunet_starts(tmp_path: Path) -> None:
-    case = generate_case(0, shape=(24, 24, 24), new_lesions=True)
+    case = generate_case(0, shape=(24, 24, 24), new_lesions=True, phantom="blobs")
     root = tmp_path / "Dataset988_Few"
     export_nnunet([case] * 3, root, [case])
     settings = BenchmarkSettings(losses=["dice"], device="cpu")
@@ -307,7 +312,7 @@ def test_the_benchmark_refuses_bad_datasets_before_nnunet_starts(tmp_path: Path)
 
 
 def test_the_benchmark_writes_only_into_its_own_folder(tmp_path: Path) -> None:
-    case = generate_case(0, shape=(24, 24, 24), new_lesions=True)
+    case = generate_case(0, shape=(24, 24, 24), new_lesions=True, phantom="blobs")
     root = tmp_path / "Dataset989_Five"
     cases = [dataclasses.replace(case, case_id=f"case_{i}") for i in range(5)]
     export_nnunet(cases, root, [case])

@@ -84,7 +84,9 @@ def test_force_refuses_home_root_cwd_and_folders_holding_the_data_or_lossbench(
 def test_a_run_never_writes_into_its_data_folder(tmp_path: Path) -> None:
     from lossbench.data import synthesize
 
-    synthesize(tmp_path / "msdata", 4, seed=3, shape=(28, 28, 28))
+    synthesize(
+        tmp_path / "msdata", 4, seed=3, shape=(28, 28, 28), lesion_free=0.25, phantom="blobs"
+    )
     (tmp_path / "msdata" / "phantom.json").unlink()  # an MSSEG-2 folder of the user's
     config = apply_overrides(tiny(["dice"]), [f"data.source={tmp_path / 'msdata'}"])
     with pytest.raises(ValueError, match="lies inside the data folder"):

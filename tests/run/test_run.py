@@ -232,7 +232,7 @@ def test_a_run_on_an_msseg2_folder(tmp_path: Path) -> None:
     from lossbench.data import generate_case, write_case
 
     for i, case_id in enumerate(["p01", "p02", "p03", "p04", "p05"]):
-        case = generate_case(i, shape=(28, 28, 28), new_lesions=True)
+        case = generate_case(i, shape=(28, 28, 28), new_lesions=True, phantom="blobs")
         write_case(dataclasses.replace(case, case_id=case_id), tmp_path / "msseg2")
     data = dataclasses.replace(tiny([]).data, source=str(tmp_path / "msseg2"), test_fraction=0.4)
     run(tiny(["dice", "ce"], data=data), tmp_path / "run", progress=False)

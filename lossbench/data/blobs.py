@@ -1,8 +1,10 @@
-"""How a phantom case is drawn: the anatomy, the old and new lesions, and the scanner.
+"""The blob phantom (``data.phantom = "blobs"``): an ellipsoid brain with blob lesions.
 
-The steps of :func:`lossbench.data.synthetic.generate_case`, in the order it calls them, each
-drawing from the one ``numpy.random.Generator`` it is given, and :class:`PhantomSettings`, the
-knobs that tune them. Arrays are indexed (x, y, z); the axial plane is the first two axes.
+Small and fast, for tiny tests and for comparison with the anatomy phantom. The steps of
+:func:`lossbench.data.synthetic.generate_case` with ``phantom="blobs"``, in the order it calls
+them, each drawing from the one ``numpy.random.Generator`` it is given, and
+:class:`BlobSettings`, the knobs that tune them. Arrays are indexed (x, y, z); the axial plane
+is the first two axes.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
-    "PhantomSettings",
+    "BlobSettings",
     "acquire_pair",
     "anatomy",
+    "blob_case",
     "draw_new_lesions",
     "draw_old_lesions",
     "new_lesion_count",
@@ -28,8 +31,8 @@ _WM, _GM, _CSF, _CAP, _LESION = 0.50, 0.58, 0.08, 0.66, 0.92
 
 
 @dataclass(frozen=True)
-class PhantomSettings:
-    """Difficulty knobs of the phantom (defaults calibrated for the quick preset).
+class BlobSettings:
+    """Difficulty knobs of the blob phantom.
 
     Attributes:
         new_lesion_rate: mean of the Poisson number of new lesions (ln 4: a quarter of cases
@@ -99,7 +102,7 @@ def _axes(ranges: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _acquire(
-    rng: np.random.Generator, image: np.ndarray, brain: np.ndarray, settings: PhantomSettings
+    rng: np.random.Generator, image: np.ndarray, brain: np.ndarray, settings: BlobSettings
 ) -> np.ndarray:
     """Scanner effects: global scale and offset, smooth bias field, blur, noise."""
     scale, offset = rng.uniform(0.9, 1.1), rng.uniform(-0.03, 0.03)
@@ -110,7 +113,7 @@ def _acquire(
 
 
 def _rigid(
-    rng: np.random.Generator, volume: np.ndarray, settings: PhantomSettings, order: int
+    rng: np.random.Generator, volume: np.ndarray, settings: BlobSettings, order: int
 ) -> np.ndarray:
     """Apply one small random rigid transform (same draw for every call with the same state)."""
     angle = math.radians(rng.uniform(-1, 1) * settings.misregistration_deg)
@@ -172,7 +175,7 @@ def draw_old_lesions(
     ventricles: np.ndarray,
     wm_deep: np.ndarray,
     voxel_mm3: float,
-    settings: PhantomSettings,
+    settings: BlobSettings,
 ) -> np.ndarray:
     """Pre-existing lesions, mostly periventricular, drawn into both time points (in place);
     some grow at follow-up, unlabelled. Returns the voxels they occupy at follow-up."""
@@ -198,7 +201,7 @@ def draw_old_lesions(
 
 
 def new_lesion_count(
-    rng: np.random.Generator, settings: PhantomSettings, new_lesions: bool | None
+    rng: np.random.Generator, settings: BlobSettings, new_lesions: bool | None
 ) -> int:
     """The number of new lesions: Poisson of mean ``settings.new_lesion_rate`` for ``None``, 0
     for ``False``, and that law conditioned on at least one for ``True``."""
@@ -215,7 +218,7 @@ def draw_new_lesions(
     fallback: np.ndarray,
     count: int,
     voxel_mm3: float,
-    settings: PhantomSettings,
+    settings: BlobSettings,
 ) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
     """``count`` new lesions drawn into the follow-up (in place), in ``free`` white matter away
     from the old ones (``fallback`` white matter when a small brain has none left). Returns
@@ -256,7 +259,7 @@ def acquire_pair(
     follow: np.ndarray,
     field_new: np.ndarray,
     brain: np.ndarray,
-    settings: PhantomSettings,
+    settings: BlobSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The acquisition of both time points: the follow-up and its new-lesion field are moved by
     the same sub-voxel rigid motion (the label is the field's 0.5 level), then each scan gets
@@ -268,3 +271,35 @@ def acquire_pair(
     baseline = _acquire(rng, base, brain, settings)
     followup = _acquire(rng, follow, brain, settings)
     return baseline, followup, label
+
+
+def blob_case(
+    rng: np.random.Generator,
+    size: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    settings: BlobSettings,
+    new_lesions: bool | None,
+) -> dict:
+    """One blob case's arrays: ``baseline``, ``followup``, ``label``, ``brain_mask`` and
+    ``new_lesion_centres`` (the fields of :class:`lossbench.data.synthetic.SyntheticCase`)."""
+    voxel_mm3 = float(np.prod(spacing))
+    tissue = anatomy(rng, size)
+    base, wm, wm_deep = tissue_image(tissue)
+    follow = base.copy()
+    occupied = draw_old_lesions(
+        rng, base, follow, tissue["ventricles"], wm_deep, voxel_mm3, settings
+    )
+    count = new_lesion_count(rng, settings, new_lesions)
+    free = wm_deep & ~ndimage.binary_dilation(occupied, iterations=3)
+    fallback = wm & ~occupied
+    field_new, centres = draw_new_lesions(rng, follow, free, fallback, count, voxel_mm3, settings)
+    baseline, followup, label = acquire_pair(
+        rng, base, follow, field_new, tissue["brain"], settings
+    )
+    return {
+        "baseline": baseline,
+        "followup": followup,
+        "label": label.astype(np.uint8),
+        "brain_mask": tissue["brain"].astype(np.uint8),
+        "new_lesion_centres": centres,
+    }
