@@ -51,7 +51,11 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     steps = trials * train.iterations + (train.pretrain_iterations if pretraining else 0)
     source = data.source
     if source == "synthetic":
-        source += f" ({data.cases} train / {data.test_cases} test cases)"
+        fov = "x".join(str(n) for n in data.shape)
+        source += (
+            f" {data.phantom} phantom, {fov} voxels of {'x'.join(f'{v:g}' for v in data.spacing)}"
+            f" mm ({data.cases} train / {data.test_cases} test cases)"
+        )
     after = f" after a {train.pretrain_iterations}-iteration pretraining" if pretraining else ""
     precision = resolve_precision(train.precision, device.type)
     return "\n".join(

@@ -210,7 +210,7 @@ class EvalConfig:
         threshold: probability above which a voxel is lesion.
     """
 
-    window: int = 48
+    window: int = 64
     overlap: float = 0.5
     save_predictions: bool = True
     threshold: float = 0.5

@@ -1,4 +1,4 @@
-"""Data: the synthetic longitudinal phantom, the MSSEG-2 loader, preprocessing and patches."""
+"""Data: the synthetic longitudinal phantoms, the MSSEG-2 loader, preprocessing and patches."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from lossbench.data.msseg2 import (
     load_dataset,
 )
 from lossbench.data.synthetic import (
+    BlobSettings,
     PhantomSettings,
     SyntheticCase,
     generate_case,
@@ -21,6 +22,7 @@ from lossbench.data.synthetic import (
 
 __all__ = [
     "FILES",
+    "BlobSettings",
     "Case",
     "Dataset",
     "PhantomSettings",

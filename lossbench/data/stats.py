@@ -8,7 +8,7 @@ anatomy phantom writes ``tissue.nii.gz``) and their contrast over white matter a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +110,10 @@ def case_stats(case: Case, tissue: np.ndarray | None = None) -> dict[str, object
     return row
 
 
-def open_cases(path: str | Path) -> Iterable[tuple[Case, np.ndarray | None]]:
-    """Each case of a folder in MSSEG-2's layout (a phantom included) or of an nnU-Net raw
-    dataset (its training and test parts), with its tissue map when it has one.
+def open_cases(path: str | Path) -> list[tuple[Sequence[Case], Path | None]]:
+    """The cases of a folder in MSSEG-2's layout (a phantom included), with the folder holding
+    their tissue maps, or of an nnU-Net raw dataset (its training and test parts, no tissue
+    maps); each part loads its cases one at a time.
 
     Raises:
         FileNotFoundError: ``path`` is no dataset folder.
@@ -123,14 +124,8 @@ def open_cases(path: str | Path) -> Iterable[tuple[Case, np.ndarray | None]]:
     root = Path(path)
     if is_nnunet_dataset(root):
         parts = ["Tr"] + (["Ts"] if (root / "labelsTs").is_dir() else [])
-        for part in parts:
-            for case in NnunetDataset(root, part):
-                yield case, None
-        return
-    for case in load_dataset(root):
-        tissue_path = root / case.case_id / TISSUE_FILE
-        tissue = read_volume(tissue_path)[0].astype(np.uint8) if tissue_path.is_file() else None
-        yield case, tissue
+        return [(NnunetDataset(root, part), None) for part in parts]
+    return [(load_dataset(root), root)]
 
 
 def dataset_stats(path: str | Path, progress: bool = False) -> pd.DataFrame:
@@ -146,10 +141,18 @@ def dataset_stats(path: str | Path, progress: bool = False) -> pd.DataFrame:
     """
     from tqdm import tqdm
 
-    rows = [
-        case_stats(case, tissue)
-        for case, tissue in tqdm(open_cases(path), desc="stats", unit="case", disable=not progress)
-    ]
+    parts = open_cases(path)
+    total = sum(len(cases) for cases, _ in parts)
+    rows = []
+    with tqdm(total=total, desc="stats", unit="case", disable=not progress) as bar:
+        for cases, folder in parts:
+            for case in cases:
+                tissue_path = folder / case.case_id / TISSUE_FILE if folder else None
+                tissue = None
+                if tissue_path is not None and tissue_path.is_file():
+                    tissue = read_volume(tissue_path)[0].astype(np.uint8)
+                rows.append(case_stats(case, tissue))
+                bar.update()
     return pd.DataFrame(rows)
 
 
@@ -187,6 +190,6 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
             ours[f"share {name}"] = count / total
     if "contrast" in frame and frame["contrast"].notna().any():
         ours["contrast over white matter, median"] = float(frame["contrast"].median())
-    return pd.DataFrame(
-        {"this data": pd.Series(ours), "MSSEG-2 training": pd.Series(MSSEG2, dtype=float)}
-    )
+    table = pd.DataFrame({"this data": pd.Series(ours)})
+    table["MSSEG-2 training"] = pd.Series(MSSEG2, dtype=float)
+    return table
