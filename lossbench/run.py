@@ -246,19 +246,21 @@ def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress:
 
 
 def record_timing(out: str | Path, seconds: dict[str, float]) -> dict[str, float]:
-    """Set the wall ``seconds`` of phases (e.g. ``{"report": 3.5}``) in a run's
-    ``timing.json``; returns the whole record (seconds per phase).
+    """Add the wall ``seconds`` of phases (e.g. ``{"report": 3.5}``) to a run's
+    ``timing.json``, so a run resumed after an interruption keeps the seconds spent before it;
+    returns the whole record (seconds per phase, summed over the commands that worked on it).
 
     Example:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
         >>> _ = record_timing(folder, {"data": 2.0})
-        >>> record_timing(folder, {"report": 3.5})
-        {'data': 2.0, 'report': 3.5}
+        >>> record_timing(folder, {"data": 0.5, "report": 3.5})
+        {'data': 2.5, 'report': 3.5}
     """
     layout = RunLayout(Path(out))
     timing = json.loads(layout.timing.read_text()) if layout.timing.is_file() else {}
-    timing.update({phase: round(s, 2) for phase, s in seconds.items()})
+    for phase, spent in seconds.items():
+        timing[phase] = round(timing.get(phase, 0.0) + spent, 2)
     write_json(layout.timing, timing)
     return timing
 
