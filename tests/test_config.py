@@ -159,3 +159,14 @@ def test_train_init_must_give_the_v_net_some_of_its_weights(tmp_path: Path) -> N
     assert validate(config) is config
     torch.save(VNet(width=3, levels=2).state_dict(), tmp_path / "x.pt")  # some weights match
     assert validate(config) is config
+
+
+def test_a_config_written_before_the_anatomy_phantom_reads_as_the_blob_phantom(tmp_path) -> None:
+    from lossbench.config import from_toml, to_toml
+
+    written = to_toml(preset("quick"))
+    old = "\n".join(line for line in written.splitlines() if not line.startswith("phantom ="))
+    (tmp_path / "old.toml").write_text(old + "\n")
+    (tmp_path / "new.toml").write_text(written)
+    assert from_toml(tmp_path / "old.toml").data.phantom == "blobs"  # 0.1 and 0.2 made blobs
+    assert from_toml(tmp_path / "new.toml").data.phantom == "anatomy"

@@ -210,6 +210,10 @@ def _set_section(config: Config, name: str, value: Any) -> None:
 def from_toml(path: str | Path) -> Config:
     """Read a configuration written by :func:`to_toml`.
 
+    A file written before ``data.phantom`` existed (lossbench 0.1 and 0.2, whose ``[data]`` table
+    lacks it) describes the blob phantom, the only one then: it is read as
+    ``data.phantom = "blobs"``, so such a run resumes and reports on the data it generated.
+
     Raises:
         ValueError: the file is not TOML, holds a key that is not a configuration key (named,
             with a did-you-mean), as ``--set`` refuses one, or a value of another type than its
@@ -225,7 +229,10 @@ def from_toml(path: str | Path) -> Config:
     path = Path(path)
     config = Config()
     names = [f.name for f in dataclasses.fields(Config)]
-    for name, value in _read_toml(path).items():
+    table = _read_toml(path)
+    if isinstance(table.get("data"), dict) and "phantom" not in table["data"]:
+        config.data.phantom = "blobs"
+    for name, value in table.items():
         if name in LEGACY_TABLES:
             continue
         if name not in names:

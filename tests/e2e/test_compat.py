@@ -120,3 +120,22 @@ def test_the_python_api_and_the_command_line_make_the_same_folder(
         "evaluation",
         "report",
     }
+
+
+def test_an_interrupted_blob_run_of_0_2_resumes_on_its_own_phantom(tmp_path: Path) -> None:
+    # a 0.2.0 run folder: its config.toml has no data.phantom, data.centre or [phantom] table
+    from tests._helpers.runs import TINY
+
+    out = tmp_path / "run"
+    sets = [a for s in TINY for a in ("--set", s)]
+    assert main(["run", "--out", str(out), "--losses", "dice", "--device", "cpu", *sets]) == 0
+    before = _table(out)
+    text = (out / "config.toml").read_text().split("\n[phantom]\n")[0]
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("phantom =", "centre ="))]
+    (out / "config.toml").write_text("\n".join(lines) + "\n")
+    shutil.rmtree(out / "trials" / "dice-seed0")  # interrupted before its only trial finished
+    (out / "results.csv").unlink()
+    assert main(["run", "--out", str(out), "--resume"]) == 0
+    pd.testing.assert_frame_equal(
+        _table(out).drop(columns="train_seconds"), before.drop(columns="train_seconds")
+    )
