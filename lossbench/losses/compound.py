@@ -22,7 +22,7 @@ from lossbench.losses._core import (
     unit_dot,
     unit_size,
 )
-from lossbench.losses.distribution import focal_loss, focal_sums
+from lossbench.losses.distribution import Percent, focal_loss, focal_sums, topk_loss
 from lossbench.losses.region import dice_index, dice_loss, tversky_index
 from lossbench.losses.registry import builtin_loss
 
@@ -288,3 +288,43 @@ def asymmetric_unified_focal_loss(
     region = (background + safe_pow(lesion, 1 - gamma)) / 2
     focal = focal_sums(z, y, delta, 0.0, gamma, pooled) / unit_size(y, pooled)
     return weight * region + (1 - weight) * focal
+
+
+@builtin_loss(
+    "dice_topk",
+    "DiceTopKLoss",
+    family="compound",
+    citation="Isensee et al., nnU-Net (Nat Methods 2021), DC_and_topk_loss; Ma et al., Loss "
+    "odyssey in medical image segmentation, MedIA 2021",
+)
+def dice_topk_loss(
+    z: Tensor,
+    y: Tensor,
+    pooled: bool,
+    *,
+    lambda_dice: NonNegative = 1.0,
+    lambda_topk: NonNegative = 1.0,
+    k: Percent = 10.0,
+    smooth: NonNegative = SMOOTH,
+) -> Tensor:
+    """Dice + TopK: ``lambda_dice * dice + lambda_topk * topk(k)``, nnU-Net's
+    ``DC_and_topk_loss`` (weights 1 each, k = 10, smooth 1e-5).
+
+    nnU-Net's Dice term is -Dice where this one is 1 - Dice: the two differ by ``lambda_dice``,
+    a constant, and have the same gradients.
+
+    Args:
+        logits, target, smooth, batch, reduction: as :func:`dice_ce_loss`.
+        lambda_dice, lambda_topk: weights of the two terms.
+        k: as :func:`lossbench.losses.topk_loss`.
+
+    Returns:
+        Scalar or (B,) per-case losses.
+
+    Example:
+        >>> z, y = torch.zeros(1, 1, 2, 2, 2), torch.ones(1, 1, 2, 2, 2)
+        >>> round(dice_topk_loss(z, y, smooth=0.0).item(), 4)  # 1 - 2/3 + log 2
+        1.0265
+    """
+    dice = dice_loss.term(z, y, pooled, smooth=smooth)
+    return lambda_dice * dice + lambda_topk * topk_loss.term(z, y, pooled, k=k)

@@ -7,7 +7,7 @@ a unit (the whole batch, or one case with ``reduction="none"``). Log-probabiliti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +15,7 @@ from torch import Tensor
 
 from lossbench.losses._core import (
     Fraction,
+    Interval,
     Loss,
     NonNegative,
     overlap_and_wce,
@@ -211,3 +212,77 @@ def focal_loss(
         0.043322
     """
     return focal_sums(z, y, alpha, gamma, gamma, pooled) / unit_size(y, pooled)
+
+
+Percent = Annotated[float, Interval(0.01, 100.0)]
+"""A share of voxels in percent, in [0.01, 100]."""
+
+
+@builtin_loss(
+    "topk",
+    "TopKLoss",
+    family="distribution",
+    citation="Wu, Shen, van den Hengel. Bridging category-level and instance-level semantic image "
+    "segmentation. arXiv:1605.06885, 2016; as nnU-Net's TopKLoss",
+)
+def topk_loss(z: Tensor, y: Tensor, pooled: bool, *, k: Percent = 10.0) -> Tensor:
+    """Cross-entropy of the ``k`` percent hardest voxels: the mean of the largest
+    ``max(1, floor(n k / 100))`` voxel cross-entropies of a unit of ``n`` voxels.
+
+    nnU-Net's ``TopKLoss`` with its default k = 10, over the whole batch as nnU-Net pools it
+    (``reduction="none"`` takes each case's hardest voxels). Its gradient reaches the selected
+    voxels only; ties at the threshold are broken by ``torch.topk``.
+
+    Args:
+        logits, target, batch, reduction: as :func:`ce_loss`.
+        k: the share of voxels kept (percent).
+
+    Returns:
+        Scalar or (B,) per-case losses, in nats.
+
+    Example:
+        >>> z = torch.tensor([[[[[4.0, -4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]]]])
+        >>> round(topk_loss(z, torch.zeros_like(z), k=10).item(), 4)  # only the worst voxel
+        4.0181
+    """
+    voxel = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    units = voxel.reshape(1 if pooled else voxel.shape[0], -1)
+    count = max(1, int(units.shape[1] * k / 100))
+    return torch.topk(units, count, dim=1, sorted=False).values.mean(dim=1)
+
+
+@builtin_loss(
+    "sensitivity_specificity",
+    "SensitivitySpecificityLoss",
+    family="distribution",
+    citation="Brosch, Yoo, Tang, Li, Traboulsee, Tam. Deep convolutional encoder networks for "
+    "multiple sclerosis lesion segmentation. MICCAI 2015",
+)
+def sensitivity_specificity_loss(
+    z: Tensor, y: Tensor, pooled: bool, *, r: Fraction = 0.05
+) -> Tensor:
+    """Brosch et al.'s loss for MS lesions: ``r sum((y-p)^2 y) / sum(y) + (1-r) sum((y-p)^2
+    (1-y)) / sum(1-y)``, the mean squared error over lesion voxels (a sensitivity term) and over
+    background voxels (a specificity term), weighted by ``r``.
+
+    Undefined where a unit has no lesion voxel (or no background voxel): that term's sum is 0
+    there, and the loss takes it as 0 (its denominator is clamped to 1e-5, as NiftyNet's
+    ``sensitivity_specificity_loss`` adds 1e-5), so an empty target scores the specificity
+    term alone.
+
+    Args:
+        logits, target, batch, reduction: as :func:`ce_loss`.
+        r: weight of the sensitivity term; Brosch et al. found 0.01-0.1 alike and used 0.05.
+
+    Returns:
+        Scalar or (B,) per-case losses, in [0, 1].
+
+    Example:
+        >>> z = torch.zeros(1, 1, 1, 1, 2)  # p = 0.5 everywhere
+        >>> sensitivity_specificity_loss(z, torch.tensor([[[[[1.0, 0.0]]]]]))
+        tensor(0.2500)
+    """
+    squared = (y - torch.sigmoid(z)) ** 2
+    lesion = unit_dot(squared, y, pooled) / unit_sum(y, pooled).clamp_min(1e-5)
+    background = unit_dot(squared, 1 - y, pooled) / unit_sum(1 - y, pooled).clamp_min(1e-5)
+    return r * lesion + (1 - r) * background

@@ -44,6 +44,9 @@ CLASSES = [
     "AsymmetricUnifiedFocalLoss",
     "HausdorffDTLoss",
     "BoundaryLoss",
+    "TopKLoss",
+    "DiceTopKLoss",
+    "SensitivitySpecificityLoss",
 ]
 NODES = [
     node

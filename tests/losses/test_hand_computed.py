@@ -68,6 +68,16 @@ CASES = [
     ("hausdorff_dt", {}, HAUSDORFF),
     ("boundary", {}, GDL + 0.01 * BOUNDARY_TERM),  # weights at the start of training
     ("boundary", {"progress": 1.0}, 0.1 * GDL + BOUNDARY_TERM),  # and at its end
+    # voxel CEs sorted: L4 (voxel 1), L2, L2, then five L3; k% of 8 voxels, floored, at least 1
+    ("topk", {}, L4),  # 10%: 0.8 -> 1 voxel
+    ("topk", {"k": 25.0}, (L4 + L2) / 2),
+    ("topk", {"k": 50.0}, (L4 + 2 * L2 + L3) / 4),
+    ("topk", {"k": 100.0}, CE),
+    ("dice_topk", {}, 0.6 + L4),
+    ("dice_topk", {"lambda_dice": 0.5, "k": 25.0}, 0.3 + (L4 + L2) / 2),
+    # squared errors: lesion 1/16 + 9/16 over 2 voxels; background 2/4 + 4/16 over 6 voxels
+    ("sensitivity_specificity", {}, 0.05 * 0.3125 + 0.95 * 0.125),
+    ("sensitivity_specificity", {"r": 0.5}, 0.5 * 0.3125 + 0.5 * 0.125),
 ]
 
 

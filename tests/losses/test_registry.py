@@ -30,14 +30,16 @@ PAPER = [
     "hytver",
 ]
 EXTRA = ["generalized_dice", "dice_pp", "hausdorff_dt", "boundary"]
+DETECTION = ["topk", "dice_topk", "sensitivity_specificity"]
+"""Losses built for lesion detection, and the field's strong baselines (issue: the contest)."""
 
 
-def test_builtins_are_the_paper_thirteen_and_four_more() -> None:
-    assert list_losses() == sorted(PAPER + EXTRA)
+def test_builtins_are_the_paper_thirteen_four_more_and_the_detection_losses() -> None:
+    assert list_losses() == sorted(PAPER + EXTRA + DETECTION)
 
 
 def test_pattern() -> None:
-    assert list_losses("dice*") == ["dice", "dice_ce", "dice_pp"]
+    assert list_losses("dice*") == ["dice", "dice_ce", "dice_pp", "dice_topk"]
     assert list_losses("nothing*") == []
 
 
