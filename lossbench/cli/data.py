@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lossbench.config.phantom import MSSEG2_LESION_FREE
+
 __all__ = ["main", "register"]
 
 
@@ -41,7 +43,7 @@ def register(commands: Any) -> None:
     synth.add_argument(
         "--lesion-free",
         type=float,
-        default=0.275,
+        default=MSSEG2_LESION_FREE,
         help="share of cases without new lesions, rounded up (default 0.275, MSSEG-2's)",
     )
     synth.add_argument(

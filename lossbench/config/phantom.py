@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DETECTION_LIMIT_MM3", "MSSEG2_COUNTS", "PhantomSettings"]
+__all__ = ["DETECTION_LIMIT_MM3", "MSSEG2_COUNTS", "MSSEG2_LESION_FREE", "PhantomSettings"]
 
 DETECTION_LIMIT_MM3 = 3.0
 """anima's rule: a lesion is a 6-connected component larger than 3 mm^3 (MSSEG-2's metrics)."""
@@ -17,6 +17,9 @@ DETECTION_LIMIT_MM3 = 3.0
 MSSEG2_COUNTS: tuple[int, ...] = (1, 6, 2, 1, 4, 6, 9, 4, 2, 3, 1, 4, 1, 13, 4, 1, 1, 16, 12, 4)
 MSSEG2_COUNTS += (9, 1, 2, 1, 3, 5, 32, 1, 2)
 """New lesions per positive patient of MSSEG-2's training set (29 of 40 patients; 151 lesions)."""
+
+MSSEG2_LESION_FREE = 11 / 40
+"""Share of MSSEG-2's training cases without a new lesion (11 of 40, 0.275)."""
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from lossbench.config.phantom import PhantomSettings
+from lossbench.config.phantom import MSSEG2_LESION_FREE, PhantomSettings
 
 __all__ = [
     "DEVICES",
@@ -131,7 +131,7 @@ class DataConfig:
     centre: FieldCentre = "ventricles"
     cases: int = 24
     test_cases: int = 32
-    lesion_free: float = 0.275
+    lesion_free: float = MSSEG2_LESION_FREE
     shape: list[int] = field(default_factory=lambda: [64, 80, 64])
     spacing: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     seed: int = 0

@@ -172,9 +172,9 @@ def _check_source(data: DataConfig) -> None:
                 f"phantom, got {data.shape!r}",
             )
         if data.phantom == "anatomy":
-            from lossbench.data.template import load_template
+            from lossbench.data.template import check_template
 
-            load_template()  # a missing or unreadable map stops here, naming the file
+            check_template()  # a missing or unreadable map stops here, naming the file
         return
     from lossbench.data.msseg2 import complete_cases
     from lossbench.data.nnunet import NnunetDataset, is_nnunet_dataset

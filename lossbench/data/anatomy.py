@@ -26,6 +26,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from lossbench._geometry import open_grid, smooth_field
 from lossbench.config.phantom import PhantomSettings
 from lossbench.data import lesion_model
 from lossbench.data.lesion_model import Lesion
@@ -60,12 +61,12 @@ def _rotation(angles_deg: np.ndarray) -> np.ndarray:
 
 def _grid_mm(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> list:
     """Open grid of the case's voxel positions (mm) about its centre."""
-    return [
-        ((np.arange(n, dtype=np.float32) - (n - 1) / 2) * s).reshape(
-            [-1 if a == axis else 1 for a in range(3)]
-        )
-        for axis, (n, s) in enumerate(zip(shape, spacing, strict=True))
-    ]
+    return open_grid(
+        [
+            (np.arange(n, dtype=np.float32) - (n - 1) / 2) * s
+            for n, s in zip(shape, spacing, strict=True)
+        ]
+    )
 
 
 def draw_warp(
@@ -98,7 +99,7 @@ def draw_warp(
         1 + rng.uniform(-1, 1, 3) * settings.scale
     )
     to_voxel = np.linalg.inv(template.affine)
-    centre_mm = template.centre_mm(centre)
+    centre_mm = template.centres[centre]
     grid = _grid_mm(shape, spacing)
     mm = [sum(matrix[a, b] * grid[b] for b in range(3)) + centre_mm[a] for a in range(3)]
     coords = np.stack(
@@ -238,13 +239,6 @@ def flair(tissue: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
     return signal.astype(np.float32)
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], cells: int = 3) -> np.ndarray:
-    """Smooth random field in about [-1, 1]: coarse Gaussian noise zoomed up with cubic splines."""
-    coarse = rng.standard_normal((cells,) * len(shape))
-    fine = ndimage.zoom(coarse, [s / cells for s in shape], order=3, mode="nearest")
-    return fine[tuple(slice(0, s) for s in shape)] / 1.5
-
-
 def acquire(
     rng: np.random.Generator,
     image: np.ndarray,
@@ -268,7 +262,7 @@ def acquire(
         >>> out.shape, out.dtype
         ((8, 8, 8), dtype('float32'))
     """
-    biased = image * np.exp(settings.bias * _smooth_field(rng, image.shape))
+    biased = image * np.exp(settings.bias * smooth_field(rng, image.shape, 3))
     sigma = settings.noise * white_matter
     real = biased + sigma * rng.standard_normal(image.shape, dtype=np.float32)
     imaginary = sigma * rng.standard_normal(image.shape, dtype=np.float32)
@@ -306,9 +300,10 @@ def anatomy_case(
     """
     tissue = case_tissue(draw_warp(rng, settings, size, spacing, centre), spacing)
     w1, w2 = flair_weights(rng, settings)
-    before, after, occupied = lesion_model.draw_old_lesions(rng, tissue, spacing, settings)
+    sites = lesion_model.LesionSites(tissue)
+    before, after, occupied = lesion_model.draw_old_lesions(rng, sites, spacing, settings)
     count = lesion_model.new_lesion_count(rng, settings, new_lesions)
-    new = lesion_model.draw_new_lesions(rng, tissue, spacing, settings, count, occupied)
+    new = lesion_model.draw_new_lesions(rng, sites, spacing, settings, count, occupied)
     base, follow = flair(tissue, w1), flair(tissue, w2)
     lesion_model.paint(base, before, float(w1[1]))
     lesion_model.paint(follow, after + new, float(w2[1]))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lossbench._geometry import open_grid, smooth_field
+
 __all__ = [
     "BlobSettings",
     "acquire_pair",
@@ -61,13 +63,6 @@ class BlobSettings:
     min_label_mm3: float = 3.0
 
 
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], cells: int = 5) -> np.ndarray:
-    """Smooth random field in about [-1, 1]: coarse Gaussian noise zoomed up with cubic splines."""
-    coarse = rng.standard_normal((cells,) * len(shape))
-    fine = ndimage.zoom(coarse, [s / cells for s in shape], order=3, mode="nearest")
-    return fine[tuple(slice(0, s) for s in shape)] / 1.5
-
-
 def _ellipsoid(grid: list[np.ndarray], centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
     return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii, strict=True))
 
@@ -91,14 +86,7 @@ def _local_grid(
         slice(max(int(c - reach), 0), min(math.ceil(c + reach) + 1, s))
         for c, s in zip(centre, shape, strict=True)
     )
-    return box, _axes([np.arange(b.start, b.stop, dtype=np.float32) for b in box])
-
-
-def _axes(ranges: list[np.ndarray]) -> list[np.ndarray]:
-    """Open grid: each 1D coordinate array reshaped to broadcast along its own axis."""
-    return [
-        r.reshape([-1 if i == a else 1 for i in range(len(ranges))]) for a, r in enumerate(ranges)
-    ]
+    return box, open_grid([np.arange(b.start, b.stop, dtype=np.float32) for b in box])
 
 
 def _acquire(
@@ -106,7 +94,7 @@ def _acquire(
 ) -> np.ndarray:
     """Scanner effects: global scale and offset, smooth bias field, blur, noise."""
     scale, offset = rng.uniform(0.9, 1.1), rng.uniform(-0.03, 0.03)
-    bias = np.exp(settings.bias * _smooth_field(rng, image.shape, 3))
+    bias = np.exp(settings.bias * smooth_field(rng, image.shape, 3))
     out = ndimage.gaussian_filter(image * bias, 0.6) * scale + offset * brain
     out += settings.noise * rng.standard_normal(image.shape)
     return np.clip(out, 0, None).astype(np.float32)
@@ -128,13 +116,13 @@ def _rigid(
 
 def anatomy(rng: np.random.Generator, shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     """Tissue maps: brain, grey matter, CSF (sulci + ventricles), periventricular caps."""
-    grid = _axes([np.arange(s, dtype=np.float32) for s in shape])
+    grid = open_grid([np.arange(s, dtype=np.float32) for s in shape])
     centre = (np.asarray(shape) - 1) / 2
     radii = np.asarray(shape) * rng.uniform(0.40, 0.46, size=3)
-    rho = np.sqrt(_ellipsoid(grid, centre, radii)) + 0.06 * _smooth_field(rng, shape, 4)
+    rho = np.sqrt(_ellipsoid(grid, centre, radii)) + 0.06 * smooth_field(rng, shape, 4)
     brain = rho < 1.0
-    cortex = brain & (rho > 0.84 + 0.03 * _smooth_field(rng, shape, 6))
-    sulci = cortex & (np.abs(_smooth_field(rng, shape, 9)) < 0.12) & (rho > 0.86)
+    cortex = brain & (rho > 0.84 + 0.03 * smooth_field(rng, shape, 6))
+    sulci = cortex & (np.abs(smooth_field(rng, shape, 9)) < 0.12) & (rho > 0.86)
     outer_csf = brain & (rho > 0.97)
     # lateral ventricles: two elongated ellipsoids left and right of the midline (axis 0)
     ventricles = np.zeros(shape, bool)

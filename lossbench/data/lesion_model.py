@@ -25,12 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, special
 
-from lossbench.config.phantom import DETECTION_LIMIT_MM3, PhantomSettings
+from lossbench._geometry import open_grid
+from lossbench.config.phantom import DETECTION_LIMIT_MM3, MSSEG2_LESION_FREE, PhantomSettings
 
 __all__ = [
     "LOCATIONS",
-    "MSSEG2_LESION_FREE",
     "Lesion",
+    "LesionSites",
     "draw_new_lesions",
     "draw_old_lesions",
     "lesion_volume",
@@ -40,9 +41,6 @@ __all__ = [
 
 LOCATIONS = ("periventricular", "juxtacortical", "deep", "infratentorial")
 """The location classes of a lesion, in the order of their prior's fields."""
-
-MSSEG2_LESION_FREE = 11 / 40
-"""Share of MSSEG-2's training cases without a new lesion (11 of 40)."""
 
 _TRIES = 40
 _BOX_DILATION = np.ones((3, 3, 3), bool)
@@ -66,7 +64,8 @@ def new_lesion_count(
 
     ``False``: 0. ``True``: 1 + NB(r, p), the shifted negative binomial of mean
     ``settings.count_mean`` and dispersion ``settings.count_dispersion``. ``None``: 0 with
-    MSSEG-2's probability (:data:`MSSEG2_LESION_FREE`), else the same law.
+    MSSEG-2's probability
+    (:data:`lossbench.config.phantom.MSSEG2_LESION_FREE`), else the same law.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -101,10 +100,13 @@ def lesion_volume(rng: np.random.Generator, median_mm3: float, settings: Phantom
     return float(math.exp(math.log(median_mm3) + settings.volume_sigma * z))
 
 
-class _Sites:
-    """The white-matter voxels of a case (probability >= 0.5) with what places a lesion."""
+class LesionSites:
+    """Where a case's lesions may go: its white-matter voxels (probability >= 0.5) with their
+    distances to the ventricles and the cortex, found once per case for both the old and the
+    new lesions; ``tissue`` is :func:`lossbench.data.anatomy.case_tissue`'s output."""
 
     def __init__(self, tissue: dict[str, np.ndarray]) -> None:
+        self.tissue = tissue
         self.index = np.argwhere(tissue["brain"] & (tissue["wm"] >= 0.5))
         at = tuple(self.index.T)
         self.ventricle_mm = tissue["ventricle_mm"][at]
@@ -175,10 +177,9 @@ def _field(
         slice(max(int(c - r), 0), min(math.ceil(c + r) + 1, n))
         for c, r, n in zip(centre, reach, wm.shape, strict=True)
     )
-    offsets = [
-        ((np.arange(b.start, b.stop) - c) * s).reshape([-1 if a == k else 1 for k in range(3)])
-        for a, (b, c, s) in enumerate(zip(box, centre, spacing, strict=True))
-    ]
+    offsets = open_grid(
+        [(np.arange(b.start, b.stop) - c) * s for b, c, s in zip(box, centre, spacing, strict=True)]
+    )
     q2 = sum((sum(axes[k, b] * offsets[b] for b in range(3)) / radii[k]) ** 2 for k in range(3))
     signed_mm = (np.sqrt(q2) - 1) * float(np.cbrt(np.prod(radii)))
     field = 1 / (1 + np.exp(np.clip(4 * signed_mm / edge_mm, -50, 50)))
@@ -188,8 +189,7 @@ def _field(
 
 def _place(
     rng: np.random.Generator,
-    sites: _Sites,
-    tissue: dict[str, np.ndarray],
+    sites: LesionSites,
     location: str,
     volume: float,
     settings: PhantomSettings,
@@ -202,7 +202,8 @@ def _place(
         rows = sites.candidates(where, float(radii.max()))
         if len(rows):
             at = sites.index[rows[rng.integers(len(rows))]]
-            normal = _normal(tissue["ventricle_mm"], at) if where == "periventricular" else None
+            distance = sites.tissue["ventricle_mm"]
+            normal = _normal(distance, at) if where == "periventricular" else None
             return where, at + rng.uniform(-0.5, 0.5, 3), _axes(rng, normal), radii
     return None
 
@@ -235,7 +236,7 @@ def _acceptable(field: np.ndarray, box: tuple, occupied: np.ndarray, voxel_mm3: 
 
 def draw_new_lesions(
     rng: np.random.Generator,
-    tissue: dict[str, np.ndarray],
+    sites: LesionSites,
     spacing: tuple[float, float, float],
     settings: PhantomSettings,
     count: int,
@@ -250,12 +251,12 @@ def draw_new_lesions(
         >>> from lossbench.data.anatomy import case_tissue, draw_warp
         >>> rng = np.random.default_rng(0)
         >>> coords = draw_warp(rng, PhantomSettings(), (48, 56, 48), (1, 1, 1), "ventricles")
-        >>> tissue = case_tissue(coords, (1, 1, 1))
+        >>> sites = LesionSites(case_tissue(coords, (1, 1, 1)))
         >>> busy = np.zeros((48, 56, 48), bool)
-        >>> len(draw_new_lesions(rng, tissue, (1, 1, 1), PhantomSettings(), 3, busy))
+        >>> len(draw_new_lesions(rng, sites, (1, 1, 1), PhantomSettings(), 3, busy))
         3
     """
-    sites, step = _Sites(tissue), np.asarray(spacing, float)
+    step, wm = np.asarray(spacing, float), sites.tissue["wm"]
     voxel_mm3 = float(np.prod(step))
     lesions = []
     for _ in range(count):
@@ -265,11 +266,11 @@ def draw_new_lesions(
         for attempt in range(_TRIES):
             if attempt and attempt % 10 == 0:
                 volume *= 1.5
-            ovoid = _place(rng, sites, tissue, location, volume, settings)
+            ovoid = _place(rng, sites, location, volume, settings)
             if ovoid is None:
                 break
             where, centre, axes, radii = ovoid
-            box, field = _field(centre, axes, radii, step, tissue["wm"], settings.edge_mm)
+            box, field = _field(centre, axes, radii, step, wm, settings.edge_mm)
             if _acceptable(field, box, occupied, voxel_mm3):
                 occupied[box] |= field > 0.05
                 lesions.append(
@@ -286,7 +287,7 @@ def draw_new_lesions(
 
 def draw_old_lesions(
     rng: np.random.Generator,
-    tissue: dict[str, np.ndarray],
+    sites: LesionSites,
     spacing: tuple[float, float, float],
     settings: PhantomSettings,
 ) -> tuple[list[Lesion], list[Lesion], np.ndarray]:
@@ -297,20 +298,20 @@ def draw_old_lesions(
         >>> from lossbench.data.anatomy import case_tissue, draw_warp
         >>> rng = np.random.default_rng(0)
         >>> coords = draw_warp(rng, PhantomSettings(), (48, 56, 48), (1, 1, 1), "ventricles")
-        >>> before, after, busy = draw_old_lesions(rng, case_tissue(coords, (1, 1, 1)),
-        ...                                        (1, 1, 1), PhantomSettings())
+        >>> sites = LesionSites(case_tissue(coords, (1, 1, 1)))
+        >>> before, after, busy = draw_old_lesions(rng, sites, (1, 1, 1), PhantomSettings())
         >>> len(before) == len(after), busy.dtype
         (True, dtype('bool'))
     """
-    sites, step = _Sites(tissue), np.asarray(spacing, float)
-    occupied = np.zeros(tissue["wm"].shape, bool)
+    step, wm = np.asarray(spacing, float), sites.tissue["wm"]
+    occupied = np.zeros(wm.shape, bool)
     before, after = [], []
     rest = _new_shares(settings)[1:]
     share = settings.old_periventricular_share
     for _ in range(int(rng.integers(settings.old_count[0], settings.old_count[1], endpoint=True))):
         location = _location(rng, [share, *[(1 - share) * s / sum(rest) for s in rest]])
         volume = lesion_volume(rng, settings.old_volume_median_mm3, settings)
-        ovoid = _place(rng, sites, tissue, location, volume, settings)
+        ovoid = _place(rng, sites, location, volume, settings)
         if ovoid is None:
             continue
         location, centre, axes, radii = ovoid
@@ -320,10 +321,8 @@ def draw_old_lesions(
             if rng.random() < settings.old_growth
             else 1
         )
-        placed = _field(centre, axes, radii, step, tissue["wm"], settings.edge_mm)
-        grown = _field(
-            centre, axes, radii * growth ** (1 / 3), step, tissue["wm"], settings.edge_mm
-        )
+        placed = _field(centre, axes, radii, step, wm, settings.edge_mm)
+        grown = _field(centre, axes, radii * growth ** (1 / 3), step, wm, settings.edge_mm)
         before.append(Lesion(*placed, contrast, location))
         after.append(Lesion(*grown, contrast, location))
         occupied[grown[0]] |= grown[1] > 0.05

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from lossbench.config.phantom import DETECTION_LIMIT_MM3, MSSEG2_COUNTS
+from lossbench.config.phantom import DETECTION_LIMIT_MM3, MSSEG2_COUNTS, MSSEG2_LESION_FREE
 from lossbench.data.anatomy import TISSUE_CLASSES
 from lossbench.data.lesion_model import LOCATIONS
 from lossbench.data.msseg2 import TISSUE_FILE, Case, read_volume
@@ -25,7 +25,7 @@ __all__ = ["MSSEG2", "case_stats", "dataset_stats", "open_cases", "summary"]
 
 MSSEG2 = {
     "cases": 40,
-    "lesion-free share": 11 / 40,
+    "lesion-free share": MSSEG2_LESION_FREE,
     "new lesions": float(sum(MSSEG2_COUNTS)),
     "lesions per positive case, median": float(np.median(MSSEG2_COUNTS)),
     "lesions per positive case, mean": float(np.mean(MSSEG2_COUNTS)),

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from lossbench._files import write_atomic
-from lossbench.config.phantom import PhantomSettings
+from lossbench.config.phantom import MSSEG2_LESION_FREE, PhantomSettings
 from lossbench.data import anatomy, blobs
 from lossbench.data.blobs import BlobSettings
 
@@ -122,6 +122,7 @@ def generate_case(
 
     Raises:
         TemplateError: the anatomy phantom cannot read nilearn's template.
+        TypeError: ``settings`` of the other phantom.
 
     Example:
         >>> case = generate_case(3, shape=(32, 40, 32), phantom="blobs")
@@ -132,13 +133,25 @@ def generate_case(
     size = (int(shape[0]), int(shape[1]), int(shape[2]))
     step = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
     rng = np.random.default_rng(seed)
-    if phantom == "blobs":
-        blob = settings if isinstance(settings, BlobSettings) else BlobSettings()
-        arrays = blobs.blob_case(rng, size, step, blob, new_lesions)
+    chosen = _settings_of(phantom, settings)
+    if isinstance(chosen, BlobSettings):
+        arrays = blobs.blob_case(rng, size, step, chosen, new_lesions)
     else:
-        brain = settings if isinstance(settings, PhantomSettings) else PhantomSettings()
-        arrays = anatomy.anatomy_case(rng, size, step, brain, new_lesions, centre)
+        arrays = anatomy.anatomy_case(rng, size, step, chosen, new_lesions, centre)
     return SyntheticCase(case_id or f"case_{seed}", spacing=step, **arrays)
+
+
+def _settings_of(
+    phantom: Phantom, settings: PhantomSettings | BlobSettings | None
+) -> PhantomSettings | BlobSettings:
+    """The settings a phantom runs with: ``settings``, or its defaults when ``None``; the other
+    phantom's settings are refused."""
+    kind = BlobSettings if phantom == "blobs" else PhantomSettings
+    if settings is not None and not isinstance(settings, kind):
+        raise TypeError(
+            f"the {phantom} phantom takes {kind.__name__}, got {type(settings).__name__}"
+        )
+    return settings or kind()
 
 
 def _check_geometry(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> None:
@@ -233,7 +246,7 @@ def synthesize(
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
     settings: PhantomSettings | BlobSettings | None = None,
     progress: bool = False,
-    lesion_free: float | None = 0.275,
+    lesion_free: float | None = MSSEG2_LESION_FREE,
     phantom: Phantom = "anatomy",
     centre: Centre = "ventricles",
 ) -> list[Path]:
@@ -310,14 +323,13 @@ def _arguments(
         "shape": list(shape),
         "spacing": list(spacing),
         "lesion_free": lesion_free,
-        "settings": dataclasses.asdict(settings or BlobSettings()),
+        "settings": dataclasses.asdict(_settings_of(phantom, settings)),
     }
     if phantom == "anatomy":
-        from lossbench.data.template import load_template
+        from lossbench.data.template import check_template
 
-        load_template()
+        check_template()
         arguments.update(phantom=phantom, centre=centre)
-        arguments["settings"] = dataclasses.asdict(settings or PhantomSettings())
     return arguments
 
 

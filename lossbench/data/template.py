@@ -30,6 +30,7 @@ __all__ = [
     "TEMPLATE_NOTICE",
     "Template",
     "TemplateError",
+    "check_template",
     "load_template",
     "template_files",
 ]
@@ -74,6 +75,8 @@ class Template:
         ventricle_mm, cortex_mm: distance to the ventricles and to the cortex (float32, mm).
         infratentorial: the infratentorial region (float32, 0 or 1).
         pull: the atrophy field (float32, shape (3, *grid)), unit length at most.
+        centres: MNI position (mm) of the centre of the bounding box of the brain (``"brain"``)
+            and of the lateral ventricles (``"ventricles"``).
     """
 
     affine: np.ndarray
@@ -86,14 +89,7 @@ class Template:
     cortex_mm: np.ndarray
     infratentorial: np.ndarray
     pull: np.ndarray
-
-    def centre_mm(self, where: str) -> np.ndarray:
-        """MNI position (mm) of the centre of the brain's bounding box (``"brain"``) or of the
-        lateral ventricles' (``"ventricles"``)."""
-        mask = (self.brain if where == "brain" else self.ventricles) > 0.5
-        index = np.argwhere(mask)
-        middle = (index.min(0) + index.max(0)) / 2
-        return self.affine[:3, :3] @ middle + self.affine[:3, 3]
+    centres: dict[str, np.ndarray]
 
 
 def template_files() -> dict[str, Path]:
@@ -135,6 +131,21 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data / data.max(), np.asarray(image.affine)  # type: ignore[attr-defined]
 
 
+def check_template() -> None:
+    """Read nilearn's template maps, as :func:`load_template` will, without deriving anything
+    from them (a tenth of a second): the check a configuration passes before any folder is
+    made.
+
+    Raises:
+        TemplateError: see :func:`template_files`; or a map that cannot be read.
+
+    Example:
+        >>> check_template()
+    """
+    for path in template_files().values():
+        _read(path)
+
+
 @functools.lru_cache(maxsize=1)
 def load_template() -> Template:
     """The template and its derived maps, computed once per process (a few seconds).
@@ -161,6 +172,7 @@ def load_template() -> Template:
     csf = np.clip(brain - tissue, 0.0, 1.0) * brain
     ventricles = _ventricles(gm, csf, brain)
     cortex = gm > 0.5
+    centres = {"brain": _centre_mm(brain, affine), "ventricles": _centre_mm(ventricles, affine)}
     return Template(
         affine=affine,
         gm=gm,
@@ -172,7 +184,14 @@ def load_template() -> Template:
         cortex_mm=ndimage.distance_transform_edt(~cortex).astype(np.float32),
         infratentorial=_infratentorial(gm.shape, affine),
         pull=_pull(ventricles),
+        centres=centres,
     )
+
+
+def _centre_mm(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """MNI position (mm) of the centre of a mask's bounding box."""
+    index = np.argwhere(mask)
+    return affine[:3, :3] @ ((index.min(0) + index.max(0)) / 2) + affine[:3, 3]
 
 
 def _ventricles(gm: np.ndarray, csf: np.ndarray, brain: np.ndarray) -> np.ndarray:

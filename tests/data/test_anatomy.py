@@ -13,10 +13,15 @@ import numpy as np
 import pytest
 from scipy import ndimage, special
 
-from lossbench.config.phantom import DETECTION_LIMIT_MM3, MSSEG2_COUNTS, PhantomSettings
+from lossbench.config.phantom import (
+    DETECTION_LIMIT_MM3,
+    MSSEG2_COUNTS,
+    MSSEG2_LESION_FREE,
+    PhantomSettings,
+)
 from lossbench.data import generate_case, load_dataset, synthesize
 from lossbench.data.anatomy import TISSUE_CLASSES, draw_warp, jacobian_determinant
-from lossbench.data.lesion_model import MSSEG2_LESION_FREE, new_lesion_count
+from lossbench.data.lesion_model import new_lesion_count
 from lossbench.metrics.lesions import label_lesions
 
 SHAPE = (64, 80, 64)
