@@ -29,6 +29,8 @@ def _monai_counterparts() -> dict[str, Callable[[], torch.nn.Module]]:
         "focal": lambda: losses.FocalLoss(alpha=0.25, gamma=2.0),
         "dice_ce": lambda: losses.DiceCELoss(**smooth),
         "focal_dice": lambda: losses.DiceFocalLoss(alpha=0.25, gamma=2.0, **smooth),
+        "hausdorff_dt": lambda: losses.HausdorffDTLoss(alpha=2.0, sigmoid=True, batch=True),
+        "log_hausdorff_dt": lambda: losses.LogHausdorffDTLoss(alpha=2.0, sigmoid=True, batch=True),
     }
 
 
@@ -53,7 +55,10 @@ def test_lossbench(benchmark: Any, batch: Batch, name: str) -> None:
     benchmark(_forward_backward(create_loss(name), *batch))
 
 
-@pytest.mark.parametrize("name", ["dice", "tversky", "focal", "dice_ce", "focal_dice"])
+@pytest.mark.parametrize(
+    "name",
+    ["dice", "tversky", "focal", "dice_ce", "focal_dice", "hausdorff_dt", "log_hausdorff_dt"],
+)
 def test_monai(benchmark: Any, batch: Batch, name: str) -> None:
     benchmark.group = name
     benchmark(_forward_backward(_monai_counterparts()[name](), *batch))

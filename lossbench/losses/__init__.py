@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lossbench.losses._core import Loss, lesion_input, loss_function
 from lossbench.losses.boundary import *  # noqa: F403
 from lossbench.losses.compound import *  # noqa: F403
+from lossbench.losses.detection import *  # noqa: F403
 from lossbench.losses.distribution import *  # noqa: F403
 from lossbench.losses.region import *  # noqa: F403
 from lossbench.losses.registry import (
@@ -30,6 +31,7 @@ from lossbench.losses.registry import (
     loss_defaults,
     register_loss,
 )
+from lossbench.losses.released import *  # noqa: F403
 
 if TYPE_CHECKING:
 

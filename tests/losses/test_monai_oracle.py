@@ -33,22 +33,32 @@ def _monai(name: str, batch: bool, reduction: str) -> torch.nn.Module:
         return monai_losses.HausdorffDTLoss(
             alpha=2.0, sigmoid=True, include_background=True, batch=batch, reduction=reduction
         )
+    if name == "log_hausdorff_dt":
+        return monai_losses.LogHausdorffDTLoss(
+            alpha=2.0, sigmoid=True, include_background=True, batch=batch, reduction=reduction
+        )
     raise KeyError(name)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("batch", [True, False])
 @pytest.mark.parametrize(
-    "name", ["dice", "tversky", "focal", "dice_ce", "focal_dice", "hausdorff_dt"]
+    "name",
+    ["dice", "tversky", "focal", "dice_ce", "focal_dice", "hausdorff_dt", "log_hausdorff_dt"],
 )
 def test_matches_monai(name: str, batch: bool, seed: int) -> None:
     logits, target = random_case(seed, dtype=torch.float32)
     ours = create_loss(name, batch=batch)(logits, target)
-    theirs = _monai(name, batch, "mean")(logits, target)
+    if name == "log_hausdorff_dt" and not batch:
+        # MONAI takes the log of the mean over cases; lossbench's batch=False is the mean of the
+        # per-case losses, which MONAI gives with reduction="none"
+        theirs = _monai(name, batch, "none")(logits, target).mean()
+    else:
+        theirs = _monai(name, batch, "mean")(logits, target)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["dice", "tversky", "hausdorff_dt"])
+@pytest.mark.parametrize("name", ["dice", "tversky", "hausdorff_dt", "log_hausdorff_dt"])
 def test_per_case_matches_monai(name: str) -> None:
     logits, target = random_case(3, dtype=torch.float32)
     ours = create_loss(name, reduction="none")(logits, target)
