@@ -58,7 +58,7 @@ def test_from_toml_refuses_what_set_refuses(tmp_path: Path, text: str, message: 
     [
         ({"losses": ["dise"]}, ValueError, "losses: unknown loss 'dise'; did you mean 'dice'"),
         ({"losses": []}, ValueError, "losses must name at least one loss"),
-        ({"losses": ["all", "dice"]}, ValueError, "losses must be"),
+        ({"losses": ["all", "relesed"]}, ValueError, "losses: unknown loss 'relesed'"),
         ({"device": "gpu"}, ValueError, "device must be 'auto', 'cpu' or 'cuda', got 'gpu'"),
         ({"preset": "fast"}, ValueError, "preset must be one of"),
     ],
@@ -68,6 +68,11 @@ def test_the_gate_checks_losses_device_and_preset(
 ) -> None:
     with pytest.raises(error, match=message):
         validate(dataclasses.replace(preset("quick"), **changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("losses", [["all", "released"], ["hytver", "released"], ["released"]])
+def test_the_gate_takes_the_selection_words_with_names(losses: list[str]) -> None:
+    validate(dataclasses.replace(preset("quick"), losses=losses))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")

@@ -43,7 +43,9 @@ def _register_benchmark(sub: Any) -> None:
     )
     bench.set_defaults(main=main, name="nnunet benchmark")
     bench.add_argument("dataset", help="raw dataset folder, or its name or id in $nnUNet_raw")
-    bench.add_argument("--losses", required=True, help="comma-separated loss names, or 'all'")
+    bench.add_argument(
+        "--losses", required=True, help="comma-separated loss names, 'all' or 'released'"
+    )
     bench.add_argument("--out", required=True, help="the benchmark's folder")
     bench.add_argument(
         "--folds", nargs="+", default=["0"], help="nnU-Net folds to train: 0-4 or all (0)"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from lossbench._files import write_json
-from lossbench.config.schema import Arithmetic, Config
+from lossbench.config.schema import LOSS_KEYWORDS, Arithmetic, Config
 from lossbench.config.text import from_toml, legacy_table
 from lossbench.layout import RunLayout
 
@@ -75,19 +75,31 @@ class Resolved:
 
 
 def resolve_losses(names: Sequence[str]) -> list[str]:
-    """``["all"]`` or registered names (unknown ones raise with a did-you-mean).
+    """Loss names and the keywords of :data:`LOSS_KEYWORDS`, expanded in order, duplicates
+    dropped (unknown names raise with a did-you-mean).
 
     Example:
         >>> resolve_losses(["dice", "hytver", "dice"])
         ['dice', 'hytver']
+        >>> resolve_losses(["hytver", "released"])[:3]
+        ['hytver', 'asymmetric_unified_focal_released', 'combo_released']
     """
     from lossbench.losses import get_loss_class, list_losses
+    from lossbench.losses.released import FAMILY
 
-    if list(names) == ["all"]:
-        return list_losses()
+    chosen: list[str] = []
     for name in names:
-        get_loss_class(name)  # raises ValueError with the closest name
-    return list(dict.fromkeys(names))
+        if name in LOSS_KEYWORDS:
+            released = name == "released"
+            chosen += [
+                n
+                for n in list_losses()
+                if (getattr(get_loss_class(n), "family", "") == FAMILY) == released
+            ]
+        else:
+            get_loss_class(name)  # raises ValueError with the closest name
+            chosen.append(name)
+    return list(dict.fromkeys(chosen))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -17,6 +17,7 @@ from lossbench.config.phantom import MSSEG2_LESION_FREE, PhantomSettings
 
 __all__ = [
     "DEVICES",
+    "LOSS_KEYWORDS",
     "MAX_LR",
     "MAX_SEED",
     "NAN_POLICIES",
@@ -62,6 +63,12 @@ FieldCentre = Literal["brain", "ventricles"]
 DeviceSetting = Literal["auto", "cpu", "cuda"]
 """Values of ``device``: ``auto`` is CUDA when torch sees a device, else the CPU."""
 DEVICES: tuple[str, ...] = get_args(DeviceSetting)
+
+LOSS_KEYWORDS = {
+    "all": "every registered loss but the released variants",
+    "released": "the paper's losses as their authors' code computes them (family 'released')",
+}
+"""Words that ``losses`` (``--losses``) accepts beside loss names, with what each selects."""
 
 MAX_SEED = 2**32 - 1
 """The largest seed (``seeds``, ``data.seed``): seeds are integers in [0, 2^32 - 1]."""
@@ -235,7 +242,7 @@ class Config:
 
     Attributes:
         preset: the protocol the other values started from.
-        losses: loss names, or ``["all"]``.
+        losses: loss names and :data:`LOSS_KEYWORDS` (``all``, ``released``).
         seeds: one trial per loss and seed; unique integers in [0, 2^32 - 1].
         device: ``auto``, ``cpu`` or ``cuda``.
     """
@@ -245,7 +252,11 @@ class Config:
     )
     losses: list[str] = field(
         default_factory=lambda: ["all"],
-        metadata=_flag("--losses", "comma-separated loss names, or 'all'"),
+        metadata=_flag(
+            "--losses",
+            "comma-separated loss names; 'all' (every loss but the released variants), "
+            "'released' (the paper's losses as released) or both",
+        ),
     )
     seeds: list[int] = field(
         default_factory=lambda: [0],

@@ -17,6 +17,7 @@ from lossbench._text import either
 from lossbench.config.phantom import DETECTION_LIMIT_MM3
 from lossbench.config.presets import PRESETS
 from lossbench.config.schema import (
+    LOSS_KEYWORDS,
     MAX_LR,
     MAX_SEED,
     Config,
@@ -139,10 +140,8 @@ def _check_losses(config: Config) -> None:
     from lossbench.losses import get_loss_class
 
     if not config.losses:
-        raise ConfigError("losses", "losses must name at least one loss, or 'all'")
-    names = [n for n in config.losses if n != "all"]
-    if "all" in config.losses and names:
-        raise ConfigError("losses", f"losses must be ['all'] or loss names, got {config.losses!r}")
+        raise ConfigError("losses", "losses must name at least one loss, 'all' or 'released'")
+    names = [n for n in config.losses if n not in LOSS_KEYWORDS]
     for key, name in [
         *(("losses", n) for n in names),
         ("train.pretrain_loss", config.train.pretrain_loss),

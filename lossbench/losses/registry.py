@@ -50,6 +50,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "lossbench.losses"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RESERVED = ("all", "released")  # words of ``--losses`` that select several losses
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 _DECLARED: list[str] = []
 
@@ -62,6 +63,10 @@ def _add(name: str, obj: Callable[..., nn.Module], origin: str) -> None:
         raise ValueError(
             f"loss name must be lower-case letters, digits and '_' starting with a letter, "
             f"got {name!r} ({origin})"
+        )
+    if name in _RESERVED:
+        raise ValueError(
+            f"loss name {name!r} ({origin}) is reserved: `--losses {name}` selects several losses"
         )
     if not callable(obj):
         raise TypeError(f"loss {name!r} ({origin}) must be a class or callable, got {obj!r}")

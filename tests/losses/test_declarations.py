@@ -47,6 +47,17 @@ CLASSES = [
     "TopKLoss",
     "DiceTopKLoss",
     "SensitivitySpecificityLoss",
+    "BlobDiceLoss",
+    "ExpLogLoss",
+    "LovaszHingeLoss",
+    "LogHausdorffDTLoss",
+    "HyTverReleasedLoss",
+    "ComboReleasedLoss",
+    "FocalReleasedLoss",
+    "LogCoshDiceReleasedLoss",
+    "DicePPReleasedLoss",
+    "SymmetricUnifiedFocalReleasedLoss",
+    "AsymmetricUnifiedFocalReleasedLoss",
 ]
 NODES = [
     node

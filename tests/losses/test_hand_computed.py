@@ -37,6 +37,39 @@ HAUSDORFF = sum(e * (a**2 + b**2) for e, a, b in zip(ERR, D_Y, D_P, strict=True)
 # level set of the target: 0 on the two (boundary) lesion voxels, D_Y outside; mean(phi p)
 BOUNDARY_TERM = (0.5 + 0.5 + 0.25 + 0.25 + 2 * 0.25 * math.sqrt(2)) / 8
 GDL = 1 - 2 * (4 / 36 + 1 / 4) / (11 / 36 + 5 / 4)
+# hinge errors 1 - z(2y - 1): 1 + ln 3 (voxel 1), 1, 1 (voxels 2, 3), the rest 1 - ln 3 < 0;
+# Lovasz weights of the sorted labels 1, 0, 0: 1/2, 2/3 - 1/2, 3/4 - 2/3
+LOVASZ = (1 + math.log(3)) / 2 + 1 / 6 + 1 / 12
+# released: clipped labels q = 0.999 (lesion), 0.001 (background); sum over voxels of
+# (1-beta)(1-p) log(1-q) - beta p log q = A (1 - 3 beta) + B (4 - 5 beta), A = ln 1e-3, B = ln .999
+A, B = math.log(1e-3), math.log(0.999)
+WCE_SWAPPED_03, WCE_SWAPPED_05 = (0.1 * A + 2.5 * B) / 8, (-0.5 * A + 1.5 * B) / 8
+
+
+def _focal_released_voxel(p: float, y: float) -> float:
+    s = 1 / (1 + math.exp(-p))  # the probability taken for a logit
+    bce = -(y * math.log(s) + (1 - y) * math.log(1 - s))
+    s_t = s if y else 1 - s
+    return (0.25 if y else 0.75) * (1 - s_t) ** 2 * bce
+
+
+FOCAL_RELEASED = (
+    sum(
+        _focal_released_voxel(p, y)
+        for p, y in zip(P.tolist(), TARGET.flatten().tolist(), strict=True)
+    )
+    / 8
+)
+LOGCOSH_RELEASED = (5 * math.log(math.cosh(0.25)) + math.log(math.cosh(0.75))) / 8 + 2 * math.log(
+    math.cosh(0.5)
+) / 8
+# released unified focal: classes are the last axis's slices w = 0 (voxels 0 2 4 6) and w = 1
+# (1 3 5 7), both channels summed; FN = FP = sum |y - p| there, so miss = 1.25 and 1.75 of 4
+EPS = 1e-7
+MISS0, MISS1 = 1.25 / (4 + EPS), 1.75 / (4 + EPS)
+RELEASED_BG = math.sqrt(0.5) * L2 + 2 * 0.5 * L3  # background channel, y = 0: voxels 2 4 6 / 3 5 7
+SUF_RELEASED = (0.4 * 0.5 * L3 + 0.6 * math.sqrt(0.75) * L4 + RELEASED_BG) / 8
+AUF_RELEASED = -(0.4 * 0.5 * L3 + 0.6 * L4 + 0.4 * RELEASED_BG + 0.6 * (L2 + 2 * L3)) / 8
 
 CASES = [
     ("dice", {}, 1 - 2 / 5),
@@ -78,6 +111,29 @@ CASES = [
     # squared errors: lesion 1/16 + 9/16 over 2 voxels; background 2/4 + 4/16 over 6 voxels
     ("sensitivity_specificity", {}, 0.05 * 0.3125 + 0.95 * 0.125),
     ("sensitivity_specificity", {"r": 0.5}, 0.5 * 0.3125 + 0.5 * 0.125),
+    # one lesion (voxels 0 and 1 touch): its blob Dice is the global one, 2 / (2 + 1 + 2)
+    ("blob_dice", {}, 2 * 0.6 + 0.6),
+    ("blob_dice", {"global_weight": 0.0, "blob_weight": 0.5}, 0.3),
+    ("exp_log", {}, 0.8 * math.log(1 / 0.4) ** 0.3 + 0.2 * CE**0.3),
+    ("exp_log", {"gamma": 1.0}, 0.8 * math.log(1 / 0.4) + 0.2 * CE),
+    ("lovasz_hinge", {}, LOVASZ),
+    ("log_hausdorff_dt", {}, math.log1p(HAUSDORFF)),
+    ("hytver_released", {}, 0.5 * WCE_SWAPPED_03 + 0.5 * 1.7 / 2.7),  # FP 0.7 x 2, FN 0.3 x 1
+    ("hytver_released", {"smooth": 1.0}, 0.5 * WCE_SWAPPED_03 + 0.5 * 1.7 / 3.7),
+    ("combo_released", {}, 0.5 * WCE_SWAPPED_05 + 0.5 * 0.6),
+    ("focal_released", {}, FOCAL_RELEASED),
+    ("logcosh_dice_released", {}, LOGCOSH_RELEASED),
+    ("dice_pp_released", {}, 1.5 / 3.5),  # errors 2 (2 x 1/4 + 4 x 1/16), no false negatives
+    (
+        "symmetric_unified_focal_released",
+        {},
+        0.5 * (math.sqrt(MISS0) + math.sqrt(MISS1)) / 2 + 0.5 * SUF_RELEASED,
+    ),
+    (
+        "asymmetric_unified_focal_released",
+        {},
+        0.5 * (MISS0 + math.sqrt(MISS1)) / 2 + 0.5 * AUF_RELEASED,
+    ),
 ]
 
 

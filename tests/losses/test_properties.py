@@ -8,22 +8,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from torch import Tensor
 
 from lossbench.losses import create_loss, get_loss_class, list_losses
-from tests._helpers import perfect_logits
+from tests._helpers import DEPTH_TWO, NEGATIVE, NOT_ZERO_AT_BEST, perfect_logits
 
 Case = tuple[Tensor, Tensor]
 
 ALL = list_losses()
-# boundary losses read the spatial layout, so permuting voxels changes them by design
-VOXELWISE = [n for n in ALL if getattr(get_loss_class(n), "family", "") != "boundary"]
+
+
+def _reads_layout(name: str) -> bool:
+    """Boundary losses and losses with target maps (distances, components) read the spatial
+    layout, and so do the released unified focal losses (their classes are depth slices)."""
+    cls = get_loss_class(name)
+    maps = getattr(getattr(cls, "function", None), "maps", None)
+    return getattr(cls, "family", "") == "boundary" or bool(maps) or name in DEPTH_TWO
+
+
+# permuting voxels changes the losses that read the spatial layout, by design
+VOXELWISE = [n for n in ALL if not _reads_layout(n)]
 # the boundary loss's level-set term is negative inside the lesion, as in its paper: its
-# minimum is below 0 (its own value at the optimum is tested in test_boundary_fidelity.py)
-MINIMUM_ZERO = [n for n in ALL if n != "boundary"]
+# minimum is below 0 (its own value at the optimum is tested in test_boundary_fidelity.py);
+# the defects of the released variants (tests/losses/test_released.py) move their minimum
+MINIMUM_ZERO = [n for n in ALL if n != "boundary" and n not in NOT_ZERO_AT_BEST]
+NON_NEGATIVE = [n for n in ALL if n != "boundary" and n not in NEGATIVE]
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True)
 
 
@@ -51,6 +63,12 @@ def cases(draw: st.DrawFn, extreme: bool = True) -> Case:
     return torch.from_numpy(logits), torch.from_numpy(target.astype(np.float32))
 
 
+def _fits(name: str, case: Case) -> None:
+    """Skip a case a loss refuses by design: the released unified focal losses need two slices
+    on the last axis (their refusal of one is tested in test_released.py)."""
+    assume(name not in DEPTH_TWO or case[0].shape[-1] >= 2)
+
+
 def _value_and_grad(name: str, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor | None]:
     logits = logits.clone().requires_grad_(True)
     value = create_loss(name)(logits, target)
@@ -62,9 +80,10 @@ def _value_and_grad(name: str, logits: Tensor, target: Tensor) -> tuple[Tensor, 
 @SETTINGS
 @given(case=cases())
 def test_finite_non_negative_with_finite_gradients(name: str, case: Case) -> None:
+    _fits(name, case)
     value, grad = _value_and_grad(name, *case)
     assert torch.isfinite(value).all(), value
-    assert name not in MINIMUM_ZERO or (value >= 0).all(), value
+    assert name not in NON_NEGATIVE or (value >= 0).all(), value
     assert grad is not None and torch.isfinite(grad).all()
 
 
@@ -94,6 +113,7 @@ def test_invariant_to_permuting_voxels_jointly(name: str, case: Case, seed: int)
 @SETTINGS
 @given(case=cases())
 def test_two_channel_softmax_equals_one_channel_sigmoid(name: str, case: Case) -> None:
+    _fits(name, case)
     logits, target = case
     two = torch.cat([torch.zeros_like(logits), logits], dim=1)
     loss = create_loss(name, reduction="none")
@@ -104,6 +124,7 @@ def test_two_channel_softmax_equals_one_channel_sigmoid(name: str, case: Case) -
 @SETTINGS
 @given(case=cases(extreme=False))
 def test_float32_close_to_float64(name: str, case: Case) -> None:
+    _fits(name, case)
     logits, target = case
     loss = create_loss(name, reduction="none")
     single, double = loss(logits, target), loss(logits.double(), target.double())
@@ -113,7 +134,7 @@ def test_float32_close_to_float64(name: str, case: Case) -> None:
     torch.testing.assert_close(single.double(), double, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", [n for n in ALL if n not in DEPTH_TWO])
 @pytest.mark.parametrize("z", [-20.0, -12.0, 12.0, 16.0, 20.0])
 @pytest.mark.parametrize("label", [0.0, 1.0])
 def test_float32_holds_for_one_confident_voxel(name: str, z: float, label: float) -> None:
@@ -129,6 +150,7 @@ def test_float32_holds_for_one_confident_voxel(name: str, z: float, label: float
 @SETTINGS
 @given(case=cases(extreme=False))
 def test_reduction_none_is_per_case(name: str, case: Case) -> None:
+    _fits(name, case)
     logits, target = (t.double() for t in case)
     per_case = create_loss(name, reduction="none")(logits, target)
     assert per_case.shape == (logits.shape[0],)

@@ -30,25 +30,70 @@ PAPER = [
     "hytver",
 ]
 EXTRA = ["generalized_dice", "dice_pp", "hausdorff_dt", "boundary"]
-DETECTION = ["topk", "dice_topk", "sensitivity_specificity"]
-"""Losses built for lesion detection, and the field's strong baselines (issue: the contest)."""
+DETECTION = [
+    "topk",
+    "dice_topk",
+    "sensitivity_specificity",
+    "blob_dice",
+    "exp_log",
+    "lovasz_hinge",
+    "log_hausdorff_dt",
+]
+"""Losses built for lesion detection, and the field's strong baselines."""
+RELEASED = [
+    "hytver_released",
+    "combo_released",
+    "focal_released",
+    "logcosh_dice_released",
+    "dice_pp_released",
+    "symmetric_unified_focal_released",
+    "asymmetric_unified_focal_released",
+]
+"""The paper's losses as its authors' code computes them."""
 
 
-def test_builtins_are_the_paper_thirteen_four_more_and_the_detection_losses() -> None:
-    assert list_losses() == sorted(PAPER + EXTRA + DETECTION)
+def test_builtins_are_the_paper_thirteen_four_more_the_detection_losses_and_released() -> None:
+    assert list_losses() == sorted(PAPER + EXTRA + DETECTION + RELEASED)
 
 
 def test_pattern() -> None:
-    assert list_losses("dice*") == ["dice", "dice_ce", "dice_pp", "dice_topk"]
+    assert list_losses("dice*") == ["dice", "dice_ce", "dice_pp", "dice_pp_released", "dice_topk"]
     assert list_losses("nothing*") == []
 
 
-@pytest.mark.parametrize("name", PAPER + EXTRA)
+@pytest.mark.parametrize("name", PAPER + EXTRA + DETECTION)
 def test_every_builtin_states_family_and_citation(name: str) -> None:
     cls = reg.get_loss_class(name)
     assert isinstance(cls, type) and issubclass(cls, Loss)
     assert cls.family in {"region", "distribution", "compound", "boundary"}
     assert len(cls.citation) > 20 and cls.__doc__
+
+
+@pytest.mark.parametrize("name", RELEASED)
+def test_each_released_variant_has_its_published_loss(name: str) -> None:
+    cls = reg.get_loss_class(name)
+    assert cls.family == "released" and "released code" in cls.citation
+    assert name.removesuffix("_released") in PAPER + EXTRA
+
+
+def test_all_leaves_the_released_variants_out_and_released_selects_them() -> None:
+    from lossbench.config import resolve_losses
+
+    assert resolve_losses(["all"]) == sorted(PAPER + EXTRA + DETECTION)
+    assert resolve_losses(["released"]) == sorted(RELEASED)
+    assert resolve_losses(["all", "released"]) == sorted(PAPER + EXTRA + DETECTION) + sorted(
+        RELEASED
+    )
+    assert resolve_losses(["hytver", "released", "hytver_released"])[:2] == [
+        "hytver",
+        "asymmetric_unified_focal_released",
+    ]
+
+
+@pytest.mark.parametrize("word", ["all", "released"])
+def test_the_selection_words_cannot_be_loss_names(word: str) -> None:
+    with pytest.raises(ValueError, match=f"loss name '{word}' .* is reserved"):
+        register_loss(word)(torch.nn.Identity)
 
 
 def test_duplicate_name_raises() -> None:
