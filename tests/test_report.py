@@ -264,3 +264,27 @@ def test_an_impossible_table_is_refused_where_it_is_read(tmp_path: Path) -> None
     allowed.loc[8, "lesion_f1"] = float("nan")  # case 008 has no reference lesion
     allowed.loc[0, ["hd95", "pred_empty"]] = [float("nan"), True]  # an empty prediction
     check_table(allowed, "results.csv")
+
+
+def test_published_vs_released_gives_what_each_defect_costs(tmp_path: Path) -> None:
+    folder = fabricated_run(tmp_path / "run", seeds=1)
+    results = pd.read_csv(folder / "results.csv", dtype={"case_id": str})
+    worse = results[results["loss"] == "hytver"].assign(loss="hytver_released")
+    worse["dice"] -= 0.1  # the released variant loses 0.1 Dice on every case
+    lone = results[results["loss"] == "ce"].assign(loss="dice_pp_released")  # no dice_pp here
+    pd.concat([results, worse, lone]).to_csv(folder / "results.csv", index=False)
+    markdown, page = build_report(folder, n_resamples=200)
+    text = markdown.read_text()
+    section = text[text.index("## Published vs released") :].split("\n## ")[0]
+    assert "Holm-corrected over the 1 pair shown" in section
+    row = next(line for line in section.splitlines() if line.startswith("| hytver"))
+    # 8 cases with lesions, every difference -0.1: HL -0.1, exact Wilcoxon p = 2 / 2^8
+    assert "-0.100 [-0.100, -0.100]" in row and "0.008" in row
+    assert re.search(r"\d+ → \d+ of 6", row)
+    assert "dice_pp" not in section  # dice_pp_released has no published pair here
+    assert "Published vs released" in page.read_text()
+
+
+def test_a_run_without_released_pairs_has_no_such_section(tmp_path: Path) -> None:
+    markdown, _ = build_report(fabricated_run(tmp_path, seeds=1), n_resamples=200)
+    assert "Published vs released" not in markdown.read_text()

@@ -24,6 +24,7 @@ from lossbench.report._io import load_checked, read_config
 from lossbench.report.compare import comparison_summary
 from lossbench.report.html import Section, html_page
 from lossbench.report.qualitative import worst_case_figure
+from lossbench.report.released import released_section
 from lossbench.report.tables import (
     EXTENDED_METRICS,
     MAIN_METRICS,
@@ -160,6 +161,9 @@ def _sections(
     sections = _tables(view, summary, n_resamples)
     if baseline is not None and baseline in methods and len(methods) > 1:
         sections.append(_paired(view, summary, baseline))
+    released = released_section(view.table, summary)
+    if released is not None:
+        sections.append(released)
     panels: dict = {}
     if len(methods) >= 3 and summary.n_lesion_cases >= 2:
         section, panels = _ranks(view, summary)

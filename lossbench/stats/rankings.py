@@ -36,6 +36,7 @@ __all__ = [
     "first_place",
     "friedman_of",
     "pairwise",
+    "planned_pairs",
     "ranking",
     "run_agreement",
     "seed_concordance",
@@ -107,13 +108,34 @@ def pairwise(scores: Scores, level: float = 0.95) -> pd.DataFrame:
         >>> row["a"], row["b"], round(float(row["hl"]), 3), round(float(row["p"]), 4)
         ('a', 'b', -0.2, 0.0312)
     """
-    values, names = scores.per_case(), scores.methods
+    names = scores.methods
+    return planned_pairs(scores, list(itertools.combinations(names, 2)), level)
+
+
+def planned_pairs(
+    scores: Scores, pairs: Sequence[tuple[str, str]], level: float = 0.95
+) -> pd.DataFrame:
+    """The paired comparison of :func:`pairwise` for the given ``(a, b)`` pairs alone, with the
+    Holm correction over those pairs: the family of a planned set of comparisons.
+
+    Returns:
+        DataFrame with columns ``a, b, n, hl, low, high, p, p_holm``, one row per pair.
+
+    Example:
+        >>> t = pd.DataFrame({"loss": ["a"] * 6 + ["b"] * 6, "seed": 0,
+        ...     "case_id": [str(i) for i in range(6)] * 2, "ref_empty": False,
+        ...     "dice": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.2, 0.4, 0.5, 0.7, 0.9, 0.65]})
+        >>> row = planned_pairs(Scores.from_results(t, "dice"), [("b", "a")]).iloc[0]
+        >>> round(float(row["hl"]), 3), round(float(row["p_holm"]), 4)
+        (0.2, 0.0312)
+    """
+    values, column = scores.per_case(), {name: j for j, name in enumerate(scores.methods)}
     rows = []
-    for x, y in itertools.combinations(range(len(names)), 2):
-        diff = values[:, x] - values[:, y]
+    for a, b in pairs:
+        diff = values[:, column[a]] - values[:, column[b]]
         diff = diff[~np.isnan(diff)]
         hl, low, high = hodges_lehmann(diff, level)
-        rows.append((names[x], names[y], diff.size, hl, low, high, wilcoxon_p(diff)))
+        rows.append((a, b, diff.size, hl, low, high, wilcoxon_p(diff)))
     frame = pd.DataFrame(rows, columns=["a", "b", "n", "hl", "low", "high", "p"])
     frame["p_holm"] = holm(frame["p"].to_numpy()) if len(frame) else []
     return frame
