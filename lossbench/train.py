@@ -30,7 +30,7 @@ from lossbench.config import Arithmetic, Config, TrainConfig
 from lossbench.data.nnunet import input_channels
 from lossbench.data.patches import sample_batch
 from lossbench.layout import TrialLayout
-from lossbench.losses import create_loss
+from lossbench.losses.variants import create_variant
 from lossbench.models import VNet
 
 __all__ = [
@@ -121,7 +121,7 @@ def train_trial(
     leaves the previous checkpoint whole; an existing checkpoint is resumed.
 
     Args:
-        loss_name: a registered loss.
+        loss_name: a registered loss or a variant of one (``hytver(beta=0.8)``).
         seed: drives the initial weights (when ``init_state`` is None) and the batch sequence.
         cases: prepared ``(image (3, x, y, z), label (x, y, z))`` training pairs.
         config: the run's configuration (``train`` and ``model`` sections).
@@ -138,7 +138,7 @@ def train_trial(
     iterations = config.train.iterations if iterations is None else iterations
     dtype = autocast_dtype(precision)
     state = _start(config, seed, init_state, trial, device, lr, dtype)
-    loss_fn = create_loss(loss_name)
+    loss_fn = create_variant(loss_name)  # a registered name or a variant, `hytver(beta=0.8)`
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     clock, before = time.perf_counter(), state.elapsed
     every, count = config.train.checkpoint_every, iterations - state.iteration

@@ -237,6 +237,17 @@ def _check_trial(run: RunInputs, loss: str, seed: int) -> None:
         )
 
 
+def _canonical(loss: str) -> str:
+    """A loss variant's canonical id (``hytver(beta=0.80)`` is ``hytver(beta=0.8)``), so that
+    any spelling finds its trial; text that is no variant is left to the grid's check."""
+    from lossbench.losses.variants import parse_variant
+
+    try:
+        return parse_variant(loss).id
+    except ValueError:
+        return loss
+
+
 def run_trial(
     out: str | Path, loss: str, seed: int, *, progress: bool = True, cpus: int | None = None
 ) -> dict[str, Any]:
@@ -248,7 +259,7 @@ def run_trial(
 
     Args:
         out: a run folder created by :func:`lossbench.run.prepare`.
-        loss, seed: one trial of the run's grid (:func:`trial_grid`).
+        loss, seed: one trial of the run's grid (:func:`trial_grid`); variants in any spelling.
         progress: show progress bars.
         cpus: on CUDA, the torch threads of the trial (default: the run's threads); on the CPU
             the run's resolved threads always apply, since they change the numbers.
@@ -262,6 +273,7 @@ def run_trial(
         FileNotFoundError: the folder is not prepared (no run.json, data or pretraining).
     """
     run = read_run(out)
+    loss = _canonical(loss)
     _check_trial(run, loss, seed)
     trial = run.layout.trial(loss, seed)
     outcome: dict[str, Any] = {"loss": loss, "seed": seed, "status": "finished before"}

@@ -75,17 +75,19 @@ class Resolved:
 
 
 def resolve_losses(names: Sequence[str]) -> list[str]:
-    """Loss names and the keywords of :data:`LOSS_KEYWORDS`, expanded in order, duplicates
+    """Loss names, variants and the keywords of :data:`LOSS_KEYWORDS`, expanded in order, each
+    variant as its canonical id (:func:`lossbench.losses.variants.parse_variant`), duplicates
     dropped (unknown names raise with a did-you-mean).
 
     Example:
-        >>> resolve_losses(["dice", "hytver", "dice"])
-        ['dice', 'hytver']
+        >>> resolve_losses(["dice", "hytver", "dice", "hytver(gamma=0.30)"])
+        ['dice', 'hytver', 'hytver(gamma=0.3)']
         >>> resolve_losses(["hytver", "released"])[:3]
         ['hytver', 'asymmetric_unified_focal_released', 'combo_released']
     """
     from lossbench.losses import get_loss_class, list_losses
     from lossbench.losses.released import FAMILY
+    from lossbench.losses.variants import parse_variant
 
     chosen: list[str] = []
     for name in names:
@@ -97,8 +99,7 @@ def resolve_losses(names: Sequence[str]) -> list[str]:
                 if (getattr(get_loss_class(n), "family", "") == FAMILY) == released
             ]
         else:
-            get_loss_class(name)  # raises ValueError with the closest name
-            chosen.append(name)
+            chosen.append(parse_variant(name).id)  # raises ValueError with the closest name
     return list(dict.fromkeys(chosen))
 
 

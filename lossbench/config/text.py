@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lossbench._text import suggest
+from lossbench._text import split_losses, suggest
 from lossbench.config.schema import Config, ConfigError
 
 __all__ = [
@@ -46,8 +46,10 @@ def _coerce(key: str, current: Any, text: str) -> Any:
         if isinstance(current, float):
             return float(text)
         if isinstance(current, list):
-            items = [t for t in text.replace(",", " ").split() if t]
             item_type = type(current[0]) if current else float
+            if item_type is str:  # loss variants hold commas inside parentheses
+                return split_losses(text)
+            items = [t for t in text.replace(",", " ").split() if t]
             return [item_type(t) for t in items]
     except ValueError:
         if isinstance(current, list):

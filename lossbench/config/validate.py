@@ -137,7 +137,7 @@ def _check_values(config: Config) -> None:
 
 
 def _check_losses(config: Config) -> None:
-    from lossbench.losses import get_loss_class
+    from lossbench.losses.variants import parse_variant
 
     if not config.losses:
         raise ConfigError("losses", "losses must name at least one loss, 'all' or 'released'")
@@ -147,7 +147,7 @@ def _check_losses(config: Config) -> None:
         ("train.pretrain_loss", config.train.pretrain_loss),
     ]:
         try:
-            get_loss_class(name)
+            parse_variant(name)  # a name, or a variant checked against the loss's parameters
         except ValueError as exc:
             raise ConfigError(key, f"{key}: {exc}") from None
 

@@ -112,3 +112,36 @@ def test_collect_refuses_an_impossible_trial_table_and_a_run_with_no_finished_tr
     with pytest.raises(ValueError, match=r"has finished: 2 failed \(why: .*failures.csv\), 0 not"):
         collect(tmp_path)
     assert len(pd.read_csv(RunLayout(tmp_path).failures)) == 2
+
+
+def test_loss_variants_run_as_losses_through_plan_trial_and_collect(tmp_path: Path, capsys) -> None:
+    variants = "dice,hytver(gamma=0.3,alpha=0.5),hytver(beta=0.80)"
+    args = ["run", "--losses", variants, "--device", "cpu", "--out", str(tmp_path)]
+    assert main([*args, *[a for item in TINY for a in ("--set", item)], "--plan-only"]) == 0
+    grid = ["dice", "hytver(alpha=0.5,gamma=0.3)", "hytver(beta=0.8)"]
+    assert json.loads((tmp_path / "run.json").read_text())["losses"] == grid
+    assert main(["trial", str(tmp_path), "--list"]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()[-3:]
+    assert listed == [f"{i} {loss} 0" for i, loss in enumerate(grid)]
+    for index in range(3):
+        assert main(["trial", str(tmp_path), "--index", str(index)]) == 0
+    # any spelling of a variant finds its trial
+    assert main(["trial", str(tmp_path), "--loss", "hytver(beta=0.8000)", "--seed", "0"]) == 0
+    assert "finished before" in capsys.readouterr().out
+    assert main(["collect", str(tmp_path)]) == 0
+    table = load(tmp_path)
+    assert sorted(table["loss"].unique()) == sorted(grid)
+    assert "hytver(alpha=0.5,gamma=0.3)" in (tmp_path / "report.md").read_text()
+    # each variant trained with its own parameters: the same batches, other loss values
+    one, two = (pd.read_csv(RunLayout(tmp_path).trial(n, 0).history)["loss"] for n in grid[1:])
+    assert one.iloc[0] != two.iloc[0]
+
+
+def test_a_bad_variant_stops_the_run_before_any_file(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["run", "--losses", "dice,hytver(beta=1.5)", "--device", "cpu", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--losses: loss variant 'hytver(beta=1.5)'" in err and "`beta` must be in [0, 1]" in err
+    assert "parameters of hytver: alpha=0.7" in err
+    assert not out.exists()
