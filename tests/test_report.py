@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from lossbench.cli import main
+from lossbench.losses.variants import parse_variant
 from lossbench.metrics import METRIC_KEYS
 from lossbench.report import build_report
 
@@ -288,3 +289,42 @@ def test_published_vs_released_gives_what_each_defect_costs(tmp_path: Path) -> N
 def test_a_run_without_released_pairs_has_no_such_section(tmp_path: Path) -> None:
     markdown, _ = build_report(fabricated_run(tmp_path, seeds=1), n_resamples=200)
     assert "Published vs released" not in markdown.read_text()
+
+
+def _sweep_results(folder: Path) -> Path:
+    """A fabricated sweep of hytver over alpha and beta: Dice rises with alpha, and the best
+    cell (alpha 0.9, beta 0.5) is clearly ahead of the alpha = 0.5 cells."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for alpha in (0.5, 0.7, 0.9):
+        for beta in (0.5, 0.7):
+            name = parse_variant(f"hytver(alpha={alpha},beta={beta})").id
+            for case in range(12):
+                row: dict[str, object] = {k: float(rng.uniform(0.3, 0.9)) for k in METRIC_KEYS}
+                row.update(loss=name, seed=0, case_id=f"{case:03d}", ref_empty=case >= 10)
+                row["dice"] = 0.2 + 0.5 * alpha - 0.1 * beta + 0.01 * case
+                row.update(pred_empty=False, n_fp_lesions=1, fp_volume_mm3=5.0, train_seconds=1.0)
+                row.update(n_ref_lesions=0 if case >= 10 else 2, n_pred_lesions=2)
+                rows.append(row)
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    return folder
+
+
+def test_a_sweep_gets_a_sensitivity_section_with_heatmaps(tmp_path: Path) -> None:
+    markdown, page = build_report(_sweep_results(tmp_path / "sweep"), n_resamples=200)
+    text = markdown.read_text()
+    section = text[text.index("## Sensitivity of hytver") :].split("\n## ")[0]
+    assert "6 variants of hytver over alpha, beta" in section
+    best = next(line for line in section.splitlines() if "hytver(alpha=0.9,beta=0.5)" in line)
+    assert "★" in best.split("|")[4]  # the Dice column: the best mean
+    worst = next(line for line in section.splitlines() if "hytver(alpha=0.5) " in line)
+    assert "≈" not in worst.split("|")[4] and "★" not in worst.split("|")[4]
+    figure = tmp_path / "sweep" / "figures" / "sensitivity_hytver.png"
+    assert figure.stat().st_size > 10_000
+    assert "## Sensitivity of hytver" in text and "Sensitivity of hytver" in page.read_text()
+
+
+def test_a_run_without_variants_has_no_sensitivity_section(tmp_path: Path) -> None:
+    markdown, _ = build_report(fabricated_run(tmp_path, seeds=1), n_resamples=200)
+    assert "Sensitivity" not in markdown.read_text()

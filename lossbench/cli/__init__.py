@@ -1,5 +1,5 @@
-"""Command line: ``lossbench run | trial | collect | score | report | compare | losses | data |
-nnunet``, one module per command, each with ``register(subparsers)`` and ``main(args)``.
+"""Command line: ``lossbench run | sweep | trial | collect | score | report | compare | losses |
+data | nnunet``, one module per command, each with ``register(subparsers)`` and ``main(args)``.
 
 The entry point :func:`main` builds the parser from the command modules and is the one place
 that turns a user error into one line on stderr and exit status 2.
@@ -14,11 +14,22 @@ import sys
 from collections.abc import Sequence
 
 from lossbench import __version__
-from lossbench.cli import collect, compare, data, losses, nnunet, report, run, score, trial
+from lossbench.cli import (
+    collect,
+    compare,
+    data,
+    losses,
+    nnunet,
+    report,
+    run,
+    score,
+    sweep,
+    trial,
+)
 
 __all__ = ["build_parser", "explain", "main"]
 
-COMMANDS = (run, trial, collect, score, report, compare, losses, data, nnunet)
+COMMANDS = (run, sweep, trial, collect, score, report, compare, losses, data, nnunet)
 """The command modules, in the order ``--help`` lists them."""
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_config_flag", "config_from_flags", "main", "register"]
+__all__ = ["add_config_flag", "add_run_arguments", "config_from_flags", "main", "register"]
 
 
 def add_config_flag(parser: argparse.ArgumentParser, key: str, default: str | None = None) -> None:
@@ -49,13 +49,20 @@ def config_from_flags(args: argparse.Namespace, overrides: list[str]) -> Any:
 
 def register(commands: Any) -> None:
     """Add ``run`` to the sub-commands."""
+    parser = commands.add_parser("run", help="train and evaluate every loss (the main job)")
+    parser.set_defaults(main=main, name="run")
+    add_run_arguments(parser)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """The arguments of ``run``, but for the configuration keys in ``skip`` (``sweep`` sets
+    ``losses`` itself)."""
     from lossbench.config import flagged_keys
     from lossbench.executors import EXECUTORS
 
-    parser = commands.add_parser("run", help="train and evaluate every loss (the main job)")
-    parser.set_defaults(main=main, name="run")
     for key in flagged_keys():
-        add_config_flag(parser, key, "quick" if key == "preset" else None)
+        if key not in skip:
+            add_config_flag(parser, key, "quick" if key == "preset" else None)
     parser.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
     parser.add_argument(
         "--set",

@@ -10,9 +10,10 @@ loss's name. Results, figures, reports and run folders use the canonical id.
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,14 @@ from torch import nn
 
 from lossbench.losses.registry import create_loss, get_loss_class, loss_defaults
 
-__all__ = ["LossVariant", "create_variant", "parse_variant", "shortest"]
+__all__ = [
+    "LossVariant",
+    "create_variant",
+    "grid_variants",
+    "parse_grid",
+    "parse_variant",
+    "shortest",
+]
 
 _VARIANT = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _FIXED = ("reduction",)  # the trainer needs a scalar loss
@@ -186,3 +194,56 @@ def create_variant(text: str) -> nn.Module:
         TverskyLoss(fp_weight=0.5, fn_weight=0.5, smooth=1e-05, batch=True, reduction='mean')
     """
     return parse_variant(text).create()
+
+
+def grid_variants(loss: str, grid: Sequence[tuple[str, Sequence[Any]]]) -> list[str]:
+    """The canonical ids of every combination of a grid of one loss's hyper-parameters, the
+    first parameter varying slowest; combinations with the same id are kept once.
+
+    Args:
+        loss: a registered loss name.
+        grid: ``(parameter, values)`` pairs, each parameter once, each with one value or more.
+
+    Raises:
+        ValueError: an empty grid, a parameter given twice or without values, a parameter the
+            loss does not have or a value outside its range (the message names the loss and the
+            parameter, and lists the loss's parameters).
+
+    Example:
+        >>> grid_variants("hytver", [("alpha", [0.5, 0.7]), ("gamma", [0.3])])
+        ['hytver(alpha=0.5,gamma=0.3)', 'hytver(gamma=0.3)']
+    """
+    get_loss_class(loss)  # an unknown loss raises with the closest name
+    if not grid:
+        raise ValueError(f"sweep of {loss}: the grid is empty; give --grid PARAMETER=V1,V2,...")
+    keys = [key for key, _ in grid]
+    for key, values in grid:
+        if keys.count(key) > 1 or not values:
+            why = "is given twice" if keys.count(key) > 1 else "has no values"
+            raise ValueError(
+                f"sweep of {loss}: `{key}` {why} (parameters of {loss}: {_parameter_list(loss)})"
+            )
+        for value in values:  # each value checked alone, so the message names it
+            parse_variant(f"{loss}({key}={shortest(value)})")
+    ids = []
+    for combo in itertools.product(*(values for _, values in grid)):
+        pairs = ",".join(f"{k}={shortest(v)}" for k, v in zip(keys, combo, strict=True))
+        ids.append(parse_variant(f"{loss}({pairs})").id)
+    return list(dict.fromkeys(ids))
+
+
+def parse_grid(text: str) -> tuple[str, list[Any]]:
+    """``PARAMETER=V1,V2,...`` (a ``--grid`` value) as ``(parameter, values)``.
+
+    Raises:
+        ValueError: no ``=``, no parameter or no values.
+
+    Example:
+        >>> parse_grid("alpha=0.5, 0.7,0.9")
+        ('alpha', [0.5, 0.7, 0.9])
+    """
+    key, sep, values = text.partition("=")
+    items = [item for item in values.replace(",", " ").split() if item]
+    if not sep or not key.strip() or not items:
+        raise ValueError(f"--grid must be PARAMETER=V1,V2,..., got {text!r}")
+    return key.strip(), [_value(item) for item in items]

@@ -25,6 +25,7 @@ from lossbench.report.compare import comparison_summary
 from lossbench.report.html import Section, html_page
 from lossbench.report.qualitative import worst_case_figure
 from lossbench.report.released import released_section
+from lossbench.report.sensitivity import heatmap_panels, sensitivity_sections
 from lossbench.report.tables import (
     EXTENDED_METRICS,
     MAIN_METRICS,
@@ -155,7 +156,8 @@ def _ranks(view: _View, summary: Summary) -> tuple[Section, dict]:
 def _sections(
     view: _View, summary: Summary, baseline: str | None, n_resamples: int, bench: Any
 ) -> tuple[list[Section], dict]:
-    """Every section (title, text, table) of the report, and the critical-difference panels."""
+    """Every section (title, text, table) of the report, and the panels of its figures: the
+    critical-difference diagrams' (``"ranks"``) and the sweeps' heatmaps (``"sweeps"``)."""
     one, _ = summary.words
     methods = view.table.methods
     sections = _tables(view, summary, n_resamples)
@@ -166,8 +168,11 @@ def _sections(
         sections.append(released)
     panels: dict = {}
     if len(methods) >= 3 and summary.n_lesion_cases >= 2:
-        section, panels = _ranks(view, summary)
+        section, panels["ranks"] = _ranks(view, summary)
         sections.append(section)
+    sensitivity = sensitivity_sections(view.table, n_resamples)
+    sections += [section for _, section, _ in sensitivity]
+    panels["sweeps"] = {sweep.loss: heatmap_panels(sweep, cells) for sweep, _, cells in sensitivity}
     none = f"NaN policy: {summary.nan_policy} (no distance in this table).{view.dagger}"
     if view.table.fp_lesions.size:
         sections.append(
@@ -213,9 +218,12 @@ def _figures(
     )
     if qualitative is not None:
         made["Worst case of the baseline loss"] = qualitative
-    if panels:
+    if panels.get("ranks"):
         path = out.figure("critical_difference")
-        made["Critical difference"] = figures.critical_difference(panels, path, many)
+        made["Critical difference"] = figures.critical_difference(panels["ranks"], path, many)
+    for loss, heatmaps in panels["sweeps"].items():
+        path = out.figure(f"sensitivity_{loss}")
+        made[f"Sensitivity of {loss}"] = figures.sweep_heatmaps(heatmaps, path)
     order = [view.name(n) for n in summary.metrics["dice"].ranking]
     first = pd.DataFrame(
         {

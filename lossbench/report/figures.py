@@ -11,7 +11,14 @@ import pandas as pd
 
 from lossbench.metrics.facts import facts
 
-__all__ = ["boxplots", "critical_difference", "qualitative", "rank_stability", "training_curves"]
+__all__ = [
+    "boxplots",
+    "critical_difference",
+    "qualitative",
+    "rank_stability",
+    "sweep_heatmaps",
+    "training_curves",
+]
 
 
 def _plt() -> Any:
@@ -229,3 +236,71 @@ def rank_stability(probabilities: pd.DataFrame, path: str | Path) -> Path:
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def _by_value(values: Any) -> list[str]:
+    """Distinct values in numeric order when they are numbers, else as they come."""
+    distinct = list(dict.fromkeys(values))
+    try:
+        return sorted(distinct, key=float)
+    except ValueError:
+        return distinct
+
+
+def _heatmap(ax: Any, cells: pd.DataFrame, fact: Any, rows: str, cols: str) -> None:
+    """One heatmap of :func:`sweep_heatmaps` on ``ax``."""
+    row_values, col_values = _by_value(cells["row"]), _by_value(cells["col"])
+    grid = np.full((len(row_values), len(col_values)), np.nan)
+    for cell in cells.itertuples():
+        grid[row_values.index(cell.row), col_values.index(cell.col)] = cell.mean
+    image = ax.imshow(grid, cmap="viridis" if fact.higher_is_better else "viridis_r", aspect="auto")
+    for cell in cells.itertuples():
+        r, c = row_values.index(cell.row), col_values.index(cell.col)
+        red, green, blue, _ = image.cmap(image.norm(cell.mean))
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # light text on dark cells
+        mark = " ★" if cell.best else " ≈" if cell.not_worse else ""
+        interval = f"[{fact.format(cell.low)}, {fact.format(cell.high)}]"
+        text = f"{fact.format(cell.mean)}{mark}\n{interval}"
+        ax.text(
+            c, r, text, ha="center", va="center", fontsize=7, color="white" if dark else "black"
+        )
+    ax.set_yticks(range(len(row_values)), row_values)
+    ax.set_xticks(range(len(col_values)), col_values)
+    ax.set_ylabel(rows)
+    ax.set_xlabel(cols)
+    direction = "higher" if fact.higher_is_better else "lower"
+    ax.set_title(f"{fact.label} ({direction} is better)")
+
+
+def sweep_heatmaps(panels: Mapping[tuple[str, str, str], pd.DataFrame], path: str | Path) -> Path:
+    """Small multiples of heatmaps of a sweep: one row per metric, one column per pair of swept
+    parameters, each cell the mean of the best variant there with its 95% interval; ★ marks the
+    best, ≈ a variant not significantly worse than it.
+
+    Args:
+        panels: ``(metric, row parameter, column parameter or "")`` -> cells with columns
+            ``row, col, mean, low, high, not_worse, best`` (see
+            :func:`lossbench.report.sensitivity.heatmap_panels`).
+        path: the PNG to write.
+
+    Example:
+        >>> import tempfile
+        >>> cells = pd.DataFrame({"row": ["0.5", "0.9"], "col": ["", ""], "mean": [0.4, 0.5],
+        ...     "low": [0.3, 0.4], "high": [0.5, 0.6], "not_worse": [False, True],
+        ...     "best": [False, True]})
+        >>> sweep_heatmaps({("dice", "beta", ""): cells}, tempfile.mkdtemp() + "/h.png").suffix
+        '.png'
+    """
+    plt = _plt()
+    metrics = list(dict.fromkeys(key[0] for key in panels))
+    pairs = list(dict.fromkeys(key[1:] for key in panels))
+    fig, axes = plt.subplots(
+        len(metrics), len(pairs), figsize=(4.4 * len(pairs), 3.6 * len(metrics)), squeeze=False
+    )
+    for i, metric in enumerate(metrics):
+        for j, (rows, cols) in enumerate(pairs):
+            _heatmap(axes[i][j], panels[(metric, rows, cols)], facts(metric), rows, cols)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
