@@ -31,7 +31,9 @@ def perfect_logits(target: torch.Tensor, margin: float = 100.0) -> torch.Tensor:
 def _released_traits() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     from lossbench.losses import get_loss_class, list_losses
 
-    released = frozenset(n for n in list_losses() if get_loss_class(n).family == "released")
+    released = frozenset(
+        n for n in list_losses() if getattr(get_loss_class(n), "family", "") == "released"
+    )
     # the defects of released code: no minimum at 0 (focal's loss never approaches 0; the swapped
     # cross-entropies and the wrong-signed one go below 0; the clipped unified focal losses stop
     # short of 0) and "classes" read from the first two slices of the last axis

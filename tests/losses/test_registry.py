@@ -72,6 +72,7 @@ def test_every_builtin_states_family_and_citation(name: str) -> None:
 @pytest.mark.parametrize("name", RELEASED)
 def test_each_released_variant_has_its_published_loss(name: str) -> None:
     cls = reg.get_loss_class(name)
+    assert isinstance(cls, type) and issubclass(cls, Loss)
     assert cls.family == "released" and "released code" in cls.citation
     assert name.removesuffix("_released") in PAPER + EXTRA
 
