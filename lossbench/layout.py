@@ -156,6 +156,11 @@ class RunLayout:
         return self.root / "failures.csv"
 
     @property
+    def tuning(self) -> Path:
+        """A tuned run's configurations tried, with their validation scores (CSV)."""
+        return self.root / "tuning.csv"
+
+    @property
     def lock(self) -> Path:
         """Held by the driver while a run writes into the folder (``pid=<pid> host=<host>``)."""
         return self.root / ".lock"
@@ -177,7 +182,7 @@ class RunLayout:
         report = ReportLayout(self.root)
         records = (self.config, self.run_json, self.splits, self.timing)
         inputs = (*records, self.data_folder, self.pretrain.folder, self.trials, self.probes)
-        tables = (self.results_csv, self.results_parquet, self.failures)
+        tables = (self.results_csv, self.results_parquet, self.failures, self.tuning)
         return (*inputs, *tables, report.markdown, report.html, report.summary, report.figures)
 
 

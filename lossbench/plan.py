@@ -11,6 +11,7 @@ import torch
 
 from lossbench.config import Config, resolve_device, resolve_precision, validate
 from lossbench.train import autocast_dtype, build_model
+from lossbench.tuning import tuning_grid
 
 __all__ = ["plan"]
 
@@ -47,8 +48,9 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     step = _step_seconds(config, device)
     data, train = config.data, config.train
     trials = len(losses) * len(config.seeds)
+    tuning = len(tuning_grid(config, losses))
     pretraining = train.init == "pretrain"
-    steps = trials * train.iterations + (train.pretrain_iterations if pretraining else 0)
+    steps = (trials + tuning) * train.iterations + (train.pretrain_iterations if pretraining else 0)
     source = data.source
     if source == "synthetic":
         fov = "x".join(str(n) for n in data.shape)
@@ -61,7 +63,8 @@ def plan(config: Config, losses: Sequence[str]) -> str:
     return "\n".join(
         [
             f"preset {config.preset}: {len(losses)} losses x {len(config.seeds)} seeds = "
-            f"{trials} trials",
+            f"{trials} trials"
+            + (f", after {tuning} tuning trials (budget {config.tune.budget})" if tuning else ""),
             f"losses: {', '.join(losses)}",
             f"data: {source}",
             f"model: V-Net width {config.model.width}, {config.model.levels} levels; patch "

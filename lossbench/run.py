@@ -41,6 +41,7 @@ from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
 from lossbench.results import check_table
 from lossbench.trial import prepared_cases, read_run, run_trial, trial_grid
+from lossbench.tuning import tuning_grid, tuning_table
 
 __all__ = [
     "ReportSkipped",
@@ -234,15 +235,27 @@ def _run_locked(config: Config, layout: RunLayout, executor: Executor, progress:
     resolved = _records(layout, config)
     with executor.session(layout, resolved):
         _prepare_locked(config, resolved, layout, executor, progress, clock)
+        tuning = tuning_grid(config, resolved.losses)  # a tuned run's, before its final trials
+        with clock.phase("tuning"):
+            executor.trials(layout, [t for t in tuning if not _finished(layout, t)], progress)
         grid = trial_grid(config, resolved.losses)
         pending = [t for t in grid if not layout.trial(*t).metrics.exists()]
         with clock.phase("trials"):
             outcomes = executor.trials(layout, pending, progress)
+    if not tuning:
+        del clock.seconds["tuning"]
     for name, key in (("training", "train_seconds"), ("evaluation", "eval_seconds")):
         clock.seconds[name] = round(sum(o.get(key, 0.0) for o in outcomes), 2)
     if executor.in_process:  # the trials' wall time is their training plus their evaluation
         del clock.seconds["trials"]
     record_timing(layout.root, clock.seconds)
+
+
+def _finished(layout: RunLayout, trial: tuple[str, int]) -> bool:
+    """A trial with metrics, or one stopped by a non-finite loss (a tuning trial's failure
+    scores its configuration out of the selection; it is not retried)."""
+    folder = layout.trial(*trial)
+    return folder.metrics.exists() or folder.failed.exists()
 
 
 def record_timing(out: str | Path, seconds: dict[str, float]) -> dict[str, float]:
@@ -330,6 +343,8 @@ def collect(
         losses = run_losses(layout) if losses is None else losses
         seeds = from_toml(layout.config).seeds if seeds is None else seeds
     table = _gather(layout, losses, seeds)
+    if layout.splits.is_file() and read_resolved(layout).split.validation is not None:
+        write_csv(layout.tuning, tuning_table(read_run(layout.root)))
     write_csv(layout.results_csv, table)
     write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
     if report:

@@ -17,7 +17,7 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ import torch
 from tqdm import tqdm
 
 from lossbench._files import write_atomic, write_csv, write_json
-from lossbench._folders import require_run
-from lossbench.config import Config, Resolved, from_toml, read_resolved, resolve_losses, validate
+from lossbench.config import Config
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
 from lossbench.infer import sliding_window
+from lossbench.inputs import RunInputs, read_run, trial_grid
 from lossbench.layout import RunLayout, TrialLayout
 from lossbench.metrics import evaluate_case
 from lossbench.train import NonFiniteLossError, autocast_dtype, train_trial
+from lossbench.tuning import all_trials, trial_plan
 
 __all__ = [
     "PreparedCases",
@@ -46,47 +47,6 @@ __all__ = [
     "run_trial",
     "trial_grid",
 ]
-
-
-@dataclass(frozen=True)
-class RunInputs:
-    """What a prepared run folder gives each of its trials: the configuration as asked
-    (``config.toml``, validated) and as resolved (``run.json``, ``splits.json``)."""
-
-    layout: RunLayout
-    config: Config
-    resolved: Resolved
-
-    def grid(self) -> list[tuple[str, int]]:
-        """The run's trials, seed by seed, in the resolved loss order."""
-        return trial_grid(self.config, self.resolved.losses)
-
-
-def read_run(out: str | Path) -> RunInputs:
-    """Read a prepared run folder's configuration and resolved record.
-
-    Raises:
-        FileNotFoundError: ``out`` is not a run folder, or was not prepared by this version.
-        ValueError: its ``config.toml`` holds a value :func:`lossbench.config.validate` refuses.
-    """
-    layout = RunLayout(require_run(out))
-    return RunInputs(layout, validate(from_toml(layout.config)), read_resolved(layout))
-
-
-def trial_grid(config: Config, losses: Sequence[str] | None = None) -> list[tuple[str, int]]:
-    """The run's trials as ``(loss, seed)`` pairs, seed by seed: the order of ``lossbench trial
-    --index``. ``losses`` are the resolved ones (``run.json``); by default ``config.losses``
-    expanded.
-
-    Example:
-        >>> from lossbench.config import preset
-        >>> config = preset("quick")
-        >>> config.losses, config.seeds = ["dice", "ce"], [0, 1]
-        >>> trial_grid(config)
-        [('dice', 0), ('ce', 0), ('dice', 1), ('ce', 1)]
-    """
-    names = resolve_losses(config.losses) if losses is None else list(losses)
-    return [(loss, seed) for seed in config.seeds for loss in names]
 
 
 def _device(run: RunInputs) -> torch.device:
@@ -229,7 +189,7 @@ def _init_state(run: RunInputs) -> dict | None:
 
 
 def _check_trial(run: RunInputs, loss: str, seed: int) -> None:
-    if (loss, seed) not in run.grid():
+    if (loss, seed) not in all_trials(run):
         raise ValueError(
             f"{loss} with seed {seed} is not a trial of {run.layout.root}: its losses are "
             f"{', '.join(run.resolved.losses)} and its seeds "
@@ -280,7 +240,8 @@ def run_trial(
     outcome.update(error="", train_seconds=0.0, eval_seconds=0.0)
     if trial.metrics.exists():
         return outcome
-    init_state, cases = _init_state(run), prepared_cases(run, progress)
+    spec, lr, inputs = trial_plan(run, loss)
+    init_state, cases = _init_state(run), prepared_cases(inputs, progress)
     device = _device(run)
     threads = _threads(run, device, cpus)
     trial.folder.mkdir(parents=True, exist_ok=True)
@@ -290,7 +251,8 @@ def run_trial(
         outcome["device"] = environment["device_name"]
         try:
             model, seconds = train_trial(
-                *(loss, seed, cases.pairs, run.config, trial, device, init_state),
+                *(spec, seed, cases.pairs, run.config, trial, device, init_state),
+                lr=lr,
                 progress=progress,
                 precision=run.resolved.precision,
             )
@@ -298,15 +260,13 @@ def run_trial(
             record_failure(run.layout.root, loss, seed, str(exc))
             return {**outcome, "status": "failed", "error": str(exc)}
         start = time.perf_counter()
-        rows = _evaluate(model, cases.test, run, trial, device, progress)
+        rows = _evaluate(model, cases.test, inputs, trial, device, progress)
         outcome["eval_seconds"] = round(time.perf_counter() - start, 2)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).assign(train_seconds=round(seconds, 2))
     frame.insert(0, "seed", seed)
     frame.insert(0, "loss", loss)
-    frame["train_seconds"] = round(seconds, 2)
-    frame["device"] = environment["device_name"]
     trial.failed.unlink(missing_ok=True)
-    write_csv(trial.metrics, frame)
+    write_csv(trial.metrics, frame.assign(device=environment["device_name"]))
     return {**outcome, "status": "done", "train_seconds": round(seconds, 2)}
 
 

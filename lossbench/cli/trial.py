@@ -33,9 +33,10 @@ def register(commands: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the trial named by ``--loss``/``--seed`` or ``--index``, or list the grid."""
     from lossbench.trial import read_run, run_trial
+    from lossbench.tuning import all_trials
 
     run = read_run(args.run_dir)
-    grid = run.grid()
+    grid = all_trials(run)
     if args.list:
         print("\n".join(f"{i} {loss} {seed}" for i, (loss, seed) in enumerate(grid)))
         return 0

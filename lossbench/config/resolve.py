@@ -186,7 +186,8 @@ def _environment(device: str) -> dict[str, str]:
 
 def resolve(config: Config, layout: RunLayout) -> Resolved:
     """Resolve a validated configuration for a run folder: device, precision, threads, losses
-    and split (the phantom's sets lie in the folder's ``data/``).
+    and split (the phantom's sets lie in the folder's ``data/``; a tuned run's validation cases
+    are carved from the training cases).
 
     Example:
         >>> from lossbench.config import preset
@@ -196,16 +197,21 @@ def resolve(config: Config, layout: RunLayout) -> Resolved:
         >>> r.device, r.precision, r.losses, len(r.split.test.case_ids)
         ('cpu', 'fp32', ('dice', 'ce'), 32)
     """
-    from lossbench.data.split import split_cases
+    from lossbench.data.split import carve_validation, lesion_presence, split_cases
 
     device = resolve_device(config.device).type
     phantom = tuple(layout.data(p).relative_to(layout.root) for p in ("train", "test"))
+    split = split_cases(config.data, (phantom[0], phantom[1]))
+    tune = config.tune
+    if tune.budget > 1:  # the tuned protocol: validation cases carved from the training cases
+        lesions = lesion_presence(config.data, split, layout.root)
+        split = carve_validation(split, lesions, tune.val_fraction, tune.seed)
     return Resolved(
         device=device,
         precision=resolve_precision(config.train.precision, device),
         threads=config.train.threads or machine_threads(),
         losses=tuple(resolve_losses(config.losses)),
-        split=split_cases(config.data, (phantom[0], phantom[1])),
+        split=split,
         environment=_environment(device),
     )
 

@@ -36,6 +36,8 @@ __all__ = [
     "Precision",
     "ReportConfig",
     "TrainConfig",
+    "TuneConfig",
+    "TuneMetric",
     "allowed_values",
     "config_keys",
     "flag_of",
@@ -236,6 +238,34 @@ class ReportConfig:
     nan_policy: NanPolicy = "worst"
 
 
+TuneMetric = Literal["dice", "lesion_f1"]
+"""Values of ``tune.metric``: the validation metric that picks a loss's configuration."""
+
+
+@dataclass
+class TuneConfig:
+    """The tuned protocol: an equal tuning budget for every loss, on validation cases carved from
+    the training cases (the test cases are never read while tuning).
+
+    Attributes:
+        budget: configurations per loss, its defaults first, then a seeded Sobol sample over the
+            loss's declared ranges (and ``lr``); 1 (the default) trains every loss at its
+            defaults and tunes nothing.
+        lr: learning rates that join the search (empty: ``train.lr`` only).
+        metric: the validation metric that picks the configuration (mean over the validation
+            cases with lesions; a tie goes to the defaults).
+        val_fraction: the share of the training cases set aside for validation, drawn
+            separately from the cases with and without lesions.
+        seed: the seed of the validation split, of the Sobol sample and of the tuning trials.
+    """
+
+    budget: int = 1
+    lr: list[float] = field(default_factory=list)
+    metric: TuneMetric = "dice"
+    val_fraction: float = 0.25
+    seed: int = 0
+
+
 @dataclass
 class Config:
     """A whole run: which losses and seeds, on which data, with which protocol.
@@ -248,7 +278,8 @@ class Config:
     """
 
     preset: str = field(
-        default="quick", metadata=_flag("--preset", "quick (default), standard, scratch or paper")
+        default="quick",
+        metadata=_flag("--preset", "quick (default), tuned, standard, scratch or paper"),
     )
     losses: list[str] = field(
         default_factory=lambda: ["all"],
@@ -271,6 +302,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     phantom: PhantomSettings = field(default_factory=PhantomSettings)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
 
 def _walk() -> Iterator[tuple[str, dataclasses.Field]]:

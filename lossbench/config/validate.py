@@ -120,6 +120,10 @@ _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("eval.overlap", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("eval.threshold", lambda v: 0 < v < 1, "in (0, 1)"),
     *_PHANTOM_RULES,
+    ("tune.budget", *_AT_LEAST_1),
+    ("tune.lr", lambda v: all(0 < x <= MAX_LR for x in v), f"learning rates in (0, {MAX_LR:g}]"),
+    ("tune.val_fraction", lambda v: 0 < v < 1, "in (0, 1)"),
+    ("tune.seed", *_SEED),
 ]
 """(key, test, what the value must be) for every range a key's type does not already say."""
 
@@ -307,6 +311,32 @@ def _check_init(config: Config) -> None:
         )
 
 
+def _check_tuning(config: Config) -> None:
+    """A tuned synthetic run's validation split, known before any case exists, must leave
+    cases with lesions on both sides (a dataset folder's is checked when it is resolved)."""
+    from lossbench.data.split import carve_validation, lesion_presence, split_cases
+
+    if config.tune.budget <= 1:
+        return
+    from lossbench.losses.space import search_space
+    from lossbench.losses.variants import parse_variant
+
+    for name in config.losses:  # every loss's declared ranges, checked before anything runs
+        if name not in LOSS_KEYWORDS:
+            try:
+                search_space(parse_variant(name).name)
+            except ValueError as exc:
+                raise ConfigError("losses", f"losses: {exc}") from None
+    if config.data.source != "synthetic":
+        return
+    split = split_cases(config.data, (Path("train"), Path("test")))
+    lesions = lesion_presence(config.data, split, Path())
+    try:
+        carve_validation(split, lesions, config.tune.val_fraction, config.tune.seed)
+    except ValueError as exc:
+        raise ConfigError("tune.val_fraction", str(exc)) from None
+
+
 def validate(config: Config) -> Config:
     """Check every value before any work starts; returns ``config`` unchanged.
 
@@ -342,4 +372,5 @@ def validate(config: Config) -> Config:
     _check_source(config.data)
     _check_field_of_view(config)
     _check_init(config)
+    _check_tuning(config)
     return config

@@ -12,7 +12,7 @@ where each part's cases lie (relative to the run folder when inside it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from lossbench.data.msseg2 import Dataset
     from lossbench.data.nnunet import NnunetDataset
 
-__all__ = ["PAPER_SPLIT", "CaseSet", "Split", "generate_phantom", "split_cases"]
+__all__ = [
+    "PAPER_SPLIT",
+    "CaseSet",
+    "Split",
+    "carve_validation",
+    "generate_phantom",
+    "lesion_presence",
+    "split_cases",
+]
 
 PAPER_SPLIT = {
     "train": "015 016 018 019 020 021 024 029 030 032 035 037 039 043 047 048 049 051 052 057 061 "
@@ -171,6 +179,65 @@ def split_cases(data: DataConfig, phantom: tuple[Path, Path]) -> Split:
     else:
         train, test = _seeded(complete, data.test_fraction, data.seed)
     return Split(CaseSet(root, tuple(train)), CaseSet(root, tuple(test)))
+
+
+def carve_validation(
+    split: Split, has_lesions: Mapping[str, bool], fraction: float, seed: int
+) -> Split:
+    """``split`` with a validation part carved from its training cases: ``fraction`` of the
+    training cases with lesions and ``fraction`` of those without (each rounded), drawn by
+    permutations seeded from ``seed``. The training part keeps every case (the final trainings
+    use them all); tuning trials train on the training cases outside the validation part.
+
+    Raises:
+        ValueError: training or validation would hold no case with lesions (the message gives
+            the counts).
+
+    Example:
+        >>> ids = tuple(f"c{i}" for i in range(8))
+        >>> s = Split(CaseSet(Path("data/train"), ids), CaseSet(Path("data/test"), ("t",)))
+        >>> lesions = {c: i % 4 != 0 for i, c in enumerate(ids)}  # 6 with lesions, 2 without
+        >>> carve_validation(s, lesions, 0.25, seed=0).validation.case_ids
+        ('c3', 'c5')
+    """
+    ids = split.train.case_ids
+    with_lesions = [c for c in ids if has_lesions[c]]
+    without = [c for c in ids if not has_lesions[c]]
+    chosen: list[str] = []
+    for part, salt in ((with_lesions, 0), (without, 1)):
+        order = np.random.default_rng([seed, salt]).permutation(len(part))
+        chosen += [part[i] for i in order[: round(fraction * len(part))]]
+    held = sum(has_lesions[c] for c in chosen)
+    if not 0 < held < len(with_lesions):
+        raise ValueError(
+            f"tune.val_fraction {fraction:g} of the {len(ids)} training cases "
+            f"({len(with_lesions)} with lesions) leaves {held} case(s) with lesions in "
+            f"validation and {len(with_lesions) - held} in training: each needs at least one"
+        )
+    validation = CaseSet(
+        split.train.root, tuple(c for c in ids if c in chosen), split.train.nnunet_part
+    )
+    return Split(split.train, split.test, validation)
+
+
+def lesion_presence(data: DataConfig, split: Split, run_root: Path) -> dict[str, bool]:
+    """Whether each training case has lesions: from the phantom's plan for a synthetic run
+    (known before any case is generated), from the reference masks for a dataset folder.
+
+    Example:
+        >>> from lossbench.config import preset
+        >>> data = preset("quick").data
+        >>> split = split_cases(data, (Path("data/train"), Path("data/test")))
+        >>> sum(lesion_presence(data, split, Path("runs/quick")).values())
+        17
+    """
+    from lossbench.data.synthetic import new_lesion_plan
+
+    if data.source == "synthetic":
+        plan = new_lesion_plan(data.seed, data.cases, data.lesion_free)
+        return {c: bool(new) for c, new in zip(split.train.case_ids, plan, strict=True)}
+    cases = split.train.open(run_root, data.label)
+    return {case.case_id: bool(np.any(case.label)) for case in cases}
 
 
 def generate_phantom(

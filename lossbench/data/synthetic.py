@@ -42,6 +42,7 @@ __all__ = [
     "PhantomSettings",
     "SyntheticCase",
     "generate_case",
+    "new_lesion_plan",
     "phantom_ids",
     "synthesize",
     "write_case",
@@ -285,7 +286,7 @@ def synthesize(
     arguments = _arguments(cases, seed, shape, spacing, settings, lesion_free, phantom, centre)
     _claim(Path(root), json.loads(json.dumps(arguments)))
     seeds = np.random.SeedSequence(seed).spawn(cases)
-    new = _new_lesion_plan(seed, cases, lesion_free)
+    new = new_lesion_plan(seed, cases, lesion_free)
     folders, ids = [], phantom_ids(cases)
     for i in tqdm(range(cases), desc="synth", unit="case", disable=not progress):
         folder = Path(root) / ids[i]
@@ -333,10 +334,15 @@ def _arguments(
     return arguments
 
 
-def _new_lesion_plan(seed: int, cases: int, lesion_free: float | None) -> list[bool | None]:
+def new_lesion_plan(seed: int, cases: int, lesion_free: float | None) -> list[bool | None]:
     """Per case, whether it has new lesions: ``lesion_free`` of the cases (rounded up), chosen
     by a permutation seeded from ``seed``, have none and every other case at least one; all
-    ``None`` (each case draws its own number) when ``lesion_free`` is None."""
+    ``None`` (each case draws its own number) when ``lesion_free`` is None.
+
+    Example:
+        >>> new_lesion_plan(0, 4, 0.25).count(False)
+        1
+    """
     new: list[bool | None] = [None] * cases
     if lesion_free is not None:
         n_free = math.ceil(round(lesion_free * cases, 9))

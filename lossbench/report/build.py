@@ -38,6 +38,7 @@ from lossbench.report.tables import (
     policy_note,
     rank_table,
 )
+from lossbench.report.tuning import tuning_sections, tuning_summary
 from lossbench.report.verdict import (
     DAGGER,
     SCORED,
@@ -307,6 +308,15 @@ def _check_names(
         )
 
 
+def _write_summary(out: ReportLayout, summary: Summary, root: Path) -> None:
+    """``summary.json``: the :class:`Summary`, and a tuned run's ``tuning``."""
+    record = summary.to_json()
+    tuning = tuning_summary(root)
+    if tuning is not None:
+        record["tuning"] = tuning
+    out.summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
 def build_report(
     run_dir: str | Path,
     baseline: str | None = None,
@@ -354,9 +364,10 @@ def build_report(
     table = ScoreTable.from_results(results, policy, unit=unit)
     summary = _summary(table, results, config, n_resamples, compare)
     out.root.mkdir(parents=True, exist_ok=True)
-    out.summary.write_text(json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
+    _write_summary(out, summary, run.root)
     view = _View.of(table, results, summary.protocol.pretrain_loss)
     sections, panels = _sections(view, summary, baseline, n_resamples, bench)
+    sections[1:1] = tuning_sections(run.root, results, compare, policy)  # after the verdict
     paths = _figures(run, out, view, summary, panels, show, baseline)
     captions = _captions(summary, baseline, n_resamples)
     made = {
