@@ -12,7 +12,7 @@ import pandas as pd
 
 from lossbench.losses.variants import shortest
 from lossbench.metrics.facts import facts
-from lossbench.stats import ScoreTable, planned_pairs
+from lossbench.stats import ScoreTable, planned_pairs, statistics
 
 __all__ = [
     "TUNED_METRICS",
@@ -110,14 +110,29 @@ def against_default_section(
             for r in frame.itertuples()
         ]
         out[f"p {fact.label} (Holm)"] = [f"{p:.3f}" for p in frame["p_holm"]]
+    taus = "; ".join(
+        _tau(table, metric, shared) for metric in TUNED_METRICS if metric in table.scores
+    )
     text = (
         f"Each loss tuned (this run) against its defaults in {source}, on the {len(cases)} test "
         "cases both runs scored: the Hodges-Lehmann estimate of the per-case difference, tuned "
         "minus default, with its 95% CI, and the two-sided Wilcoxon signed-rank p-value, "
-        f"Holm-corrected over the {len(shared)} losses (per metric). The verdict's rank "
-        "agreement (Kendall's tau) compares the two rankings."
+        f"Holm-corrected over the {len(shared)} losses (per metric). Rank agreement between the "
+        f"default and the tuned ranking by mean (Kendall's tau): {taus}."
     )
     return (f"Tuned against default ({source})", text, out)
+
+
+def _tau(table: ScoreTable, metric: str, losses: Sequence[str]) -> str:
+    """Kendall's tau between the tuned and the default ranking of ``losses`` by mean."""
+    from scipy.stats import kendalltau
+
+    means = statistics(table.scores[metric], n_resamples=1)["mean"]
+    tuned, default = means.loc[list(losses)], means.loc[[f"{loss} default" for loss in losses]]
+    if len(losses) < 3:
+        return f"{facts(metric).label} n/a ({len(losses)} losses)"
+    result = kendalltau(tuned.to_numpy(), default.to_numpy())
+    return f"{facts(metric).label} {result.statistic:.2f} (p = {result.pvalue:.2g})"
 
 
 def tuning_sections(

@@ -170,3 +170,16 @@ def test_the_report_gives_the_tuning_and_the_comparison_with_defaults(
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert set(summary["tuning"]) == {"dice", "hytver"}
     assert summary["tuning"]["hytver"]["budget"] == 3
+
+
+def test_a_range_the_loss_does_not_declare_stops_before_any_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from lossbench.losses import space
+
+    monkeypatch.setitem(space.SEARCH_SPACES, "dice", {"alpha": (0.1, 0.9)})
+    out = tmp_path / "run"
+    assert main(["run", "--preset", "tuned", "--losses", "dice", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "dice: search range alpha=(0.1, 0.9) names no parameter of the loss" in err
+    assert not out.exists()
