@@ -144,6 +144,11 @@ def parse_variant(text: str) -> LossVariant:
         ...
         ValueError: loss variant 'hytver(beta=1.5)': HyTverLoss: `beta` must be in [0, 1], ...
     """
+    return _parse(text)[0]
+
+
+def _parse(text: str) -> tuple[LossVariant, nn.Module]:
+    """The variant of ``text`` and its loss, built once (see :func:`parse_variant`)."""
     match = _VARIANT.match(str(text))
     if match is None:
         raise ValueError(f"loss variant {text!r} is not `name` or `name(parameter=value, ...)`")
@@ -158,13 +163,18 @@ def parse_variant(text: str) -> LossVariant:
                 f"(parameters of {name}: {_parameter_list(name)})"
             )
         given[key] = _value(value)
+    return _built(text, name, given)
+
+
+def _built(text: str, name: str, given: dict[str, Any]) -> tuple[LossVariant, nn.Module]:
+    """The variant and its loss, built once: building it is the check of its parameters."""
     try:
-        create_loss(name, **given)
+        module = create_loss(name, **given)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"loss variant {text!r}: {exc} (parameters of {name}: {_parameter_list(name)})"
         ) from None
-    return LossVariant(name, _ordered(name, given))
+    return LossVariant(name, _ordered(name, given)), module
 
 
 def _ordered(name: str, given: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -193,7 +203,7 @@ def create_variant(text: str) -> nn.Module:
         >>> create_variant("tversky(fp_weight=0.5,fn_weight=0.5)")
         TverskyLoss(fp_weight=0.5, fn_weight=0.5, smooth=1e-05, batch=True, reduction='mean')
     """
-    return parse_variant(text).create()
+    return _parse(text)[1]  # built once: a loss's constructor may count its calls
 
 
 def grid_variants(loss: str, grid: Sequence[tuple[str, Sequence[Any]]]) -> list[str]:

@@ -54,6 +54,20 @@ def test_ray_gives_the_local_executors_numbers(tmp_path: Path) -> None:
     assert RunLayout(tmp_path / "ray").trial("dice", 0).metrics.stat().st_mtime_ns == stamp
 
 
+def test_ray_runs_variants_and_a_tuned_run_as_the_local_executor_does(tmp_path: Path) -> None:
+    tuned = ["train.threads=1", "tune.budget=2", "tune.val_fraction=0.5"]
+    config = apply_overrides(tiny(["dice", "hytver(beta=0.8)"]), tuned)
+    run(config, tmp_path / "local", progress=False)
+    run(config, tmp_path / "ray", progress=False, executor=ray_executor())
+    local, distributed = load(tmp_path / "local"), load(tmp_path / "ray")
+    assert sorted(local["loss"].unique()) == ["dice", "hytver(beta=0.8)"]
+    pd.testing.assert_frame_equal(local.drop(columns=TIMING), distributed.drop(columns=TIMING))
+    tuning = [
+        pd.read_csv(folder / "tuning.csv") for folder in (tmp_path / "local", tmp_path / "ray")
+    ]
+    pd.testing.assert_frame_equal(*tuning)
+
+
 def test_a_killed_worker_is_retried_and_its_trial_resumes(tmp_path: Path) -> None:
     sets = ["train.threads=1", "train.iterations=400", "train.checkpoint_every=10"]
     config = apply_overrides(tiny(["dice"]), sets)
