@@ -9,11 +9,8 @@ iterations (weights, optimiser, generator states, history) and resumes from ther
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
-import queue
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -26,12 +23,13 @@ import torch
 from tqdm import tqdm
 
 from lossbench._files import write_atomic
-from lossbench.config import Arithmetic, Config, TrainConfig
+from lossbench.batches import Batches, Maps
+from lossbench.config import Arithmetic, Config
 from lossbench.data.nnunet import input_channels
-from lossbench.data.patches import sample_batch
 from lossbench.layout import TrialLayout
 from lossbench.losses.variants import create_variant
 from lossbench.models import VNet
+from lossbench.probe import PROBE_COLUMNS, gradient_shares
 
 __all__ = [
     "NonFiniteLossError",
@@ -116,7 +114,8 @@ def train_trial(
 ) -> tuple[VNet, float]:
     """Train one trial and return ``(model, training seconds)``.
 
-    Writes ``history.csv`` (iteration, loss, seconds, batch hash, attempt) and
+    Writes ``history.csv`` (iteration, loss, seconds, batch hash, attempt, and the gradient
+    shares of the probed steps, :mod:`lossbench.probe`) and
     ``checkpoint.pt``, renamed into place so that an interruption (even SIGKILL) or a full disk
     leaves the previous checkpoint whole; an existing checkpoint is resumed.
 
@@ -142,18 +141,19 @@ def train_trial(
     set_progress = getattr(loss_fn, "set_progress", None)  # optional: losses that follow training
     clock, before = time.perf_counter(), state.elapsed
     every, count = config.train.checkpoint_every, iterations - state.iteration
-    with _Batches(cases, config.train, state.rng, count, loss_fn) as batches:
+    with Batches(cases, config.train, state.rng, count, loss_fn) as batches:
         for iteration in _bar(state, iterations, f"{loss_name} seed {seed}", progress):
             if callable(set_progress):
                 set_progress(iteration / iterations)
             images, labels, maps, state.rng_state = batches.next()
-            value = _step(state, loss_fn, (images, labels, maps), device, dtype)
+            probe = bool(config.train.probe_every) and iteration % config.train.probe_every == 0
+            value, shares = _step(state, loss_fn, (images, labels, maps), device, dtype, probe)
             if not np.isfinite(value):
                 raise NonFiniteLossError(
                     f"loss {loss_name!r} became {value} at iteration {iteration + 1} (seed {seed})"
                 )
             state.iteration, state.elapsed = iteration + 1, before + time.perf_counter() - clock
-            state.record(value, _batch_hash(images, labels))
+            state.record(value, _batch_hash(images, labels), shares)
             if state.iteration % every == 0 or state.iteration == iterations:
                 state.save(trial.checkpoint)
     _write_history(state.history, trial.history)
@@ -197,78 +197,6 @@ def _bar(state: _State, iterations: int, name: str, progress: bool) -> tqdm:
         initial=state.iteration,
         total=iterations,
     )
-
-
-_Maps = dict[str, torch.Tensor] | None
-
-
-class _Batches:
-    """The trial's seeded batches, each prepared by a background thread while the previous step
-    runs, drawn from ``rng`` in the same order as without the thread (bit-identical batches).
-
-    With each batch come the loss's target maps (``loss_fn.target_maps`` of the labels, e.g. the
-    distance maps of the boundary losses, computed here rather than inside the step; None for a
-    loss without them) and the generator's state after the batch was drawn: the state a
-    checkpoint must store, since the thread may already have drawn the next batch.
-    """
-
-    def __init__(
-        self,
-        cases: Sequence[tuple[np.ndarray, np.ndarray]],
-        train: TrainConfig,
-        rng: np.random.Generator,
-        count: int,
-        loss_fn: torch.nn.Module,
-        depth: int = 2,
-    ) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        maker = getattr(loss_fn, "target_maps", None)  # optional: plugins may not have it
-        self._thread = threading.Thread(
-            target=self._fill, args=(cases, train, rng, count, maker), daemon=True
-        )
-
-    def _fill(
-        self,
-        cases: Sequence[tuple[np.ndarray, np.ndarray]],
-        train: TrainConfig,
-        rng: np.random.Generator,
-        count: int,
-        maker: Any,
-    ) -> None:
-        size = (train.patch_size,) * 3
-        try:
-            for _ in range(count):
-                images, labels = sample_batch(
-                    cases, train.batch_size, size, rng, train.max_shift, augmentation=train.augment
-                )
-                maps = maker(torch.from_numpy(labels)) if callable(maker) else None
-                self._put((images, labels, maps, copy.deepcopy(rng.bit_generator.state)))
-        except BaseException as exc:  # handed to the training loop, which raises it
-            self._put(exc)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def next(self) -> tuple[np.ndarray, np.ndarray, _Maps, dict[str, Any]]:
-        """``(images, labels, target maps, generator state after them)`` of the next step."""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def __enter__(self) -> _Batches:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _initial_model(
@@ -332,10 +260,11 @@ class _State:
         self.history = saved["history"]
         self.attempt = saved.get("attempt", 1) + 1
 
-    def record(self, value: float, batch_hash: str) -> None:
-        """Append this iteration's row to the history."""
+    def record(self, value: float, batch_hash: str, shares: dict[str, float] | None) -> None:
+        """Append this iteration's row to the history, with its gradient shares if probed."""
+        probed = [shares[c] for c in PROBE_COLUMNS] if shares else [""] * len(PROBE_COLUMNS)
         self.history.append(
-            [self.iteration, value, round(self.elapsed, 3), batch_hash, self.attempt]
+            [self.iteration, value, round(self.elapsed, 3), batch_hash, self.attempt, *probed]
         )
 
     def save(self, path: Path) -> None:
@@ -357,12 +286,15 @@ class _State:
 def _step(
     state: _State,
     loss_fn: torch.nn.Module,
-    batch: tuple[np.ndarray, np.ndarray, _Maps],
+    batch: tuple[np.ndarray, np.ndarray, Maps],
     device: torch.device,
     dtype: torch.dtype | None,
-) -> float:
+    probe: bool = False,
+) -> tuple[float, dict[str, float] | None]:
     """One optimiser step on ``(images, labels, target maps)``, the network's forward pass
-    autocast to ``dtype`` (None: float32) and the loss in float32; returns the loss value.
+    autocast to ``dtype`` (None: float32) and the loss in float32; returns the loss value and,
+    when ``probe``, the gradient shares of :func:`lossbench.probe.gradient_shares` (the logits'
+    gradient kept from the step's own backward pass; the update is the same).
 
     A non-finite loss returns before the update, so the weights stay those of the last step.
     """
@@ -371,26 +303,29 @@ def _step(
     y = torch.from_numpy(labels).to(device, non_blocking=True)
     state.optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-        logits = state.model(x)
+        logits = state.model(x).float()
+    if probe:
+        logits.retain_grad()
     if maps is None:
-        loss = loss_fn(logits.float(), y)
+        loss = loss_fn(logits, y)
     else:
-        loss = loss_fn(
-            logits.float(), y, {k: m.to(device, non_blocking=True) for k, m in maps.items()}
-        )
-    value = float(loss.detach())
+        loss = loss_fn(logits, y, {k: m.to(device, non_blocking=True) for k, m in maps.items()})
+    value, shares = float(loss.detach()), None
     if np.isfinite(value):
         state.scaler.scale(loss).backward()
+        if probe and logits.grad is not None:
+            shares = gradient_shares(logits.grad, logits, y)
         state.scaler.step(state.optimizer)
         state.scaler.update()
-    return value
+    return value, shares
 
 
 def _write_history(history: list[list[Any]], path: Path) -> None:
     def write(partial: Path) -> None:
         with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["iteration", "loss", "seconds", "batch_hash", "attempt"])
-            writer.writerows(history)
+            columns = ["iteration", "loss", "seconds", "batch_hash", "attempt", *PROBE_COLUMNS]
+            writer.writerow(columns)  # a row of a checkpoint written before probes: padded
+            writer.writerows(row + [""] * (len(columns) - len(row)) for row in history)
 
     write_atomic(path, write)

@@ -78,6 +78,8 @@ TIERS = [
     ("lossbench.stats", 2),
     ("lossbench.config", 3),
     ("lossbench.score", 3),
+    ("lossbench.batches", 3),
+    ("lossbench.probe", 1),
     ("lossbench.train", 3),
     ("lossbench.inputs", 4),
     ("lossbench.trial", 4),

@@ -328,3 +328,22 @@ def test_a_sweep_gets_a_sensitivity_section_with_heatmaps(tmp_path: Path) -> Non
 def test_a_run_without_variants_has_no_sensitivity_section(tmp_path: Path) -> None:
     markdown, _ = build_report(fabricated_run(tmp_path, seeds=1), n_resamples=200)
     assert "Sensitivity" not in markdown.read_text()
+
+
+def test_probed_histories_give_the_gradient_anatomy(tmp_path: Path) -> None:
+    folder = fabricated_run(tmp_path / "run", seeds=1)
+    for i, loss in enumerate(("dice", "ce", "hytver", "focal")):
+        history = pd.DataFrame({"iteration": range(1, 21), "loss": np.linspace(1, 0.2, 20)})
+        probed = history["iteration"] % 5 == 1  # steps 1, 6, 11, 16
+        for j, column in enumerate(("grad_lesion", "grad_fp", "grad_fn", "grad_top90")):
+            history[column] = np.where(probed, 0.1 * (i + 1) + 0.01 * j, np.nan)
+        history.to_csv(folder / "trials" / f"{loss}-seed0" / "history.csv", index=False)
+    markdown, _ = build_report(folder, n_resamples=200)
+    text = markdown.read_text()
+    section = text[text.index("## Gradient anatomy") :].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("|") and "---" not in line]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["focal", "hytver", "ce", "dice"]
+    assert "40.0" in rows[1] and "43.0" in rows[1]  # focal: 0.4 on lesions, 0.43 top-90%
+    assert (folder / "figures" / "gradients.png").stat().st_size > 10_000
+    shares = json.loads((folder / "summary.json").read_text())["gradient_shares"]
+    assert shares["dice"]["grad_fn"] == pytest.approx(0.12)

@@ -176,6 +176,9 @@ class TrainConfig:
         pretrain_lr: its learning rate, in (0, 1].
         freeze_encoder: keep the encoder fixed while fine-tuning.
         checkpoint_every: iterations between checkpoints (resume points).
+        probe_every: iterations between gradient probes (:mod:`lossbench.probe`: where the
+            step's gradient with respect to the logits lies, in ``history.csv``); 0 turns them
+            off. A probe reads the step's own backward pass and changes no weight.
         precision: arithmetic of the network's forward pass, in training and in inference:
             ``fp32``, ``bf16`` or ``fp16`` autocast (losses are always computed in float32), or
             ``auto``: bf16 on a CUDA device that supports it (fp16 otherwise) and fp32 on the
@@ -197,6 +200,7 @@ class TrainConfig:
     pretrain_lr: float = 1e-3
     freeze_encoder: bool = False
     checkpoint_every: int = 50
+    probe_every: int = 10
     precision: Precision = "auto"
     threads: int = field(
         default=0,

@@ -115,6 +115,7 @@ _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("train.pretrain_iterations", *_AT_LEAST_1),
     ("train.pretrain_lr", *_LR),
     ("train.checkpoint_every", *_AT_LEAST_1),
+    ("train.probe_every", lambda v: v >= 0, "0 (no probes) or a positive count"),
     ("train.threads", lambda v: v >= 0, "0 (all cores) or a positive count"),
     ("eval.window", lambda v: v >= 0, "0 (the patch size) or a positive edge"),
     ("eval.overlap", lambda v: 0 <= v < 1, "in [0, 1)"),

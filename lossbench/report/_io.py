@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ from lossbench.layout import RunLayout
 from lossbench.report.tables import EXTENDED_METRICS, MAIN_METRICS
 from lossbench.results import load
 
-__all__ = ["REQUIRED_COLUMNS", "load_checked", "read_config"]
+__all__ = ["REQUIRED_COLUMNS", "check_names", "load_checked", "read_config"]
 
 REQUIRED_COLUMNS = (
     "loss",
@@ -79,3 +80,25 @@ def read_config(run_dir: str | Path) -> Config | None:
     """
     path = RunLayout(Path(run_dir)).config
     return from_toml(path) if path.exists() else None
+
+
+def check_names(
+    root: Path, results: pd.DataFrame, unit: str, baseline: str | None, show: Sequence[str]
+) -> None:
+    """Refuse a table without lesion cases, and a baseline or ``show`` loss it does not hold."""
+    if results["ref_empty"].astype(bool).all():
+        raise ValueError(
+            f"{root}: no test case has reference lesions, and the statistics compare the "
+            "cases that have them"
+        )
+    names = sorted(results["method"].unique())
+    many = "methods" if unit == "method" else "losses"
+    unknown = [n for n in show if n not in names]
+    if unknown:
+        raise ValueError(
+            f"show: {', '.join(unknown)} not in the results of {root} ({many}: {', '.join(names)})"
+        )
+    if baseline is not None and baseline not in names:
+        raise ValueError(
+            f"baseline {baseline!r} is not one of the {many} of {root}: {', '.join(names)}"
+        )

@@ -20,8 +20,14 @@ from lossbench.config import Config
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
 from lossbench.report import figures
-from lossbench.report._io import load_checked, read_config
+from lossbench.report._io import check_names, load_checked, read_config
 from lossbench.report.compare import comparison_summary
+from lossbench.report.gradients import (
+    LABELS,
+    gradient_means,
+    gradient_section,
+    probed_histories,
+)
 from lossbench.report.html import Section, html_page
 from lossbench.report.qualitative import worst_case_figure
 from lossbench.report.released import released_section
@@ -154,11 +160,27 @@ def _ranks(view: _View, summary: Summary) -> tuple[Section, dict]:
     return ("Mean ranks", text, frame), panels
 
 
+def _histories(run: RunLayout, view: _View) -> dict[str, pd.DataFrame]:
+    """Each loss's ``history.csv`` of its first seed, under its display name."""
+    seed = int(view.results["seed"].min())
+    return {
+        view.name(m): pd.read_csv(run.trial(m, seed).history)
+        for m in view.table.methods
+        if run.trial(m, seed).history.exists()
+    }
+
+
 def _sections(
-    view: _View, summary: Summary, baseline: str | None, n_resamples: int, bench: Any
+    view: _View,
+    summary: Summary,
+    baseline: str | None,
+    n_resamples: int,
+    bench: Any,
+    histories: dict[str, pd.DataFrame],
 ) -> tuple[list[Section], dict]:
     """Every section (title, text, table) of the report, and the panels of its figures: the
-    critical-difference diagrams' (``"ranks"``) and the sweeps' heatmaps (``"sweeps"``)."""
+    critical-difference diagrams' (``"ranks"``), the sweeps' heatmaps (``"sweeps"``), the
+    training histories (``"histories"``) and their probed steps (``"gradients"``)."""
     one, _ = summary.words
     methods = view.table.methods
     sections = _tables(view, summary, n_resamples)
@@ -171,6 +193,10 @@ def _sections(
     if len(methods) >= 3 and summary.n_lesion_cases >= 2:
         section, panels["ranks"] = _ranks(view, summary)
         sections.append(section)
+    gradients = gradient_section(histories)
+    if gradients is not None:
+        sections.append(gradients)
+    panels.update(histories=histories, gradients=probed_histories(histories))
     sensitivity = sensitivity_sections(view.table, n_resamples)
     sections += [section for _, section, _ in sensitivity]
     panels["sweeps"] = {sweep.loss: heatmap_panels(sweep, cells) for sweep, _, cells in sensitivity}
@@ -207,13 +233,12 @@ def _figures(
     matrices = {m: view.shown.scores[m].matrix() for m in box if m in view.shown.scores}
     made = {"Per-case metrics": figures.boxplots(matrices, out.figure("boxplots"))}
     seed = int(view.results["seed"].min())
-    histories = {
-        view.name(m): pd.read_csv(run.trial(m, seed).history)
-        for m in view.table.methods
-        if run.trial(m, seed).history.exists()
-    }
-    if histories:
-        made["Training loss"] = figures.training_curves(histories, out.figure("training"))
+    if panels["histories"]:
+        path = out.figure("training")
+        made["Training loss"] = figures.training_curves(panels["histories"], path)
+    if panels["gradients"]:
+        path = out.figure("gradients")
+        made["Gradient anatomy"] = figures.gradient_curves(panels["gradients"], LABELS, path)
     qualitative = worst_case_figure(
         run, view.results, baseline, show, seed, out.figure("qualitative")
     )
@@ -287,33 +312,19 @@ def _summary(
     return dataclasses.replace(summary, protocol=protocol, comparisons=comparisons)
 
 
-def _check_names(
-    root: Path, results: pd.DataFrame, unit: str, baseline: str | None, show: Sequence[str]
+def _write_summary(
+    out: ReportLayout, summary: Summary, root: Path, histories: dict[str, pd.DataFrame]
 ) -> None:
-    if results["ref_empty"].astype(bool).all():
-        raise ValueError(
-            f"{root}: no test case has reference lesions, and the statistics compare the "
-            "cases that have them"
-        )
-    names = sorted(results["method"].unique())
-    many = "methods" if unit == "method" else "losses"
-    unknown = [n for n in show if n not in names]
-    if unknown:
-        raise ValueError(
-            f"show: {', '.join(unknown)} not in the results of {root} ({many}: {', '.join(names)})"
-        )
-    if baseline is not None and baseline not in names:
-        raise ValueError(
-            f"baseline {baseline!r} is not one of the {many} of {root}: {', '.join(names)}"
-        )
-
-
-def _write_summary(out: ReportLayout, summary: Summary, root: Path) -> None:
-    """``summary.json``: the :class:`Summary`, and a tuned run's ``tuning``."""
+    """``summary.json``: the :class:`Summary`, a tuned run's ``tuning``, and the gradient
+    shares of a run with probes (``gradient_shares``: loss -> share -> mean over the last
+    half of training)."""
     record = summary.to_json()
     tuning = tuning_summary(root)
     if tuning is not None:
         record["tuning"] = tuning
+    shares = gradient_means(histories)
+    if not shares.empty:
+        record["gradient_shares"] = shares.round(6).to_dict(orient="index")
     out.summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
 
 
@@ -356,17 +367,17 @@ def build_report(
         check_output(out_dir, "report")
     out = ReportLayout(run.root if out_dir is None else Path(out_dir))
     config = read_config(run.root)
-    stored = config.report.nan_policy if config else "worst"
-    policy = check_nan_policy(stored if nan_policy is None else nan_policy)
+    policy = check_nan_policy(nan_policy or (config.report.nan_policy if config else "worst"))
     results, unit = load_checked(run.root)
-    _check_names(run.root, results, unit, baseline, show)
+    check_names(run.root, results, unit, baseline, show)
     baseline = "dice" if baseline is None and "dice" in set(results["method"]) else baseline
     table = ScoreTable.from_results(results, policy, unit=unit)
     summary = _summary(table, results, config, n_resamples, compare)
     out.root.mkdir(parents=True, exist_ok=True)
-    _write_summary(out, summary, run.root)
     view = _View.of(table, results, summary.protocol.pretrain_loss)
-    sections, panels = _sections(view, summary, baseline, n_resamples, bench)
+    histories = _histories(run, view)
+    _write_summary(out, summary, run.root, histories)
+    sections, panels = _sections(view, summary, baseline, n_resamples, bench, histories)
     sections[1:1] = tuning_sections(run.root, results, compare, policy)  # after the verdict
     paths = _figures(run, out, view, summary, panels, show, baseline)
     captions = _captions(summary, baseline, n_resamples)

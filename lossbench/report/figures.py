@@ -14,6 +14,7 @@ from lossbench.metrics.facts import facts
 __all__ = [
     "boxplots",
     "critical_difference",
+    "gradient_curves",
     "qualitative",
     "rank_stability",
     "sweep_heatmaps",
@@ -302,5 +303,40 @@ def sweep_heatmaps(panels: Mapping[tuple[str, str, str], pd.DataFrame], path: st
             _heatmap(axes[i][j], panels[(metric, rows, cols)], facts(metric), rows, cols)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def gradient_curves(
+    probed: Mapping[str, pd.DataFrame], labels: Mapping[str, str], path: str | Path
+) -> Path:
+    """Small multiples of each gradient share over training, one line per loss (a moving
+    average of 3 probes), in percent.
+
+    Args:
+        probed: loss -> its probed steps (``iteration`` and one column per share; see
+            :func:`lossbench.report.gradients.probed_histories`).
+        labels: share column -> what it measures, in the order of the panels.
+        path: the PNG to write.
+
+    Example:
+        >>> import tempfile
+        >>> h = pd.DataFrame({"iteration": [1, 11], "grad_lesion": [0.2, 0.4]})
+        >>> labels = {"grad_lesion": "on lesion voxels"}
+        >>> gradient_curves({"a": h}, labels, tempfile.mkdtemp() + "/g.png").suffix
+        '.png'
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 4.2), squeeze=False)
+    for ax, (column, label) in zip(axes[0], labels.items(), strict=True):
+        for name, history in probed.items():
+            values = history[column].astype(float).rolling(3, min_periods=1).mean()
+            ax.plot(history["iteration"], 100 * values, label=name, linewidth=1)
+        ax.set_title(f"% {label}", fontsize=10)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
