@@ -183,3 +183,29 @@ def test_a_range_the_loss_does_not_declare_stops_before_any_file(
     err = capsys.readouterr().err
     assert "dice: search range alpha=(0.1, 0.9) names no parameter of the loss" in err
     assert not out.exists()
+
+
+def test_a_tuning_trial_stopped_by_a_non_finite_loss_drops_out(
+    tuned_run: Path, tmp_path: Path
+) -> None:
+    from lossbench.trial import record_failure
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tuned_run, copy)
+    run = read_run(copy)
+    pool = candidates("hytver", run.config)
+    failed = pool[1]
+    metrics = run.layout.trial(failed.trial, run.config.tune.seed).metrics
+    table = pd.read_csv(metrics, dtype={"case_id": str})
+    metrics.unlink()  # as if the trial had stopped: no metrics, a failed.json
+    record_failure(copy, failed.trial, run.config.tune.seed, "loss became nan at iteration 2")
+    for other in pool[2:]:  # and as if it had been the best
+        worse = run.layout.trial(other.trial, run.config.tune.seed).metrics
+        pd.read_csv(worse, dtype={"case_id": str}).assign(dice=0.0).to_csv(worse, index=False)
+    assert table["dice"].notna().all()
+    chosen, rows = select(run, "hytver")
+    assert chosen != failed and rows.loc[1, "dice"] != rows.loc[1, "dice"]  # NaN: scored out
+    layout = RunLayout(copy)
+    layout.trial("hytver", 0).metrics.unlink()
+    assert main(["run", "--out", str(copy), "--resume"]) == 0  # the failed one is not retried
+    assert not metrics.exists()
