@@ -110,10 +110,6 @@ class LossVariant:
         """The parameters as keyword arguments of :func:`lossbench.losses.create_loss`."""
         return dict(self.params)
 
-    def create(self) -> nn.Module:
-        """The loss module with these hyper-parameters."""
-        return create_loss(self.name, **self.kwargs)
-
 
 def _pairs(text: str, name: str, inside: str) -> Iterator[tuple[str, str]]:
     for item in filter(None, (part.strip() for part in inside.split(","))):

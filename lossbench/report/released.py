@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from lossbench.losses.released import SUFFIX
 from lossbench.metrics.facts import facts
+from lossbench.report.tables import hl_interval
 from lossbench.stats import ScoreTable, Summary, planned_pairs
 
 __all__ = ["RELEASED_METRICS", "released_pairs", "released_section"]
@@ -29,15 +29,6 @@ def released_pairs(methods: Sequence[str]) -> list[tuple[str, str]]:
         for name in sorted(methods)
         if name.endswith(SUFFIX) and name.removesuffix(SUFFIX) in methods
     ]
-
-
-def _interval(metric: str, row: pd.Series) -> str:
-    fact = facts(metric)
-    estimate = fact.format(row["hl"], signed=True)
-    if not np.isfinite(row["low"]):
-        return f"{estimate} [n/a]"
-    low, high = (fact.format(row[k], signed=True) for k in ("low", "high"))
-    return f"{estimate} [{low}, {high}]"
 
 
 def released_table(
@@ -63,7 +54,7 @@ def released_table(
         label = facts(metric).label
         frame = planned_pairs(table.scores[metric], pairs)
         out[f"Δ{label} released - published (HL [95% CI])"] = [
-            _interval(metric, row) for _, row in frame.iterrows()
+            hl_interval(facts(metric), r.hl, r.low, r.high) for r in frame.itertuples()
         ]
         out[f"p {label} (Holm)"] = [f"{p:.3f}" for p in frame["p_holm"]]
     place = {name: i + 1 for i, name in enumerate(ranking)}

@@ -26,6 +26,7 @@ __all__ = [
     "cost_table",
     "cv_table",
     "fp_table",
+    "hl_interval",
     "main_table",
     "paired_table",
     "policy_note",
@@ -140,6 +141,20 @@ def cv_table(
     return pd.DataFrame(out)
 
 
+def hl_interval(fact: MetricFacts, estimate: float, low: float, high: float) -> str:
+    """A signed Hodges-Lehmann estimate with its interval, ``"+0.100 [+0.050, +0.150]"``
+    (``[n/a]`` when the interval is undefined).
+
+    Example:
+        >>> hl_interval(facts("dice"), 0.1, 0.05, 0.15), hl_interval(facts("dice"), 0.0, np.nan, 0)
+        ('+0.100 [+0.050, +0.150]', '+0.000 [n/a]')
+    """
+    text = fact.format(estimate, signed=True)
+    if not np.isfinite(low):
+        return f"{text} [n/a]"
+    return f"{text} [{fact.format(low, signed=True)}, {fact.format(high, signed=True)}]"
+
+
 def paired_table(
     table: ScoreTable, baseline: str, metrics: Sequence[str] = ("dice", "hd95", "lesion_f1")
 ) -> pd.DataFrame:
@@ -160,13 +175,7 @@ def paired_table(
         fact = facts(metric)
         label = fact.label
         out[f"Δ{label} (HL [95% CI])"] = [
-            fact.format(r.hl, signed=True)
-            + (
-                f" [{fact.format(r.low, signed=True)}, {fact.format(r.high, signed=True)}]"
-                if np.isfinite(r.low)
-                else " [n/a]"
-            )
-            for r in frame.itertuples()
+            hl_interval(fact, r.hl, r.low, r.high) for r in frame.itertuples()
         ]
         out[f"p {label} (Holm)"] = frame["p_holm"].map(lambda v: f"{v:.3f}").tolist()
         out.index = frame.index

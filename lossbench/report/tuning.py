@@ -5,13 +5,14 @@ what each loss chose on the validation cases, and, against a default run given w
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from lossbench.losses.variants import shortest
 from lossbench.metrics.facts import facts
+from lossbench.report.tables import hl_interval
 from lossbench.stats import ScoreTable, planned_pairs, statistics
 
 __all__ = [
@@ -43,9 +44,7 @@ def tuning_table(tried: pd.DataFrame, metric: str) -> pd.DataFrame:
     """
     fact = facts(metric)
     rows = {}
-    for loss, group in tried.groupby("loss", sort=False):
-        chosen = group[group["chosen"]].iloc[0]
-        default = group[group["default"]].iloc[0]
+    for loss, group, chosen, default in _choices(tried):
         gain = chosen[metric] - default[metric]
         budget, unused = int(group["budget"].iloc[0]), int(group["unused"].iloc[0])
         rows[loss] = {
@@ -91,12 +90,9 @@ def against_default_section(
     cases = set(tuned["case_id"]) & set(defaults["case_id"])
     if not shared or not cases:
         return None
-    renamed = defaults.assign(method=defaults["method"] + " default")
+    kept = defaults[defaults["method"].isin(shared)]
     both = pd.concat(
-        [
-            tuned[tuned["method"].isin(shared)],
-            renamed[renamed["method"].str.removesuffix(" default").isin(shared)],
-        ]
+        [tuned[tuned["method"].isin(shared)], kept.assign(method=kept["method"] + " default")]
     )
     table = ScoreTable.from_results(both[both["case_id"].isin(cases)], nan_policy)
     pairs: Sequence[tuple[str, str]] = [(loss, f"{loss} default") for loss in shared]
@@ -105,9 +101,7 @@ def against_default_section(
         fact = facts(metric)
         frame = planned_pairs(table.scores[metric], pairs)
         out[f"Δ{fact.label} tuned - default (HL [95% CI])"] = [
-            f"{fact.format(r.hl, signed=True)} "
-            f"[{fact.format(r.low, signed=True)}, {fact.format(r.high, signed=True)}]"
-            for r in frame.itertuples()
+            hl_interval(fact, r.hl, r.low, r.high) for r in frame.itertuples()
         ]
         out[f"p {fact.label} (Holm)"] = [f"{p:.3f}" for p in frame["p_holm"]]
     taus = "; ".join(
@@ -135,21 +129,37 @@ def _tau(table: ScoreTable, metric: str, losses: Sequence[str]) -> str:
     return f"{facts(metric).label} {result.statistic:.2f} (p = {result.pvalue:.2g})"
 
 
+def _tried(root: Path) -> tuple[pd.DataFrame, str] | None:
+    """A tuned run folder's ``tuning.csv`` and ``tune.metric``; None for a run that did not
+    tune."""
+    from lossbench.config import from_toml
+    from lossbench.layout import RunLayout
+
+    layout = RunLayout(root)
+    if not layout.tuning.is_file():
+        return None
+    return pd.read_csv(layout.tuning), from_toml(layout.config).tune.metric
+
+
+def _choices(tried: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame, pd.Series, pd.Series]]:
+    """Per loss of ``tuning.csv``: its rows, the chosen one and the defaults'."""
+    for loss, group in tried.groupby("loss", sort=False):
+        yield str(loss), group, group[group["chosen"]].iloc[0], group[group["default"]].iloc[0]
+
+
 def tuning_sections(
     root: Path, results: pd.DataFrame, compare: Sequence[str | Path], nan_policy: str
 ) -> list[tuple[str, str, pd.DataFrame]]:
     """The tuning sections of the run folder ``root``: none unless it tuned (``tuning.csv``),
     else "Tuning" and one "Tuned against default" per ``compare`` run sharing its losses."""
-    from lossbench.config import from_toml
     from lossbench.layout import RunLayout
     from lossbench.report._io import load_checked
 
-    layout = RunLayout(root)
-    if not layout.tuning.is_file():
+    found = _tried(root)
+    if found is None:
         return []
-    tried = pd.read_csv(layout.tuning)
-    validation = len(json.loads(layout.splits.read_text()).get("validation", []))
-    metric = from_toml(layout.config).tune.metric
+    tried, metric = found
+    validation = len(json.loads(RunLayout(root).splits.read_text()).get("validation", []))
     sections = [tuning_section(tried, metric, validation)]
     for other in compare:
         section = against_default_section(results, load_checked(Path(other))[0], other, nan_policy)
@@ -162,17 +172,12 @@ def tuning_summary(root: Path) -> dict[str, dict] | None:
     """``summary.json``'s ``tuning``: per loss, the chosen configuration and learning rate, its
     validation score and the defaults', the configurations tried and the budget; None for a run
     that did not tune."""
-    from lossbench.config import from_toml
-    from lossbench.layout import RunLayout
-
-    layout = RunLayout(root)
-    if not layout.tuning.is_file():
+    found = _tried(root)
+    if found is None:
         return None
-    tried, metric = pd.read_csv(layout.tuning), from_toml(layout.config).tune.metric
-    out = {}
-    for loss, group in tried.groupby("loss", sort=False):
-        chosen, default = group[group["chosen"]].iloc[0], group[group["default"]].iloc[0]
-        out[str(loss)] = {
+    tried, metric = found
+    return {
+        loss: {
             "variant": str(chosen["variant"]),
             "lr": float(chosen["lr"]),
             "metric": metric,
@@ -181,7 +186,8 @@ def tuning_summary(root: Path) -> dict[str, dict] | None:
             "configurations": len(group),
             "budget": int(group["budget"].iloc[0]),
         }
-    return out
+        for loss, group, chosen, default in _choices(tried)
+    }
 
 
 def _finite(value: float) -> float | None:
