@@ -7,9 +7,12 @@
     <run>/timing.json                   wall seconds per phase
     <run>/data/train|test/<case_id>/    synthetic cases (when the data is synthetic)
     <run>/pretrain/model.pt             the shared starting point (train.init = "pretrain")
-    <run>/trials/<loss>-seed<k>/        checkpoint.pt, history.csv, metrics.csv, predictions/,
+    <run>/trials/<loss>-seed<k>/        checkpoint.pt, history.csv, lesions.csv, reliability.csv,
+                                        metrics.csv, predictions/, probabilities/,
                                         environment.json
     <run>/results.parquet|csv           every trial's per-case metrics
+    <run>/lesions.parquet|csv           every trial's per-lesion rows
+    <run>/reliability.csv               every trial's per-case reliability bins
     <run>/failures.csv                  trials stopped by a non-finite loss
     <run>/report.md|html, summary.json, figures/
 
@@ -53,6 +56,18 @@ class TrialLayout:
         return self.folder / "metrics.csv"
 
     @property
+    def lesions(self) -> Path:
+        """One row per reference and per predicted lesion of each test case (CSV), written
+        before ``metrics.csv``."""
+        return self.folder / "lesions.csv"
+
+    @property
+    def reliability(self) -> Path:
+        """Each test case's reliability bins: voxels, probability sum and lesion voxels per
+        probability bin, inside the brain (CSV), written before ``metrics.csv``."""
+        return self.folder / "reliability.csv"
+
+    @property
     def environment(self) -> Path:
         """Where and how the trial ran: host, device, versions, determinism flags (JSON)."""
         return self.folder / "environment.json"
@@ -80,6 +95,16 @@ class TrialLayout:
     def prediction(self, case_id: str) -> Path:
         """The prediction of one test case (NIfTI, uint8 0/1, on the case's own grid)."""
         return self.predictions / f"{case_id}.nii.gz"
+
+    @property
+    def probabilities(self) -> Path:
+        """Folder of the test probability maps (``eval.save_probabilities``)."""
+        return self.folder / "probabilities"
+
+    def probability(self, case_id: str) -> Path:
+        """The probability map of one test case (NIfTI, 16 bits: uint16 under the header's
+        scaling; on the case's own grid)."""
+        return self.probabilities / f"{case_id}.nii.gz"
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,21 @@ class RunLayout:
         return self.root / "results.parquet"
 
     @property
+    def lesions_csv(self) -> Path:
+        """Every trial's per-lesion rows (CSV); ``lossbench score`` writes one too."""
+        return self.root / "lesions.csv"
+
+    @property
+    def lesions_parquet(self) -> Path:
+        """The same table as Parquet."""
+        return self.root / "lesions.parquet"
+
+    @property
+    def reliability(self) -> Path:
+        """Every trial's per-case reliability bins (CSV)."""
+        return self.root / "reliability.csv"
+
+    @property
     def failures(self) -> Path:
         """Trials stopped by a non-finite loss (CSV)."""
         return self.root / "failures.csv"
@@ -182,7 +222,9 @@ class RunLayout:
         report = ReportLayout(self.root)
         records = (self.config, self.run_json, self.splits, self.timing)
         inputs = (*records, self.data_folder, self.pretrain.folder, self.trials, self.probes)
-        tables = (self.results_csv, self.results_parquet, self.failures, self.tuning)
+        tables: tuple[Path, ...] = (self.results_csv, self.results_parquet, self.failures)
+        tables += (self.tuning,)
+        tables += (self.lesions_csv, self.lesions_parquet, self.reliability)
         return (*inputs, *tables, report.markdown, report.html, report.summary, report.figures)
 
 

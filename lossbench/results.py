@@ -11,7 +11,7 @@ import pandas as pd
 
 from lossbench.layout import RunLayout
 
-__all__ = ["check_table", "load"]
+__all__ = ["check_table", "load", "load_rows", "read_rows"]
 
 _UNIT_INTERVAL = (
     "dice",
@@ -22,6 +22,8 @@ _UNIT_INTERVAL = (
     "lesion_precision",
     "lesion_recall",
     "lesion_f1",
+    "ece",
+    "brier",
 )
 _DISTANCES = ("hd", "hd95", "asd", "assd")
 _COUNTS = ("seed", "n_ref_lesions", "n_pred_lesions", "n_fp_lesions")
@@ -158,3 +160,40 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     if csv.exists():
         return check_table(pd.read_csv(csv, dtype={"case_id": str}), csv)
     raise FileNotFoundError(f"no {parquet.name} or {csv.name} in {layout.root}")
+
+
+def read_rows(path: str | Path) -> pd.DataFrame:
+    """A per-lesion table (``lesions.csv``) or a reliability table (``reliability.csv``), read
+    with case ids and locations as text ("" stays "", as such tables hold no missing value).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "lesions.csv"
+        >>> _ = path.write_text("case_id,location,volume_mm3" + chr(10) + "007,,4.0" + chr(10))
+        >>> read_rows(path).to_dict("records")
+        [{'case_id': '007', 'location': '', 'volume_mm3': 4.0}]
+    """
+    return pd.read_csv(path, dtype={"case_id": str, "location": str}, keep_default_na=False)
+
+
+def load_rows(run_dir: str | Path, table: str) -> pd.DataFrame | None:
+    """A run's (or a score folder's) ``"lesions"`` table (Parquet, else CSV) or its
+    ``"reliability"`` table; None where the folder has none (a run made before lossbench
+    wrote them).
+
+    Raises:
+        ValueError: ``table`` is neither name.
+    """
+    layout = RunLayout(Path(run_dir))
+    if table == "lesions":
+        if layout.lesions_parquet.exists():
+            try:
+                return pd.read_parquet(layout.lesions_parquet)
+            except ImportError:
+                pass
+        path = layout.lesions_csv
+    elif table == "reliability":
+        path = layout.reliability
+    else:
+        raise ValueError(f"`table` must be 'lesions' or 'reliability', got {table!r}")
+    return read_rows(path) if path.exists() else None

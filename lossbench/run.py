@@ -39,7 +39,7 @@ from lossbench.config import (
 from lossbench.data.split import generate_phantom
 from lossbench.executors import Executor, LocalExecutor
 from lossbench.layout import RunLayout
-from lossbench.results import check_table
+from lossbench.results import check_table, read_rows
 from lossbench.trial import prepared_cases, read_run, run_trial, trial_grid
 from lossbench.tuning import tuning_grid, tuning_table
 
@@ -310,6 +310,31 @@ def _gather(layout: RunLayout, losses: Sequence[str], seeds: Sequence[int]) -> p
     return pd.concat(frames, ignore_index=True)
 
 
+def _gather_rows(layout: RunLayout, losses: Sequence[str], seeds: Sequence[int]) -> None:
+    """The finished trials' per-lesion rows into ``lesions.parquet|csv`` and reliability bins
+    into ``reliability.csv``; trials run before lossbench wrote them add nothing."""
+    done = [layout.trial(loss, s) for s in seeds for loss in losses]
+    done = [t for t in done if t.metrics.exists()]
+    lesions = _concat([t.lesions for t in done], layout.lesions_csv)
+    if lesions is not None:
+        write_atomic(layout.lesions_parquet, lambda path: lesions.to_parquet(path, index=False))
+    else:
+        layout.lesions_parquet.unlink(missing_ok=True)
+    _concat([t.reliability for t in done], layout.reliability)
+
+
+def _concat(paths: list[Path], csv: Path) -> pd.DataFrame | None:
+    """The tables at ``paths`` that exist, concatenated and written to ``csv``; None (and no
+    ``csv``) where none exists."""
+    frames = [read_rows(path) for path in paths if path.exists()]
+    if not frames:
+        csv.unlink(missing_ok=True)
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    write_csv(csv, table)
+    return table
+
+
 def collect(
     out: str | Path,
     losses: Sequence[str] | None = None,
@@ -318,7 +343,9 @@ def collect(
     report: bool = True,
 ) -> Path:
     """Gather the finished trials' ``metrics.csv`` of a run folder into ``results.csv`` and
-    ``results.parquet``, the failed trials' reasons into ``failures.csv``, and write the report
+    ``results.parquet``, their per-lesion rows into ``lesions.csv`` and ``lesions.parquet``,
+    their reliability bins into ``reliability.csv``, the failed trials' reasons into
+    ``failures.csv``, and write the report
     (:func:`write_report`) unless ``report`` is false, as ``lossbench collect`` does; returns
     the CSV path. Trials without metrics are skipped (:func:`missing_trials` lists them).
     ``losses`` and ``seeds`` default to the run's own (a 0.1 run folder's too). Each trial's
@@ -343,6 +370,7 @@ def collect(
         losses = run_losses(layout) if losses is None else losses
         seeds = from_toml(layout.config).seeds if seeds is None else seeds
     table = _gather(layout, losses, seeds)
+    _gather_rows(layout, losses, seeds)
     if layout.splits.is_file() and read_resolved(layout).split.validation is not None:
         write_csv(layout.tuning, tuning_table(read_run(layout.root)))
     write_csv(layout.results_csv, table)

@@ -2,8 +2,10 @@
 
 ``score`` enters lossbench's data flow at "per-case metrics": it matches prediction files to
 reference files by case id, checks that each pair shares its grid, scores every case with
-:func:`lossbench.metrics.evaluate_case` at the reference's voxel size, and returns the tidy
-table, one row per (method, case), with a ``method`` column where a run has ``loss``.
+:func:`lossbench.metrics.evaluate_case_lesions` at the reference's voxel size, and returns the
+tidy table, one row per (method, case), with a ``method`` column where a run has ``loss``;
+:func:`score_tables` returns the per-lesion table of the same pass beside it (a lesion's
+location class where the reference case folder has a tissue map, ``tissue.nii.gz``).
 
 Folders it reads, as reference or as predictions:
 
@@ -28,9 +30,11 @@ from tqdm import tqdm
 
 from lossbench._files import write_atomic
 from lossbench._folders import check_output
-from lossbench.data.msseg2 import FILES, read_volume
+from lossbench.data.locations import LOCATION_CLASSES, location_map
+from lossbench.data.msseg2 import FILES, TISSUE_FILE, read_volume
 from lossbench.layout import RunLayout
-from lossbench.metrics import evaluate_case
+from lossbench.masks import find_masks, flat_masks, match_cases, read_mask, shown
+from lossbench.metrics import LESION_KEYS, evaluate_case_lesions
 
 __all__ = [
     "DetectionRule",
@@ -39,10 +43,10 @@ __all__ = [
     "match_cases",
     "score",
     "score_case",
+    "score_case_lesions",
+    "score_tables",
     "write_scores",
 ]
-
-_ENDINGS = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -58,126 +62,6 @@ class DetectionRule:
     nsd_tolerance_mm: float = 1.0
 
 
-def _case_id(name: str) -> str | None:
-    for ending in _ENDINGS:
-        if name.endswith(ending) and not name.startswith("."):
-            return name[: -len(ending)]
-    return None
-
-
-def _flat_masks(folder: Path) -> dict[str, Path]:
-    """Case id -> file of the ``<case>.nii.gz`` (or ``.nii``) files of ``folder``."""
-    return {
-        case_id: file
-        for file in sorted(folder.iterdir())
-        if (case_id := _case_id(file.name)) is not None and file.is_file()
-    }
-
-
-def find_masks(folder: str | Path) -> dict[str, Path]:
-    """Case id -> mask file of a folder: ``labelsTs/`` of an nnU-Net raw dataset, MSSEG-2 case
-    folders (``<case>/ground_truth.nii.gz``), or flat ``<case>.nii.gz`` files.
-
-    Raises:
-        FileNotFoundError: ``folder`` is not a folder, or holds no mask in any of these layouts.
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> _ = (folder / "p01.nii.gz").write_bytes(b""), (folder / "p02.nii").write_bytes(b"")
-        >>> sorted(find_masks(folder))
-        ['p01', 'p02']
-    """
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no folder at {root}")
-    if (root / "labelsTs").is_dir():
-        root = root / "labelsTs"
-    cases = {
-        d.name: d / FILES["label"]
-        for d in sorted(root.iterdir())
-        if d.is_dir() and (d / FILES["label"]).is_file()
-    }
-    if cases:
-        return cases
-    flat = _flat_masks(root)
-    if not flat:
-        raise FileNotFoundError(
-            f"{root} holds no mask: expected <case>.nii.gz files, an nnU-Net dataset's labelsTs/ "
-            f"or MSSEG-2 case folders with {FILES['label']}"
-        )
-    return flat
-
-
-def match_cases(
-    reference: Mapping[str, Path], predictions: Mapping[str, Path], method: str, allow_missing: bool
-) -> list[tuple[str, Path, Path | None]]:
-    """``(case id, reference file, prediction file or None)`` for every reference case.
-
-    Raises:
-        ValueError: a reference case has no prediction (unless ``allow_missing``), or a
-            prediction has no reference case; the message lists both.
-
-    Example:
-        >>> match_cases({"a": Path("r/a.nii.gz")}, {}, "m", allow_missing=True)
-        [('a', PosixPath('r/a.nii.gz'), None)]
-    """
-    missing = sorted(set(reference) - set(predictions))
-    extra = sorted(set(predictions) - set(reference))
-    if (missing and not allow_missing) or extra:
-        problems = []
-        if missing:
-            problems.append(f"no prediction for {len(missing)} case(s): {', '.join(missing)}")
-        if extra:
-            problems.append(
-                f"{len(extra)} prediction(s) without a reference case: {', '.join(extra)}"
-            )
-        hint = " (--allow-missing scores a missing prediction as an empty mask)" if missing else ""
-        raise ValueError(f"method {method}: " + "; ".join(problems) + hint)
-    return [(case_id, reference[case_id], predictions.get(case_id)) for case_id in reference]
-
-
-def _scaling(path: Path) -> str:
-    """The header scaling of a NIfTI file, for a message (empty when it has none)."""
-    import nibabel as nib
-
-    image: Any = nib.load(str(path))
-    slope, inter = image.dataobj.slope, image.dataobj.inter
-    if (slope, inter) == (1.0, 0.0):
-        return ""
-    return f" after the header's scaling (slope {slope:g}, intercept {inter:g})"
-
-
-def _shown(values: np.ndarray) -> str:
-    return ", ".join(f"{v:g}" for v in values[:10]) + (" ..." if len(values) > 10 else "")
-
-
-def _mask(data: np.ndarray, path: Path, label: int | None) -> np.ndarray:
-    """The lesion mask of a label image: ``data == label``, or ``data == 1`` of a binary one.
-
-    Values are read as NIfTI defines them (the header's slope and intercept applied), and must
-    be whole numbers: a probability map needs a threshold, which is the user's to choose.
-    """
-    if data.dtype.kind == "f":
-        fraction = data != np.round(data)
-        if fraction.any():
-            values = np.unique(data[fraction])
-            raise ValueError(
-                f"{path} is not a label image: it holds the non-integer value(s) "
-                f"{_shown(values)}{_scaling(path)}; a probability map needs a threshold: save "
-                "(probability > t) as integers, with the t you choose"
-            )
-    if label is not None:
-        return np.asarray(data == label)
-    low, high = data.min(), data.max()  # two passes, where np.unique would sort the volume
-    if not (low >= 0 and high <= 1):
-        raise ValueError(
-            f"{path} is not a binary mask (values {_shown(np.unique(data))}); choose the lesion "
-            "label with --label K"
-        )
-    return np.asarray(data == 1)
-
-
 def score_case(
     case_id: str,
     reference: Path,
@@ -187,13 +71,7 @@ def score_case(
     affine_tolerance: float = 1e-3,
 ) -> dict[str, Any]:
     """Every metric of one case, scored at the reference's voxel size; a missing prediction
-    (None) is an empty mask, flagged ``pred_missing``.
-
-    Raises:
-        ValueError: the prediction's shape or affine (beyond ``affine_tolerance``, mm) differs
-            from the reference's (the message names the case and both geometries), a mask is
-            not binary and no ``label`` is given, or a mask holds non-integer values (a
-            probability map, or a label image whose header scaling makes fractions).
+    (None) is an empty mask, flagged ``pred_missing``. :func:`score_case_lesions` tells more.
 
     Example:
         >>> import tempfile, nibabel as nib
@@ -205,8 +83,29 @@ def score_case(
         >>> row["dice"], row["pred_missing"]
         (1.0, False)
     """
+    return score_case_lesions(case_id, reference, prediction, label, rule, affine_tolerance)[0]
+
+
+def score_case_lesions(
+    case_id: str,
+    reference: Path,
+    prediction: Path | None,
+    label: int | None = None,
+    rule: DetectionRule = DetectionRule(),
+    affine_tolerance: float = 1e-3,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`score_case`'s row and the case's per-lesion rows (``case_id`` and the keys of
+    :data:`lossbench.metrics.LESION_KEYS`; ``location`` from the reference folder's
+    ``tissue.nii.gz`` where there is one, else "").
+
+    Raises:
+        ValueError: the prediction's shape or affine (beyond ``affine_tolerance``, mm) differs
+            from the reference's (the message names the case and both geometries), a mask is
+            not binary and no ``label`` is given, or a mask holds non-integer values (a
+            probability map, or a label image whose header scaling makes fractions).
+    """
     ref_data, ref_affine, spacing = read_volume(reference)
-    ref = _mask(ref_data, reference, label)
+    ref = read_mask(ref_data, reference, label)
     if prediction is None:
         pred = np.zeros_like(ref)
     else:
@@ -219,17 +118,99 @@ def score_case(
                 f"{np.round(affine, 4).tolist()}) is not on the grid of the reference {reference} "
                 f"(shape {ref_data.shape}, affine {np.round(ref_affine, 4).tolist()})"
             )
-        pred = _mask(data, prediction, label)
-    metrics = evaluate_case(pred, ref, spacing, **asdict(rule))
-    return {"case_id": case_id, **metrics, "pred_missing": prediction is None}
+        pred = read_mask(data, prediction, label)
+    regions = _regions(reference, ref.shape, spacing)
+    metrics, lesions = evaluate_case_lesions(
+        *(pred, ref, spacing),
+        **asdict(rule),
+        regions=regions,
+        region_names=LOCATION_CLASSES if regions is not None else (),
+    )
+    row = {"case_id": case_id, **metrics, "pred_missing": prediction is None}
+    return row, [{"case_id": case_id, "location": "", **lesion} for lesion in lesions]
+
+
+def _regions(
+    reference: Path, shape: tuple[int, ...], spacing: tuple[float, float, float]
+) -> np.ndarray | None:
+    """The location map of a reference in an MSSEG-2 case folder with a tissue map (None
+    elsewhere); a tissue map off the reference's grid is refused."""
+    tissue = reference.parent / TISSUE_FILE
+    if reference.name != FILES["label"] or not tissue.is_file():
+        return None
+    data = read_volume(tissue)[0]
+    if data.shape != shape:
+        raise ValueError(f"{tissue} has shape {data.shape} but {reference} has {shape}")
+    return location_map(np.asarray(data).astype(np.int16), spacing)
 
 
 _Job = tuple[str, Path, Path | None, int | None, DetectionRule, float]
 """The arguments of one :func:`score_case` call."""
 
 
-def _score_one(job: _Job) -> dict[str, Any]:
-    return score_case(*job)
+def _score_one(job: _Job) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return score_case_lesions(*job)
+
+
+def score_tables(
+    reference: str | Path,
+    predictions: Mapping[str, str | Path],
+    *,
+    label: int | None = None,
+    rule: DetectionRule = DetectionRule(),
+    allow_missing: bool = False,
+    workers: int | None = None,
+    affine_tolerance: float = 1e-3,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score each method's predictions against the reference masks: the results table of
+    :func:`score` and, from the same pass, the per-lesion table.
+
+    Args:
+        reference: the reference folder (see :func:`find_masks`).
+        predictions: method name -> folder of ``<case>.nii.gz`` predictions.
+        label: the lesion label when masks hold several labels (every other is background).
+        rule: the lesion-detection rule and NSD tolerance.
+        allow_missing: score a missing prediction as an empty mask instead of refusing.
+        workers: processes scoring cases in parallel (default: every core; 1: this process).
+        affine_tolerance: largest difference (mm) allowed between the affines of a pair.
+        progress: show a progress bar.
+
+    Returns:
+        ``(results, lesions)``: one row per (method, case) with ``method``, ``case_id``, every
+        key of :data:`lossbench.metrics.METRIC_KEYS` and ``pred_missing``; and one row per
+        reference and per predicted lesion with ``method``, ``case_id`` and the keys of
+        :data:`lossbench.metrics.LESION_KEYS`.
+
+    Raises:
+        ValueError: no method, missing or extra cases, a geometry mismatch, a mask that is not
+            binary (without ``label``) or holds non-integer values, a ``label`` that no
+            reference holds.
+        FileNotFoundError: a folder that does not exist or holds no mask.
+    """
+    if not predictions:
+        raise ValueError("give at least one method's predictions (--pred NAME=DIR)")
+    ref_files = find_masks(reference)
+    jobs, methods = _jobs(ref_files, predictions, allow_missing, label, rule, affine_tolerance)
+    scored = _score_all(jobs, workers or os.cpu_count() or 1, progress)
+    table = pd.DataFrame([row for row, _ in scored])
+    if label is not None and table["ref_empty"].all():
+        first = next(iter(ref_files.values()))
+        raise ValueError(
+            f"--label {label} appears in none of the {len(ref_files)} reference masks of "
+            f"{reference} (the labels of {first.name}: {shown(np.unique(read_volume(first)[0]))})"
+            "; choose a label the references hold"
+        )
+    table.insert(0, "method", methods)
+    lesions = pd.DataFrame(
+        [
+            {"method": m, **lesion}
+            for m, (_, rows) in zip(methods, scored, strict=True)
+            for lesion in rows
+        ],
+        columns=["method", "case_id", *LESION_KEYS],
+    )
+    return table, lesions
 
 
 def score(
@@ -243,42 +224,19 @@ def score(
     affine_tolerance: float = 1e-3,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Score each method's predictions against the reference masks.
-
-    Args:
-        reference: the reference folder (see :func:`find_masks`).
-        predictions: method name -> folder of ``<case>.nii.gz`` predictions.
-        label: the lesion label when masks hold several labels (every other is background).
-        rule: the lesion-detection rule and NSD tolerance.
-        allow_missing: score a missing prediction as an empty mask instead of refusing.
-        workers: processes scoring cases in parallel (default: every core; 1: this process).
-        affine_tolerance: largest difference (mm) allowed between the affines of a pair.
-        progress: show a progress bar.
-
-    Returns:
-        One row per (method, case): ``method``, ``case_id``, every key of
-        :data:`lossbench.metrics.METRIC_KEYS` and ``pred_missing``.
-
-    Raises:
-        ValueError: no method, missing or extra cases, a geometry mismatch, a mask that is not
-            binary (without ``label``) or holds non-integer values, a ``label`` that no
-            reference holds.
-        FileNotFoundError: a folder that does not exist or holds no mask.
-    """
-    if not predictions:
-        raise ValueError("give at least one method's predictions (--pred NAME=DIR)")
-    ref_files = find_masks(reference)
-    jobs, methods = _jobs(ref_files, predictions, allow_missing, label, rule, affine_tolerance)
-    table = pd.DataFrame(_score_all(jobs, workers or os.cpu_count() or 1, progress))
-    if label is not None and table["ref_empty"].all():
-        first = next(iter(ref_files.values()))
-        raise ValueError(
-            f"--label {label} appears in none of the {len(ref_files)} reference masks of "
-            f"{reference} (the labels of {first.name}: {_shown(np.unique(read_volume(first)[0]))})"
-            "; choose a label the references hold"
-        )
-    table.insert(0, "method", methods)
-    return table
+    """The results table of :func:`score_tables` (same arguments and errors): one row per
+    (method, case) with ``method``, ``case_id``, every key of
+    :data:`lossbench.metrics.METRIC_KEYS` and ``pred_missing``."""
+    return score_tables(
+        reference,
+        predictions,
+        label=label,
+        rule=rule,
+        allow_missing=allow_missing,
+        workers=workers,
+        affine_tolerance=affine_tolerance,
+        progress=progress,
+    )[0]
 
 
 def _jobs(
@@ -297,14 +255,16 @@ def _jobs(
         if not pred_folder.is_dir():
             raise FileNotFoundError(f"method {method}: no folder at {pred_folder}")
         for case_id, ref_file, pred_file in match_cases(
-            ref_files, _flat_masks(pred_folder), method, allow_missing
+            ref_files, flat_masks(pred_folder), method, allow_missing
         ):
             jobs.append((case_id, ref_file, pred_file, label, rule, affine_tolerance))
             methods.append(method)
     return jobs, methods
 
 
-def _score_all(jobs: list[_Job], workers: int, progress: bool) -> list[dict[str, Any]]:
+def _score_all(
+    jobs: list[_Job], workers: int, progress: bool
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """The rows of ``jobs``, in order, scored in this process (``workers`` 1) or in a pool."""
     rows = []
     # closed on an error too, so that the error's message starts on a line of its own
@@ -344,11 +304,16 @@ def check_score_folder(out: str | Path, inputs: Sequence[str | Path] = ()) -> Pa
 
 
 def write_scores(
-    table: pd.DataFrame, out: str | Path, rule: DetectionRule, settings: Mapping[str, Any]
+    table: pd.DataFrame,
+    out: str | Path,
+    rule: DetectionRule,
+    settings: Mapping[str, Any],
+    lesions: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write a :func:`score` table as ``results.csv`` and ``results.parquet`` (the run's layout,
-    with ``method`` for ``loss``) and its settings, detection rule included, as ``score.json``;
-    returns the paths. ``out`` is checked by :func:`check_score_folder` first.
+    with ``method`` for ``loss``), the per-lesion table of :func:`score_tables` (when given) as
+    ``lesions.csv`` and ``lesions.parquet``, and the settings, detection rule included, as
+    ``score.json``; returns the paths. ``out`` is checked by :func:`check_score_folder` first.
 
     Example:
         >>> import tempfile
@@ -363,4 +328,8 @@ def write_scores(
     write_atomic(layout.results_parquet, lambda path: table.to_parquet(path, index=False))
     write_atomic(layout.root / "score.json", lambda path: path.write_text(settings_json))
     written = [layout.results_csv, layout.results_parquet, layout.root / "score.json"]
+    if lesions is not None:
+        write_atomic(layout.lesions_csv, lambda path: lesions.to_csv(path, index=False))
+        write_atomic(layout.lesions_parquet, lambda path: lesions.to_parquet(path, index=False))
+        written += [layout.lesions_csv, layout.lesions_parquet]
     return written

@@ -18,7 +18,7 @@ import platform
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from lossbench._files import write_atomic, write_csv, write_json
 from lossbench.config import Config
+from lossbench.data.locations import LOCATION_CLASSES
 from lossbench.data.preprocess import PreparedCase, prepare_case, to_native
 from lossbench.infer import sliding_window
 from lossbench.inputs import RunInputs, read_run, trial_grid
 from lossbench.layout import RunLayout, TrialLayout
-from lossbench.metrics import evaluate_case
+from lossbench.metrics import LESION_KEYS, calibration, evaluate_case_lesions
 from lossbench.train import NonFiniteLossError, autocast_dtype, train_trial
 from lossbench.tuning import all_trials, trial_plan
 
@@ -260,14 +261,34 @@ def run_trial(
             record_failure(run.layout.root, loss, seed, str(exc))
             return {**outcome, "status": "failed", "error": str(exc)}
         start = time.perf_counter()
-        rows = _evaluate(model, cases.test, inputs, trial, device, progress)
+        tables = _evaluate(model, cases.test, inputs, trial, device, progress)
         outcome["eval_seconds"] = round(time.perf_counter() - start, 2)
-    frame = pd.DataFrame(rows).assign(train_seconds=round(seconds, 2))
-    frame.insert(0, "seed", seed)
-    frame.insert(0, "loss", loss)
+    _write_tables(trial, {"loss": loss, "seed": seed}, tables, seconds, environment)
+    return {**outcome, "status": "done", "train_seconds": round(seconds, 2)}
+
+
+def _write_tables(
+    trial: TrialLayout,
+    keys: dict[str, Any],
+    tables: _Evaluation,
+    seconds: float,
+    environment: dict[str, Any],
+) -> None:
+    """The trial's tables, ``metrics.csv`` last: its presence marks the trial finished."""
+    write_csv(trial.lesions, _keyed(tables.lesions, keys, columns=("case_id", *LESION_KEYS)))
+    write_csv(trial.reliability, _keyed(tables.reliability, keys))
+    frame = _keyed(tables.cases, keys).assign(train_seconds=round(seconds, 2))
     trial.failed.unlink(missing_ok=True)
     write_csv(trial.metrics, frame.assign(device=environment["device_name"]))
-    return {**outcome, "status": "done", "train_seconds": round(seconds, 2)}
+
+
+def _keyed(rows: list[dict], keys: dict[str, Any], columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``rows`` as a table led by the trial's ``keys`` columns, then ``columns`` in order (by
+    default the rows' own keys)."""
+    frame = pd.DataFrame(rows, columns=list(columns) or None)
+    for name, value in reversed(keys.items()):
+        frame.insert(0, name, value)
+    return frame
 
 
 def record_failure(out: str | Path, loss: str, seed: int, error: str) -> Path:
@@ -284,6 +305,15 @@ def record_failure(out: str | Path, loss: str, seed: int, error: str) -> Path:
     return write_json(trial.failed, {"loss": loss, "seed": seed, "error": error})
 
 
+@dataclass
+class _Evaluation:
+    """A trial's test-case tables: per-case metrics, per-lesion rows, reliability bins."""
+
+    cases: list[dict] = field(default_factory=list)
+    lesions: list[dict] = field(default_factory=list)
+    reliability: list[dict] = field(default_factory=list)
+
+
 def _evaluate(
     model: torch.nn.Module,
     cases: list[PreparedCase],
@@ -291,21 +321,54 @@ def _evaluate(
     trial: TrialLayout,
     device: torch.device,
     progress: bool,
-) -> list[dict]:
-    import nibabel as nib
-
-    config, rows = run.config, []
+) -> _Evaluation:
+    config, tables = run.config, _Evaluation()
     dtype = autocast_dtype(run.resolved.precision)
     for case in tqdm(cases, desc="evaluate", unit="case", leave=False, disable=not progress):
         window = config.eval.window or config.train.patch_size
         prob = sliding_window(model, case.image, window, config.eval.overlap, device, dtype=dtype)
         # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
-        pred = to_native(prob * case.brain_mask, case) > config.eval.threshold
-        metrics = evaluate_case(pred, case.native_label, case.native_spacing)
-        rows.append({"case_id": case.case_id, **metrics})
-        if config.eval.save_predictions:
-            trial.predictions.mkdir(exist_ok=True)
-            image = nib.Nifti1Image(pred.astype(np.uint8), case.affine)
-            save = functools.partial(nib.save, image)
-            write_atomic(trial.prediction(case.case_id), save, keep_ending=True)
-    return rows
+        native = np.clip(to_native(prob * case.brain_mask, case), 0, 1)
+        pred = native > config.eval.threshold
+        names = LOCATION_CLASSES if case.native_regions is not None else ()
+        metrics, lesions = evaluate_case_lesions(
+            *(pred, case.native_label, case.native_spacing),
+            regions=case.native_regions,
+            region_names=names,
+        )
+        fit = calibration(native, case.native_label, case.native_brain)
+        tables.cases.append(
+            {"case_id": case.case_id, **metrics, "ece": fit.ece, "brier": fit.brier}
+        )
+        tables.lesions += [{"case_id": case.case_id, "location": "", **row} for row in lesions]
+        tables.reliability += [
+            {"case_id": case.case_id, "bin": b, "count": n, "prob_sum": p, "lesion_sum": y}
+            for b, (n, p, y) in enumerate(
+                zip(fit.voxels, fit.prob_sum, fit.lesion_sum, strict=True)
+            )
+        ]
+        _save(trial, case, pred, native, config)
+    return tables
+
+
+def _save(
+    trial: TrialLayout, case: PreparedCase, pred: np.ndarray, prob: np.ndarray, config: Config
+) -> None:
+    """The case's binary prediction (``eval.save_predictions``, uint8) and probability map
+    (``eval.save_probabilities``) as NIfTI on its own grid. NIfTI has no float16 type, so the
+    map takes 16 bits as uint16 under the header's scaling (slope about 1/65535), which every
+    NIfTI reader applies: the probabilities come back within 8e-6."""
+    import nibabel as nib
+
+    saved = (
+        (config.eval.save_predictions, trial.prediction(case.case_id), pred, np.uint8),
+        (config.eval.save_probabilities, trial.probability(case.case_id), prob, np.uint16),
+    )
+    for wanted, path, volume, dtype in saved:
+        if wanted:
+            path.parent.mkdir(exist_ok=True)
+            image = nib.Nifti1Image(
+                volume.astype(np.float32 if dtype == np.uint16 else dtype), case.affine
+            )
+            image.set_data_dtype(dtype)
+            write_atomic(path, functools.partial(nib.save, image), keep_ending=True)

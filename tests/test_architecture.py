@@ -78,6 +78,7 @@ TIERS = [
     ("lossbench.stats", 2),
     ("lossbench.config", 3),
     ("lossbench.score", 3),
+    ("lossbench.masks", 3),
     ("lossbench.batches", 3),
     ("lossbench.probe", 1),
     ("lossbench.train", 3),

@@ -3,6 +3,7 @@ report and the time each phase took."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-__all__ = ["print_means", "print_run", "reporting"]
+__all__ = ["print_means", "print_run", "reporting", "size_bins"]
 
 
 def print_means(table: pd.DataFrame, policy: str, file: TextIO | None = None) -> None:
@@ -73,3 +74,18 @@ def print_run(table_path: Path, suffix: str = "", lead: str = "") -> None:
     if layout.timing.exists():
         timing: dict[str, Any] = json.loads(layout.timing.read_text())
         print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
+
+
+def size_bins(text: str) -> list[float]:
+    """The ``--size-bins`` argument: comma-separated volume edges (mm^3), checked.
+
+    Example:
+        >>> size_bins("3,10,30")
+        [3.0, 10.0, 30.0]
+    """
+    from lossbench.stats.sizes import check_edges
+
+    try:
+        return check_edges([float(v) for v in text.split(",")])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (e.g. 3,10,30,100,300)") from exc

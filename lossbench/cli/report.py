@@ -10,6 +10,7 @@ __all__ = ["main", "register"]
 
 def register(commands: Any) -> None:
     """Add ``report`` to the sub-commands."""
+    from lossbench.cli._console import size_bins
     from lossbench.config import NAN_POLICIES
 
     parser = commands.add_parser("report", help="tables, figures and HTML from a run's results")
@@ -46,6 +47,14 @@ def register(commands: Any) -> None:
         help="a loss to show in the qualitative figure beside the baseline and the best loss "
         "(repeatable)",
     )
+    parser.add_argument(
+        "--size-bins",
+        type=size_bins,
+        default=None,
+        metavar="EDGES",
+        help="volume edges (mm^3) of the detection-by-size bins, e.g. 3,10,30,100,300 (the "
+        "default, unless the run sets report.size_bins)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -60,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
         nan_policy=args.nan_policy,
         compare=args.compare,
         show=args.show,
+        size_bins=args.size_bins,
     )
     print("\n".join(str(p) for p in paths))
     return 0

@@ -12,6 +12,8 @@ __all__ = ["main", "register"]
 
 def register(commands: Any) -> None:
     """Add ``score`` to the sub-commands."""
+    from lossbench.cli._console import size_bins
+
     parser = commands.add_parser(
         "score", help="MSSEG-2's per-case metrics for any model's predictions (one or more methods)"
     )
@@ -50,6 +52,13 @@ def register(commands: Any) -> None:
         "--baseline",
         default=None,
         help="the method the report's paired comparison is against (default: the first --pred)",
+    )
+    parser.add_argument(
+        "--size-bins",
+        type=size_bins,
+        default=None,
+        metavar="EDGES",
+        help="volume edges (mm^3) of the report's detection-by-size bins (3,10,30,100,300)",
     )
     _rule_flags(parser)
 
@@ -91,8 +100,8 @@ def _methods(args: argparse.Namespace) -> dict[str, str]:
     return methods
 
 
-def _write(args: argparse.Namespace, table: Any, rule: Any, methods: dict[str, str]) -> None:
-    """The table, its settings and the report, into ``--out``."""
+def _write(args: argparse.Namespace, tables: Any, rule: Any, methods: dict[str, str]) -> None:
+    """The tables, their settings and the report, into ``--out``."""
     from lossbench.report import build_report
     from lossbench.score import write_scores
 
@@ -103,11 +112,16 @@ def _write(args: argparse.Namespace, table: Any, rule: Any, methods: dict[str, s
         "allow_missing": args.allow_missing,
         "affine_tolerance": args.affine_tolerance,
     }
-    for path in write_scores(table, args.out, rule, settings):
+    for path in write_scores(tables[0], args.out, rule, settings, tables[1]):
         print(path)
     baseline = args.baseline or next(iter(methods))
     try:
-        print("report: " + " and ".join(map(str, build_report(args.out, baseline=baseline))))
+        print(
+            "report: "
+            + " and ".join(
+                map(str, build_report(args.out, baseline=baseline, size_bins=args.size_bins))
+            )
+        )
     except ValueError as exc:  # e.g. a table whose cases all lack lesions
         print(f"lossbench score: no report: {exc}", file=sys.stderr)
 
@@ -115,7 +129,7 @@ def _write(args: argparse.Namespace, table: Any, rule: Any, methods: dict[str, s
 def main(args: argparse.Namespace) -> int:
     """Score every method; print the means, and the table (CSV) without ``--out``."""
     from lossbench.cli._console import print_means
-    from lossbench.score import DetectionRule, check_score_folder, score
+    from lossbench.score import DetectionRule, check_score_folder, score_tables
 
     methods = _methods(args)
     rule = DetectionRule(
@@ -128,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.out is not None:
         check_score_folder(args.out, inputs=[args.ref, *methods.values()])
-    table = score(
+    table, lesions = score_tables(
         args.ref,
         methods,
         label=args.label,
@@ -146,5 +160,5 @@ def main(args: argparse.Namespace) -> int:
     if args.out is None:
         table.to_csv(sys.stdout, index=False)
     else:
-        _write(args, table, rule, methods)
+        _write(args, (table, lesions), rule, methods)
     return 0

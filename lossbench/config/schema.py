@@ -220,12 +220,16 @@ class EvalConfig:
         window: edge of the inference window (voxels); 0 means ``train.patch_size``.
         overlap: fraction of a window shared with its neighbour, in [0, 1).
         save_predictions: write each test case's binary prediction as NIfTI.
+        save_probabilities: write each test case's probability map (before the threshold,
+            inside the brain mask) as 16-bit NIfTI, for analyses of one's own (NIfTI has no
+            float16: uint16 under the header's scaling, read back within 8e-6).
         threshold: probability above which a voxel is lesion.
     """
 
     window: int = 64
     overlap: float = 0.5
     save_predictions: bool = True
+    save_probabilities: bool = False
     threshold: float = 0.5
 
 
@@ -237,9 +241,13 @@ class ReportConfig:
         nan_policy: a distance (hd, hd95, asd, assd) that is NaN because exactly one mask is
             empty counts as the case's image diagonal (``"worst"``) or is left out of the
             aggregate (``"exclude"``).
+        size_bins: the edges (mm^3) of the lesion-volume bins of the detection-by-size
+            analysis, increasing: ``[3, 10, 30, 100, 300]`` makes 3-10, 10-30, 30-100, 100-300
+            and >300 mm^3.
     """
 
     nan_policy: NanPolicy = "worst"
+    size_bins: list[float] = field(default_factory=lambda: [3.0, 10.0, 30.0, 100.0, 300.0])
 
 
 TuneMetric = Literal["dice", "lesion_f1"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,11 @@ _RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("eval.window", lambda v: v >= 0, "0 (the patch size) or a positive edge"),
     ("eval.overlap", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("eval.threshold", lambda v: 0 < v < 1, "in (0, 1)"),
+    (
+        "report.size_bins",
+        lambda v: len(v) > 0 and 0 <= v[0] and all(a < b < math.inf for a, b in pairwise(v)),
+        "increasing volume edges (mm^3) from 0, at least one",
+    ),
     *_PHANTOM_RULES,
     ("tune.budget", *_AT_LEAST_1),
     ("tune.lr", lambda v: all(0 < x <= MAX_LR for x in v), f"learning rates in (0, {MAX_LR:g}]"),

@@ -52,6 +52,7 @@ class Case:
         images: the scans, in channel order, of a case that is not one baseline and one
             follow-up (an nnU-Net dataset with one channel or more than two); ``baseline`` and
             ``followup`` are then its first and last channel. Empty for a longitudinal case.
+        tissue: the case's tissue map (``tissue.nii.gz``), or ``None`` when it has none.
     """
 
     case_id: str
@@ -62,6 +63,7 @@ class Case:
     spacing: tuple[float, float, float]
     affine: np.ndarray
     images: tuple[np.ndarray, ...] = ()
+    tissue: np.ndarray | None = None
 
 
 def read_volume(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
@@ -117,9 +119,11 @@ def load_case(case_dir: str | Path) -> Case:
     if not folder.is_dir():
         raise FileNotFoundError(f"case folder not found: {folder}")
     paths = {key: folder / name for key, name in FILES.items()}
+    paths["tissue"] = folder / TISSUE_FILE
     volumes = {key: read_volume(paths[key]) for key in REQUIRED}
-    if paths["brain_mask"].is_file():
-        volumes["brain_mask"] = read_volume(paths["brain_mask"])
+    for key in ("brain_mask", "tissue"):
+        if paths[key].is_file():
+            volumes[key] = read_volume(paths[key])
     ref_data, ref_affine, spacing = volumes["followup"]
     for key, (data, affine, _) in volumes.items():
         if data.shape != ref_data.shape:
@@ -143,7 +147,7 @@ def load_case(case_dir: str | Path) -> Case:
                     f"{paths[key]} must be binary (0/1), found values "
                     f"{values[~np.isin(values, (0, 1))][:5].tolist()}"
                 )
-    mask = volumes.get("brain_mask")
+    mask, tissue = volumes.get("brain_mask"), volumes.get("tissue")
     return Case(
         case_id=folder.name,
         baseline=volumes["baseline"][0].astype(np.float32),
@@ -152,6 +156,7 @@ def load_case(case_dir: str | Path) -> Case:
         brain_mask=None if mask is None else mask[0].astype(np.uint8),
         spacing=spacing,
         affine=ref_affine,
+        tissue=None if tissue is None else tissue[0].astype(np.int16),
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from lossbench._geometry import bounding_box
+from lossbench.data.locations import location_map
 from lossbench.data.msseg2 import Case
 
 __all__ = [
@@ -153,6 +154,10 @@ class PreparedCase:
             are scored against after :func:`to_native`).
         native_spacing: the case's own voxel size (mm).
         affine: the case's own voxel-to-world matrix (predictions are saved with it).
+        native_brain: bool (x, y, z) the brain mask on the case's own grid (calibration is
+            scored inside it).
+        native_regions: the location class of each voxel on the case's own grid
+            (:func:`lossbench.data.locations.location_map`), or ``None`` without a tissue map.
     """
 
     case_id: str
@@ -165,6 +170,8 @@ class PreparedCase:
     native_label: np.ndarray
     native_spacing: tuple[float, float, float]
     affine: np.ndarray
+    native_brain: np.ndarray
+    native_regions: np.ndarray | None = None
 
 
 def prepare_case(
@@ -222,7 +229,16 @@ def prepare_case(
         native_label=case.label.astype(bool),
         native_spacing=spacing,  # type: ignore[arg-type]
         affine=case.affine,
+        native_brain=_native_brain(case, brain, target),
+        native_regions=None if case.tissue is None else location_map(case.tissue, spacing),
     )
+
+
+def _native_brain(case: Case, brain: np.ndarray, target: Sequence[float]) -> np.ndarray:
+    """The case's own brain mask, or the one found at ``target`` spacing put on its grid."""
+    if case.brain_mask is not None:
+        return case.brain_mask.astype(bool)
+    return resample(brain, target, case.spacing, order=0, shape=case.label.shape)
 
 
 def to_native(volume: np.ndarray, case: PreparedCase, order: int = 1) -> np.ndarray:

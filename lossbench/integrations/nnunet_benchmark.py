@@ -44,7 +44,7 @@ from lossbench.integrations.nnunet import (
 )
 from lossbench.integrations.nnunet_dataset import check_dataset, find_dataset
 from lossbench.integrations.nnunet_steps import Steps, nnunet_command
-from lossbench.score import DetectionRule, score, write_scores
+from lossbench.score import DetectionRule, score_tables, write_scores
 
 __all__ = ["BenchmarkSettings", "benchmark", "find_dataset", "parse_folds"]
 
@@ -335,7 +335,7 @@ def _score(
     """Score the test-set predictions into ``out`` and build the report there (a report that
     cannot be built is said on stderr); the paths written."""
     rule = DetectionRule()
-    table = score(
+    table, lesions = score_tables(
         root / "labelsTs", predictions, label=label, rule=rule, workers=workers, progress=progress
     )
     written = {k: str(v) for k, v in predictions.items()}
@@ -345,7 +345,7 @@ def _score(
         "label": label,
         "nnunet": record["settings"],
     }
-    paths = write_scores(table, out, rule, scored)
+    paths = write_scores(table, out, rule, scored, lesions)
     from lossbench.report import build_report
 
     try:

@@ -10,23 +10,34 @@
 from __future__ import annotations
 
 from lossbench.metrics._masks import check_masks
-from lossbench.metrics.evaluate import METRIC_KEYS, evaluate_case
+from lossbench.metrics.calibration import Calibration, calibration
+from lossbench.metrics.evaluate import (
+    LESION_KEYS,
+    METRIC_KEYS,
+    evaluate_case,
+    evaluate_case_lesions,
+)
 from lossbench.metrics.facts import METRICS, MetricFacts, facts
-from lossbench.metrics.lesions import LesionDetection, label_lesions, lesion_detection
+from lossbench.metrics.lesions import LesionDetection, LesionList, label_lesions, lesion_detection
 from lossbench.metrics.overlap import dice, jaccard, precision, recall
 from lossbench.metrics.surface import SurfaceDistances, asd, assd, hd, hd95, nsd, surface_distances
 
 __all__ = [
+    "LESION_KEYS",
     "METRICS",
     "METRIC_KEYS",
+    "Calibration",
     "LesionDetection",
+    "LesionList",
     "MetricFacts",
     "SurfaceDistances",
     "asd",
     "assd",
+    "calibration",
     "check_masks",
     "dice",
     "evaluate_case",
+    "evaluate_case_lesions",
     "facts",
     "hd",
     "hd95",

@@ -13,6 +13,9 @@ animaSegPerfAnalyzer. Volumes in mm^3 are of the masks as given (before the size
 ``diagonal_mm`` is the diagonal of the image extent, sqrt(sum((shape * spacing)^2)): no distance
 inside the image can exceed it, so the statistics use it as the worst distance of a case where
 exactly one mask is empty.
+
+:func:`evaluate_case_lesions` returns the same metrics and one row per kept lesion of either
+mask (:data:`LESION_KEYS`), from the same labelling.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from lossbench.metrics._masks import Voxels, check_masks, mask_voxels
-from lossbench.metrics.lesions import check_rule, voxel_detection
+from lossbench.metrics.lesions import LesionDetection, check_rule, voxel_detection
 from lossbench.metrics.overlap import ratio
+from lossbench.metrics.regions import check_regions
 from lossbench.metrics.surface import border_indices, check_tolerance, voxel_distances, voxel_nsd
 
-__all__ = ["METRIC_KEYS", "evaluate_case"]
+__all__ = ["LESION_KEYS", "METRIC_KEYS", "evaluate_case", "evaluate_case_lesions"]
 
 METRIC_KEYS = (
     "dice",
@@ -53,6 +57,13 @@ METRIC_KEYS = (
     "diagonal_mm",
 )
 """The keys of :func:`evaluate_case`, in order."""
+
+LESION_KEYS = ("side", "lesion", "volume_mm3", "detected", "location")
+"""The keys of a lesion row of :func:`evaluate_case_lesions`: ``side`` ``"ref"`` or
+``"pred"``; ``lesion`` its number (anima's, 1 the largest); ``volume_mm3``; ``detected`` under
+anima's rule (a reference lesion found by the prediction; a predicted lesion confirmed by the
+reference, so a true positive); ``location`` its region's name ("" in none; the key only when
+region names are given)."""
 
 _Scores = dict[str, float | int | bool]
 
@@ -90,18 +101,89 @@ def evaluate_case(
         >>> round(m["diagonal_mm"], 2)  # sqrt(3 * 8^2)
         13.86
     """
+    return evaluate_case_lesions(
+        pred,
+        ref,
+        spacing,
+        nsd_tolerance_mm=nsd_tolerance_mm,
+        min_lesion_mm3=min_lesion_mm3,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        connectivity=connectivity,
+    )[0]
+
+
+def evaluate_case_lesions(
+    pred: Any,
+    ref: Any,
+    spacing: Sequence[float] | None = None,
+    *,
+    nsd_tolerance_mm: float = 1.0,
+    min_lesion_mm3: float = 3.0,
+    alpha: float = 0.10,
+    beta: float = 0.70,
+    gamma: float = 0.65,
+    connectivity: int = 6,
+    regions: np.ndarray | None = None,
+    region_names: Sequence[str] = (),
+) -> tuple[dict[str, float | int | bool], list[dict[str, Any]]]:
+    """:func:`evaluate_case`'s metrics and a row per kept lesion of ``ref`` and of ``pred``,
+    from one labelling of each mask (the rows are the lesions that lesion F1 counts).
+
+    Args:
+        pred, ref, spacing, nsd_tolerance_mm, min_lesion_mm3, alpha, beta, gamma, connectivity:
+            as for :func:`evaluate_case`.
+        regions: optional int map of the masks' shape: region codes 1, 2, ... in order of
+            precedence (0: none); a lesion lies in the lowest code among its voxels.
+        region_names: code k's name at position k - 1; with names, rows have ``location``.
+
+    Returns:
+        ``(metrics, lesions)``: the dict of :func:`evaluate_case`, and the reference lesions
+        then the predicted ones, each a dict with the keys of :data:`LESION_KEYS`.
+
+    Example:
+        >>> ref = np.zeros((8, 8, 8), bool); ref[1:3, 1:3, 1:3] = True; ref[5:8, 5:8, 5:8] = True
+        >>> pred = np.zeros_like(ref); pred[5:8, 5:8, 5:8] = True
+        >>> regions = np.ones(ref.shape, int); regions[4:] = 2
+        >>> _, rows = evaluate_case_lesions(pred, ref, (1, 1, 1), regions=regions,
+        ...                                 region_names=("front", "back"))
+        >>> for r in rows:
+        ...     print(r["side"], r["lesion"], r["volume_mm3"], r["detected"], r["location"])
+        ref 1 27.0 True back
+        ref 2 8.0 False front
+        pred 1 27.0 True back
+    """
     pred, ref, sp = check_masks(pred, ref, spacing)
     check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
     check_tolerance(nsd_tolerance_mm)
+    check_regions(regions, pred.shape)
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
     ref_in_pred = pred_voxels.position(ref_voxels.index)
     rule = (min_lesion_mm3, alpha, beta, gamma, connectivity)
-    return {
+    lesions = voxel_detection(pred_voxels, ref_voxels, ref_in_pred, sp, rule, regions)
+    metrics = {
         **_overlap(pred_voxels, ref_voxels, ref_in_pred),
         **_surface(pred_voxels, ref_voxels, sp, nsd_tolerance_mm),
-        **_lesion_scores(pred_voxels, ref_voxels, ref_in_pred, sp, rule),
+        **_lesion_scores(lesions),
         **_volumes(pred_voxels, ref_voxels, sp, pred.shape),
     }
+    return metrics, _lesion_rows(lesions, region_names)
+
+
+def _lesion_rows(lesions: LesionDetection, region_names: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per kept lesion, the reference's then the prediction's."""
+    rows: list[dict[str, Any]] = []
+    for side, found in (("ref", lesions.ref_lesions), ("pred", lesions.pred_lesions)):
+        for k, (volume, hit, code) in enumerate(
+            zip(found.volumes_mm3, found.detected, found.region, strict=True)
+        ):
+            row = {"side": side, "lesion": k + 1, "volume_mm3": float(volume)}
+            row["detected"] = bool(hit)
+            if region_names:
+                row["location"] = region_names[code - 1] if code > 0 else ""
+            rows.append(row)
+    return rows
 
 
 def _overlap(pred: Voxels, ref: Voxels, ref_in_pred: np.ndarray) -> _Scores:
@@ -134,26 +216,8 @@ def _surface(
     return {**distances, "nsd": nsd}
 
 
-def _lesion_scores(
-    pred: Voxels,
-    ref: Voxels,
-    ref_in_pred: np.ndarray,
-    spacing: tuple[float, float, float],
-    rule: tuple[float, float, float, float, int],
-) -> _Scores:
-    """The lesion-wise columns; ``rule`` is (min_lesion_mm3, alpha, beta, gamma, connectivity)."""
-    min_lesion_mm3, alpha, beta, gamma, connectivity = rule
-    lesions = voxel_detection(
-        pred,
-        ref,
-        ref_in_pred,
-        spacing,
-        min_lesion_mm3=min_lesion_mm3,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        connectivity=connectivity,
-    )
+def _lesion_scores(lesions: LesionDetection) -> _Scores:
+    """The lesion-wise columns of a case's detection."""
     return {
         "lesion_precision": lesions.precision,
         "lesion_recall": lesions.recall,

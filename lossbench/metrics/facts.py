@@ -70,6 +70,8 @@ _TABLE = [
     MetricFacts("hd95", "HD95", "mm", False, 2),
     MetricFacts("asd", "ASD", "mm", False, 2),
     MetricFacts("assd", "ASSD", "mm", False, 2),
+    MetricFacts("ece", "ECE", "", False, 4),
+    MetricFacts("brier", "Brier", "", False, 4),
 ]
 
 METRICS: dict[str, MetricFacts] = {m.key: m for m in _TABLE}

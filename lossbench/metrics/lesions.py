@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,9 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from lossbench.metrics._masks import Voxels, check_masks, mask_voxels
+from lossbench.metrics.regions import check_regions, lesion_regions
 
-__all__ = ["LesionDetection", "detected", "label_lesions", "lesion_detection"]
+__all__ = ["LesionDetection", "LesionList", "detected", "label_lesions", "lesion_detection"]
 
 _NEIGHBOURS = {
     6: np.eye(3, dtype=int),
@@ -193,6 +194,27 @@ def detected(
 
 
 @dataclass(frozen=True)
+class LesionList:
+    """The kept lesions of one mask, lesion k (anima's numbering) at position k - 1.
+
+    Attributes:
+        volumes_mm3: float (n,) volume of each lesion (mm^3).
+        detected: bool (n,) whether the other mask detects it (the rule, roles as needed).
+        region: int (n,) the first region, in the code order of the ``regions`` map given to
+            :func:`lesion_detection` (1 first), that any voxel of the lesion lies in; 0 where
+            it lies in none, or no map was given.
+    """
+
+    volumes_mm3: np.ndarray
+    detected: np.ndarray
+    region: np.ndarray
+
+
+def _no_lesions() -> LesionList:
+    return LesionList(np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True)
 class LesionDetection:
     """Lesion-wise detection of one case.
 
@@ -202,6 +224,7 @@ class LesionDetection:
         pred_detected: predicted lesions detected by the reference (roles swapped).
         fp_volume_mm3: volume of the predicted lesions not detected by the reference.
         ref_empty: the reference mask has no voxel at all (anima's empty-ground-truth branch).
+        ref_lesions, pred_lesions: each kept lesion's volume, detection and region.
     """
 
     n_ref: int
@@ -210,6 +233,8 @@ class LesionDetection:
     pred_detected: int
     fp_volume_mm3: float
     ref_empty: bool
+    ref_lesions: LesionList = field(default_factory=_no_lesions, compare=False, repr=False)
+    pred_lesions: LesionList = field(default_factory=_no_lesions, compare=False, repr=False)
 
     @property
     def n_fp(self) -> int:
@@ -249,6 +274,7 @@ def lesion_detection(
     beta: float = 0.70,
     gamma: float = 0.65,
     connectivity: int = 6,
+    regions: np.ndarray | None = None,
 ) -> LesionDetection:
     """Lesion-wise detection of ``pred`` against ``ref`` by the MSSEG-2 rule (module docstring).
 
@@ -258,9 +284,12 @@ def lesion_detection(
         min_lesion_mm3: size limit (mm^3), >= 0.
         alpha, beta, gamma: the rule's thresholds, each in (0, 1] as anima requires.
         connectivity: 6 (face, anima's) or 26.
+        regions: optional int map of the masks' shape, region codes 1, 2, ... (0: none), in
+            order of precedence: each lesion gets the lowest code among its voxels.
 
     Returns:
-        :class:`LesionDetection` (counts, false-positive volume in mm^3, precision, recall, F1).
+        :class:`LesionDetection` (counts, false-positive volume in mm^3, precision, recall, F1,
+        and each lesion's volume, detection and region).
 
     Raises:
         ValueError: a threshold outside (0, 1], a bad size limit or connectivity, bad masks.
@@ -275,22 +304,17 @@ def lesion_detection(
         >>> result = lesion_detection(pred, small)
         >>> result.n_ref, result.recall, result.precision, result.f1, result.n_fp
         (0, nan, 0.0, 0.0, 1)
+        >>> result = lesion_detection(pred, ref)
+        >>> result.ref_lesions.volumes_mm3.tolist(), result.ref_lesions.detected.tolist()
+        ([9.0, 9.0], [True, False])
     """
     check_rule(min_lesion_mm3, alpha, beta, gamma, connectivity)
     pred, ref, sp = check_masks(pred, ref, spacing)
+    check_regions(regions, ref.shape)
     pred_voxels, ref_voxels = mask_voxels(pred, ref)
     ref_in_pred = pred_voxels.position(ref_voxels.index)
-    return voxel_detection(
-        pred_voxels,
-        ref_voxels,
-        ref_in_pred,
-        sp,
-        min_lesion_mm3=min_lesion_mm3,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        connectivity=connectivity,
-    )
+    rule = (min_lesion_mm3, alpha, beta, gamma, connectivity)
+    return voxel_detection(pred_voxels, ref_voxels, ref_in_pred, sp, rule, regions)
 
 
 def check_rule(
@@ -310,16 +334,14 @@ def voxel_detection(
     ref: Voxels,
     ref_in_pred: np.ndarray,
     spacing: tuple[float, float, float],
-    *,
-    min_lesion_mm3: float,
-    alpha: float,
-    beta: float,
-    gamma: float,
-    connectivity: int,
+    rule: tuple[float, float, float, float, int],
+    regions: np.ndarray | None = None,
 ) -> LesionDetection:
     """:func:`lesion_detection` of two masks listed together by :func:`mask_voxels`, given
     ``ref_in_pred``, the position of each reference voxel among the predicted ones (-1 where
-    none, :meth:`Voxels.position`); the rule already checked. Each mask is labelled once."""
+    none, :meth:`Voxels.position`); ``rule`` is (min_lesion_mm3, alpha, beta, gamma,
+    connectivity), it and ``regions`` already checked. Each mask is labelled once."""
+    min_lesion_mm3, alpha, beta, gamma, connectivity = rule
     ref_lesion, n_ref = _lesions(ref, spacing, min_lesion_mm3, connectivity)
     pred_lesion, n_pred = _lesions(pred, spacing, min_lesion_mm3, connectivity)
     shared = ref_in_pred >= 0
@@ -332,11 +354,18 @@ def voxel_detection(
     size_pred = np.bincount(pred_lesion, minlength=n_pred + 1)[1:]
     ref_hit = detected(overlap, size_ref, size_pred, alpha, beta, gamma)
     pred_hit = detected(overlap.T, size_pred, size_ref, alpha, beta, gamma)
+    voxel_mm3 = _voxel_mm3(spacing)
     return LesionDetection(
         n_ref=n_ref,
         n_pred=n_pred,
         ref_detected=int(ref_hit.sum()),
         pred_detected=int(pred_hit.sum()),
-        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * _voxel_mm3(spacing),
+        fp_volume_mm3=float(size_pred[~pred_hit].sum()) * voxel_mm3,
         ref_empty=ref.index.size == 0,
+        ref_lesions=LesionList(
+            size_ref * voxel_mm3, ref_hit, lesion_regions(ref, ref_lesion, n_ref, regions)
+        ),
+        pred_lesions=LesionList(
+            size_pred * voxel_mm3, pred_hit, lesion_regions(pred, pred_lesion, n_pred, regions)
+        ),
     )

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tabulate import tabulate
 
 from lossbench._folders import check_output
 from lossbench.config import Config
@@ -22,17 +21,19 @@ from lossbench.metrics.facts import facts
 from lossbench.report import figures
 from lossbench.report._io import check_names, load_checked, read_config
 from lossbench.report.compare import comparison_summary
+from lossbench.report.diagnostics import Diagnostics, diagnostics
 from lossbench.report.gradients import (
     LABELS,
     gradient_means,
     gradient_section,
     probed_histories,
 )
-from lossbench.report.html import Section, html_page
+from lossbench.report.html import Section, html_page, markdown_page
 from lossbench.report.qualitative import worst_case_figure
 from lossbench.report.released import released_section
 from lossbench.report.sensitivity import heatmap_panels, sensitivity_sections
 from lossbench.report.tables import (
+    AGGREGATION_PROTOCOL,
     EXTENDED_METRICS,
     MAIN_METRICS,
     benchmark_ms,
@@ -63,23 +64,6 @@ from lossbench.stats import (
 )
 
 __all__ = ["build_report"]
-
-PROTOCOL = (
-    "Aggregation protocol (MSSEG-2's): segmentation and lesion-detection metrics are averaged "
-    "over the test cases that have reference lesions; cases without are summarised separately "
-    "by their false-positive lesions (Table 4). With several seeds a case's value is first "
-    "averaged over seeds, and the seed-to-seed spread of the mean Dice is its own column. "
-    "Brackets hold 95% percentile bootstrap intervals (10,000 resamples of cases, and of the "
-    "seeds within each case when there are several; seeded). Bold marks the best mean per "
-    "column. After a value, (k worst) counts the cases given the worst value, (-k) those left "
-    "out."
-)
-
-
-def _md(frame: pd.DataFrame) -> str:
-    return tabulate(
-        frame, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
-    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +100,7 @@ def _tables(view: _View, summary: Summary, n_resamples: int) -> list[Section]:
         ("Verdict", verdict_markdown(summary), None),
         (
             f"Table 1: mean metrics per {one}",
-            f"{PROTOCOL} {note}{dagger}",
+            f"{AGGREGATION_PROTOCOL} {note}{dagger}",
             main_table(view.shown, MAIN_METRICS, n_resamples),
         ),
         ("Table 1b: more metrics", none, main_table(view.shown, EXTENDED_METRICS, n_resamples)),
@@ -177,6 +161,7 @@ def _sections(
     n_resamples: int,
     bench: Any,
     histories: dict[str, pd.DataFrame],
+    diagnosed: Diagnostics,
 ) -> tuple[list[Section], dict]:
     """Every section (title, text, table) of the report, and the panels of its figures: the
     critical-difference diagrams' (``"ranks"``), the sweeps' heatmaps (``"sweeps"``), the
@@ -196,6 +181,7 @@ def _sections(
     gradients = gradient_section(histories)
     if gradients is not None:
         sections.append(gradients)
+    sections += diagnosed.sections
     panels.update(histories=histories, gradients=probed_histories(histories))
     sensitivity = sensitivity_sections(view.table, n_resamples)
     sections += [section for _, section, _ in sensitivity]
@@ -225,6 +211,7 @@ def _figures(
     panels: dict,
     show: Sequence[str],
     baseline: str | None,
+    diagnosed: Diagnostics,
 ) -> dict[str, Path]:
     """Every figure of the report: title -> PNG path."""
     _, many = summary.words
@@ -239,6 +226,8 @@ def _figures(
     if panels["gradients"]:
         path = out.figure("gradients")
         made["Gradient anatomy"] = figures.gradient_curves(panels["gradients"], LABELS, path)
+    for title, name, draw, _ in diagnosed.figures:
+        made[title] = draw(out.figure(name))
     qualitative = worst_case_figure(
         run, view.results, baseline, show, seed, out.figure("qualitative")
     )
@@ -262,9 +251,12 @@ def _figures(
     return made
 
 
-def _captions(summary: Summary, baseline: str | None, n_resamples: int) -> dict[str, str]:
+def _captions(
+    summary: Summary, baseline: str | None, n_resamples: int, diagnosed: Diagnostics
+) -> dict[str, str]:
     one, many = summary.words
     return {
+        **{title: caption for title, _, _, caption in diagnosed.figures},
         "Worst case of the baseline loss": f"The test case where {baseline} has its lowest "
         "Dice: the baseline loss, the loss with the best mean Dice and any loss asked for "
         "with --show; green true positives, red false positives, blue false negatives.",
@@ -275,17 +267,6 @@ def _captions(summary: Summary, baseline: str | None, n_resamples: int) -> dict[
         f"bootstrap resamples of the cases (and of the seeds within each case), every {one} on "
         "the same draws.",
     }
-
-
-def _markdown(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) -> str:
-    md = ["# lossbench report", ""]
-    for title, text, frame in sections:
-        md += [f"## {title}", ""] + ([text, ""] if text else [])
-        md += [_md(frame), ""] if frame is not None else []
-    for title, (path, caption) in made.items():
-        md += [f"## {title}", "", *([caption, ""] if caption else [])]
-        md += [f"![{title}](figures/{path.name})", ""]
-    return "\n".join(md)
 
 
 def _summary(
@@ -313,12 +294,16 @@ def _summary(
 
 
 def _write_summary(
-    out: ReportLayout, summary: Summary, root: Path, histories: dict[str, pd.DataFrame]
+    out: ReportLayout,
+    summary: Summary,
+    root: Path,
+    histories: dict[str, pd.DataFrame],
+    diagnosed: Diagnostics,
 ) -> None:
-    """``summary.json``: the :class:`Summary`, a tuned run's ``tuning``, and the gradient
-    shares of a run with probes (``gradient_shares``: loss -> share -> mean over the last
-    half of training)."""
-    record = summary.to_json()
+    """``summary.json``: the :class:`Summary`, a tuned run's ``tuning``, the gradient shares of
+    a run with probes (``gradient_shares``: loss -> share -> mean over the last half of
+    training), and the diagnostics' ``size_recall`` and ``calibration``."""
+    record = {**summary.to_json(), **diagnosed.summary}
     tuning = tuning_summary(root)
     if tuning is not None:
         record["tuning"] = tuning
@@ -326,6 +311,24 @@ def _write_summary(
     if not shares.empty:
         record["gradient_shares"] = shares.round(6).to_dict(orient="index")
     out.summary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
+def _captioned(
+    paths: dict[str, Path], captions: dict[str, str], dagger: str
+) -> dict[str, tuple[Path, str]]:
+    """Each figure's path with its caption and the dagger's note."""
+    return {
+        title: (path, " ".join(filter(None, [captions.get(title, ""), dagger.strip()])))
+        for title, path in paths.items()
+    }
+
+
+def _layouts(run_dir: str | Path, out_dir: str | Path | None) -> tuple[RunLayout, ReportLayout]:
+    """The folder read and the folder written (checked: the run's own, or a report's)."""
+    run = RunLayout(Path(run_dir))
+    if out_dir is not None and Path(out_dir).resolve() != run.root.resolve():
+        check_output(out_dir, "report")
+    return run, ReportLayout(run.root if out_dir is None else Path(out_dir))
 
 
 def build_report(
@@ -337,6 +340,7 @@ def build_report(
     nan_policy: str | None = None,
     compare: Sequence[str | Path] = (),
     show: Sequence[str] = (),
+    size_bins: Sequence[float] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html``, ``summary.json`` (the
     :class:`lossbench.stats.Summary`) and ``figures/`` of a run or a score's folder.
@@ -352,6 +356,7 @@ def build_report(
         nan_policy: ``"worst"`` or ``"exclude"`` (default: the run's, else ``"worst"``).
         compare: other run folders whose rankings the verdict sets against this run's.
         show: losses shown in the qualitative figure beside the baseline and the best loss.
+        size_bins: volume edges (mm^3) of the size bins (default: ``report.size_bins``).
 
     Returns:
         ``(markdown path, html path)``.
@@ -362,12 +367,9 @@ def build_report(
             rows or no case with lesions, ``nan_policy`` is unknown, ``baseline`` or a ``show``
             loss is not in the results, or ``out_dir`` holds something else.
     """
-    run = RunLayout(Path(run_dir))
-    if out_dir is not None and Path(out_dir).resolve() != run.root.resolve():
-        check_output(out_dir, "report")
-    out = ReportLayout(run.root if out_dir is None else Path(out_dir))
+    run, out = _layouts(run_dir, out_dir)
     config = read_config(run.root)
-    policy = check_nan_policy(nan_policy or (config.report.nan_policy if config else "worst"))
+    policy = check_nan_policy(nan_policy or (config or Config()).report.nan_policy)
     results, unit = load_checked(run.root)
     check_names(run.root, results, unit, baseline, show)
     baseline = "dice" if baseline is None and "dice" in set(results["method"]) else baseline
@@ -376,15 +378,13 @@ def build_report(
     out.root.mkdir(parents=True, exist_ok=True)
     view = _View.of(table, results, summary.protocol.pretrain_loss)
     histories = _histories(run, view)
-    _write_summary(out, summary, run.root, histories)
-    sections, panels = _sections(view, summary, baseline, n_resamples, bench, histories)
+    edges = size_bins or (config or Config()).report.size_bins
+    diagnosed = diagnostics(run.root, results, view.rename, summary.words, edges, n_resamples)
+    _write_summary(out, summary, run.root, histories, diagnosed)
+    sections, panels = _sections(view, summary, baseline, n_resamples, bench, histories, diagnosed)
     sections[1:1] = tuning_sections(run.root, results, compare, policy)  # after the verdict
-    paths = _figures(run, out, view, summary, panels, show, baseline)
-    captions = _captions(summary, baseline, n_resamples)
-    made = {
-        title: (path, " ".join(filter(None, [captions.get(title, ""), view.dagger.strip()])))
-        for title, path in paths.items()
-    }
-    out.markdown.write_text(_markdown(sections, made))
+    paths = _figures(run, out, view, summary, panels, show, baseline, diagnosed)
+    made = _captioned(paths, _captions(summary, baseline, n_resamples, diagnosed), view.dagger)
+    out.markdown.write_text(markdown_page(sections, made))
     out.html.write_text(html_page(sections, made, run.config.read_text() if config else ""))
     return out.markdown, out.html

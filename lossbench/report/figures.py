@@ -15,6 +15,7 @@ __all__ = [
     "boxplots",
     "critical_difference",
     "gradient_curves",
+    "pyplot",
     "qualitative",
     "rank_stability",
     "sweep_heatmaps",
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
     """``matplotlib.pyplot`` on the file-only Agg backend (no display needed)."""
     import matplotlib
 
@@ -43,7 +44,7 @@ def boxplots(matrices: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
         >>> boxplots({"dice": m}, tempfile.mkdtemp() + "/b.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     first = next(iter(matrices))
     medians = matrices[first].median()
     order = medians.sort_values(
@@ -81,7 +82,7 @@ def training_curves(histories: dict[str, pd.DataFrame], path: str | Path) -> Pat
         >>> training_curves(h, tempfile.mkdtemp() + "/c.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, history in sorted(histories.items()):
         smooth = history["loss"].rolling(10, min_periods=1).mean()
@@ -115,7 +116,7 @@ def qualitative(
         >>> qualitative(img, img, ref, {"dice": ref}, tempfile.mkdtemp() + "/q.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     z = int(np.argmax(reference.reshape(-1, reference.shape[-1]).sum(0)))
     panels = [("baseline", baseline), ("follow-up", followup), ("reference", followup)]
     fig, axes = plt.subplots(1, 3 + len(predictions), figsize=(2.6 * (3 + len(predictions)), 3.0))
@@ -162,7 +163,7 @@ def critical_difference(
         >>> critical_difference({"DC": (ranks, [["a", "b"]])}, path).suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     k = max(len(ranks) for ranks, _ in panels.values())
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.6 * len(panels), 0.3 * k + 1.6), squeeze=False
@@ -211,7 +212,7 @@ def rank_stability(probabilities: pd.DataFrame, path: str | Path) -> Path:
         >>> rank_stability(p, tempfile.mkdtemp() + "/r.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     k = len(probabilities)
     fig, axes = plt.subplots(
         1,
@@ -292,7 +293,7 @@ def sweep_heatmaps(panels: Mapping[tuple[str, str, str], pd.DataFrame], path: st
         >>> sweep_heatmaps({("dice", "beta", ""): cells}, tempfile.mkdtemp() + "/h.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     metrics = list(dict.fromkeys(key[0] for key in panels))
     pairs = list(dict.fromkeys(key[1:] for key in panels))
     fig, axes = plt.subplots(
@@ -326,7 +327,7 @@ def gradient_curves(
         >>> gradient_curves({"a": h}, labels, tempfile.mkdtemp() + "/g.png").suffix
         '.png'
     """
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 4.2), squeeze=False)
     for ax, (column, label) in zip(axes[0], labels.items(), strict=True):
         for name, history in probed.items():

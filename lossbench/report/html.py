@@ -1,4 +1,5 @@
-"""The self-contained HTML page of a report: sortable tables, figures inlined, no external file."""
+"""The pages of a report: the self-contained HTML page (sortable tables, figures inlined, no
+external file) and the markdown page."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from tabulate import tabulate
 
-__all__ = ["Section", "html_page"]
+__all__ = ["Section", "html_page", "markdown_page"]
 
 Section = tuple[str, str, "pd.DataFrame | None"]
 """One report section: title, text (markdown: bold, code spans, ``- `` bullet lists), table."""
@@ -110,3 +112,26 @@ def html_page(
         + "".join(body)
         + f"<script>{_SORT}</script></body></html>"
     )
+
+
+def markdown_page(sections: Sequence[Section], made: dict[str, tuple[Path, str]]) -> str:
+    """``report.md``: each section (its table in GitHub markdown), then each figure (title ->
+    (PNG path, caption)), linked under ``figures/``.
+
+    Example:
+        >>> page = markdown_page([("A", "text", pd.DataFrame({"x": [1]}))], {})
+        >>> page.splitlines()[:4]
+        ['# lossbench report', '', '## A', '']
+    """
+    md = ["# lossbench report", ""]
+    for title, text, frame in sections:
+        md += [f"## {title}", ""] + ([text, ""] if text else [])
+        if frame is not None:
+            table = tabulate(
+                frame, headers="keys", tablefmt="github", stralign="right", disable_numparse=True
+            )
+            md += [table, ""]
+    for title, (path, caption) in made.items():
+        md += [f"## {title}", "", *([caption, ""] if caption else [])]
+        md += [f"![{title}](figures/{path.name})", ""]
+    return "\n".join(md)

@@ -21,6 +21,7 @@ from lossbench.stats import (
 )
 
 __all__ = [
+    "AGGREGATION_PROTOCOL",
     "MAIN_METRICS",
     "benchmark_ms",
     "cost_table",
@@ -32,6 +33,18 @@ __all__ = [
     "policy_note",
     "rank_table",
 ]
+
+AGGREGATION_PROTOCOL = (
+    "Aggregation protocol (MSSEG-2's): segmentation and lesion-detection metrics are averaged "
+    "over the test cases that have reference lesions; cases without are summarised separately "
+    "by their false-positive lesions (Table 4). With several seeds a case's value is first "
+    "averaged over seeds, and the seed-to-seed spread of the mean Dice is its own column. "
+    "Brackets hold 95% percentile bootstrap intervals (10,000 resamples of cases, and of the "
+    "seeds within each case when there are several; seeded). Bold marks the best mean per "
+    "column. After a value, (k worst) counts the cases given the worst value, (-k) those left "
+    "out."
+)
+"""How Table 1 aggregates, in words (the report's protocol paragraph)."""
 
 MAIN_METRICS = ("dice", "jaccard", "hd95", "asd", "precision", "lesion_f1")
 EXTENDED_METRICS = ("nsd", "recall", "lesion_precision", "lesion_recall")

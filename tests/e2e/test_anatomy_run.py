@@ -8,6 +8,7 @@ import pandas as pd
 
 from lossbench.cli import main
 from lossbench.data import load_dataset
+from lossbench.data.locations import LOCATION_CLASSES
 from tests._helpers.runs import TINY
 
 ANATOMY = [s for s in TINY if not s.startswith(("data.phantom", "data.shape"))]
@@ -38,3 +39,6 @@ def test_a_tiny_run_on_the_anatomy_phantom(tmp_path: Path) -> None:
     assert any(run.rglob("NOTICE.txt"))  # the template's notice beside its derivative
     assert (run / "report.md").is_file()
     assert (run / "figures" / "qualitative.png").is_file()
+    lesions = pd.read_csv(run / "lesions.csv", keep_default_na=False)
+    refs = lesions[lesions["side"] == "ref"]  # the tissue maps give every lesion its class
+    assert len(refs) and set(refs["location"]) <= set(LOCATION_CLASSES)

@@ -20,7 +20,7 @@ from lossbench.run import run
 from tests._helpers.nifti import load_nifti
 from tests._helpers.runs import recorded, tiny
 
-COLUMNS = ["loss", "seed", "case_id", *METRIC_KEYS, "train_seconds", "device"]
+COLUMNS = ["loss", "seed", "case_id", *METRIC_KEYS, "ece", "brier", "train_seconds", "device"]
 
 
 def test_results_table_rows_and_columns(tiny_run: Path) -> None:
@@ -179,6 +179,8 @@ def test_init_from_a_state_dict_reports_what_was_skipped(tmp_path: Path) -> None
         ("train.init=nowhere.pt", "train.init must be 'pretrain', 'scratch' or a state-dict"),
         ("data.lesion_free=1.5", r"data.lesion_free must be in \[0, 1\], got 1.5"),
         ("report.nan_policy=drop", "report.nan_policy must be 'worst' or 'exclude', got 'drop'"),
+        ("report.size_bins=10,3", r"report.size_bins must be increasing volume edges .mm\^3."),
+        ("report.size_bins=-1,3", r"report.size_bins must be increasing .* got \[-1.0, 3.0\]"),
         ("eval.window=-8", "eval.window must be 0 .the patch size. or a positive edge, got -8"),
         ("train.precision=fp64", "train.precision must be 'auto', 'fp32', 'bf16' or 'fp16', got"),
     ],
