@@ -15,7 +15,13 @@ from lossbench.report.figures import pyplot
 from lossbench.report.html import Section
 from lossbench.stats.estimators import bootstrap_ci
 
-__all__ = ["calibration_of", "calibration_section", "calibration_summary", "reliability_diagrams"]
+__all__ = [
+    "calibration_of",
+    "calibration_section",
+    "calibration_summary",
+    "confident",
+    "reliability_diagrams",
+]
 
 _COLUMNS = ("ece", "brier")
 
@@ -46,6 +52,35 @@ def calibration_of(results: pd.DataFrame, n_resamples: int) -> pd.DataFrame | No
     return pd.DataFrame.from_dict(rows, orient="index").sort_values("ece")
 
 
+CONFIDENT_BIN = -(-RELIABILITY_BINS // 2)
+"""The first bin whose lower edge is at least 0.5 (8 of 15: p >= 8/15 = 0.533)."""
+
+
+def confident(reliability: pd.DataFrame, rename: Mapping[str, str]) -> pd.DataFrame:
+    """Per method (display names), pooled over cases and seeds, the voxels predicted with
+    ``p >= CONFIDENT_BIN / RELIABILITY_BINS``: their mean probability (``confident_p``) and the
+    share of them that is lesion (``confident_share``); NaN for a method with none.
+
+    Example:
+        >>> bins = pd.DataFrame({"loss": "a", "bin": [0, 14], "count": [90, 10],
+        ...     "prob_sum": [0.9, 9.5], "lesion_sum": [1, 4]})
+        >>> confident(bins, {}).round(2).to_dict("index")
+        {'a': {'confident_p': 0.95, 'confident_share': 0.4}}
+    """
+    bins = reliability.rename(columns={"loss": "method"})
+    high = bins[bins["bin"] >= CONFIDENT_BIN]
+    sums = high.groupby("method")[["count", "prob_sum", "lesion_sum"]].sum()
+    sums = sums.reindex(bins["method"].unique())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = pd.DataFrame(
+            {
+                "confident_p": sums["prob_sum"] / sums["count"],
+                "confident_share": sums["lesion_sum"] / sums["count"],
+            }
+        )
+    return out.rename(index=dict(rename))
+
+
 def calibration_section(table: pd.DataFrame, words: tuple[str, str]) -> Section:
     """The "Calibration" section: the table, sorted by ECE, and a sentence on its ends."""
     one, many = words
@@ -60,6 +95,11 @@ def calibration_section(table: pd.DataFrame, words: tuple[str, str]) -> Section:
         index=table.index,
     )
     shown.index.name = one
+    edge = CONFIDENT_BIN / RELIABILITY_BINS
+    if "confident_p" in table:
+        shown[f"p ≥ {edge:.2f}: mean p → lesion share"] = [
+            f"{r['confident_p']:.2f} → {r['confident_share']:.2f}" for _, r in table.iterrows()
+        ]
     best, worst = table.index[0], table.index[-1]
     by_brier = table["brier"].idxmin()
     text = (
@@ -71,6 +111,15 @@ def calibration_section(table: pd.DataFrame, words: tuple[str, str]) -> Section:
         f"Lowest Brier score: {by_brier}. Both are dominated by the many voxels far from any "
         "lesion; the reliability diagrams show each probability bin."
     )
+    if "confident_p" in table and table["confident_share"].notna().any():
+        gap = (table["confident_p"] - table["confident_share"]).dropna()
+        most, least = gap.idxmax(), gap.idxmin()
+        text += (
+            f" Where the threshold decides (p ≥ {edge:.2f}, pooled over cases and seeds), "
+            f"the most over-confident is {most} (mean p {table.loc[most, 'confident_p']:.2f}, "
+            f"lesion share {table.loc[most, 'confident_share']:.2f}), the least {least} "
+            f"({table.loc[least, 'confident_p']:.2f}, {table.loc[least, 'confident_share']:.2f})."
+        )
     return ("Calibration", text, shown)
 
 

@@ -15,6 +15,7 @@ from lossbench.report.calibration import (
     calibration_of,
     calibration_section,
     calibration_summary,
+    confident,
     reliability_diagrams,
 )
 from lossbench.report.html import Section
@@ -68,9 +69,11 @@ def diagnostics(
     table = calibration_of(results, n_resamples) if not results.empty else None
     if table is not None:
         table = table.rename(index=dict(rename))
+        bins = load_rows(root, "reliability")
+        if bins is not None:
+            table = table.join(confident(bins, rename))
         out.sections.append(calibration_section(table, words))
         out.summary["calibration"] = calibration_summary(table)
-        bins = load_rows(root, "reliability")
         if bins is not None:
             order, names = list(table.index), dict(rename)
             caption = (

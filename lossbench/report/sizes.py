@@ -56,26 +56,36 @@ def _cells(sizes: pd.DataFrame, column: str, digits: int) -> pd.DataFrame:
 
 
 def _smallest(sizes: pd.DataFrame, many: str) -> str:
-    """The sentence on the smallest bin: the best method and those that find fewer."""
+    """The sentence on the smallest bin: the methods with the best recall there (ties named
+    together) and those whose paired interval says they find fewer."""
     first = sizes.index.get_level_values("bin")[0]
     rows = sizes.xs(first, level="bin")
     n = rows["ref_lesions"].max()
     if not n > 0:
         return f"The smallest bin ({first} mm³) holds no reference lesion."
-    best = rows["recall"].idxmax()
+    top = rows["recall"].max()
+    best = list(rows.index[np.isclose(rows["recall"], top, rtol=0, atol=1e-12)])
     behind = list(rows.index[rows["behind_best"]])
-    r = rows.loc[best]
+    r = rows.loc[best[0]]
+    verb = "finds" if len(best) == 1 else "find"
     text = (
-        f"On the smallest lesions ({first} mm³, {n:g} reference lesions), {best} finds the most "
-        f"(recall {r['recall']:.2f} [{r['recall_low']:.2f}, {r['recall_high']:.2f}]); "
+        f"On the smallest lesions ({first} mm³, {n:g} reference lesions), {_listed(best)} "
+        f"{verb} the most (recall {top:.2f} [{r['recall_low']:.2f}, {r['recall_high']:.2f}]"
+        f"{'' if len(best) == 1 else ' for ' + best[0]}); "
     )
     if not behind:
         return text + f"no other of the {many} finds significantly fewer."
-    others = len(rows) - 1 - len(behind)
+    others = len(rows) - len(best) - len(behind)
     return text + (
-        f"{', '.join(behind)} find fewer (the 95% paired bootstrap interval of the difference "
-        f"from {best} lies below 0), and the other {others} do not differ from it."
+        f"{_listed(behind)} find{'s' if len(behind) == 1 else ''} fewer (the 95% paired "
+        f"bootstrap interval of the difference from {best[0]} lies below 0), and the other "
+        f"{others} do not differ from it."
     )
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def size_sections(sizes: pd.DataFrame, words: tuple[str, str]) -> list[Section]:
@@ -130,15 +140,18 @@ def size_curves(sizes: pd.DataFrame, edges: Sequence[float], path: str | Path) -
     last = e[-1] * (e[-1] / e[-2] if len(e) > 1 and e[-2] > 0 else 3.0)
     centres = [np.sqrt(max(a, b / 10) * b) for a, b in itertools.pairwise(e)] + [last]
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, rows in sizes.groupby(level="method", sort=False):
-        ax.plot(centres, rows["recall"].to_numpy(), marker="o", linewidth=1, label=method)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    colours = plt.get_cmap("tab20").colors
+    for k, (method, rows) in enumerate(sizes.groupby(level="method", sort=False)):
+        style = {"color": colours[k % 20], "linestyle": ("-", "--", ":")[k // 20 % 3]}
+        ax.plot(centres, rows["recall"].to_numpy(), marker="o", linewidth=1, label=method, **style)
     ax.set_xscale("log")
     ax.set_xticks(centres, bin_labels(edges))
     ax.minorticks_off()
     ax.set(xlabel="reference lesion volume (mm³)", ylabel="lesion recall", ylim=(-0.02, 1.02))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    methods = sizes.index.get_level_values("method").nunique()
+    ax.legend(fontsize=6, ncol=1 + methods // 30, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

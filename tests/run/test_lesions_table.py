@@ -4,11 +4,13 @@ on request."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from lossbench.data.msseg2 import read_volume
 from lossbench.metrics import LESION_KEYS, calibration
@@ -69,3 +71,17 @@ def test_saved_probability_maps_give_the_run_its_calibration(tmp_path: Path) -> 
         assert ((prob > 0.5) == (pred > 0)).mean() > 0.999  # 16-bit rounding at the threshold
         mine = calibration(prob, label, brain)
         assert abs(mine.ece - row.ece) < 1e-4 and abs(mine.brier - row.brier) < 1e-4
+
+
+def test_the_report_shows_sizes_and_calibration(tiny_run: Path) -> None:
+    report = (tiny_run / "report.md").read_text()
+    for title in ("Detection by lesion size", "False-positive lesions by size", "Calibration"):
+        assert f"## {title}\n" in report
+    assert "figures/sizes.png" in report and "figures/reliability.png" in report
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert set(summary["size_recall"]) == {"ce", "dice"}
+    assert list(summary["size_recall"]["dice"]) == ["3-10", "10-30", "30-100", "100-300", ">300"]
+    results = load(tiny_run)
+    for loss in ("ce", "dice"):
+        mean = results[results["loss"] == loss].groupby("case_id")["ece"].mean().mean()
+        assert summary["calibration"][loss]["ece"] == pytest.approx(mean, abs=1e-6)
