@@ -11,7 +11,7 @@ import pandas as pd
 
 from lossbench.layout import RunLayout
 
-__all__ = ["check_table", "load", "load_rows", "read_rows"]
+__all__ = ["check_rows", "check_table", "load", "load_rows", "read_rows"]
 
 _UNIT_INTERVAL = (
     "dice",
@@ -173,7 +173,61 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         >>> read_rows(path).to_dict("records")
         [{'case_id': '007', 'location': '', 'volume_mm3': 4.0}]
     """
-    return pd.read_csv(path, dtype={"case_id": str, "location": str}, keep_default_na=False)
+    table = pd.read_csv(path, dtype={"case_id": str, "location": str}, keep_default_na=False)
+    return check_rows(table, path)
+
+
+def _numbers(table: pd.DataFrame, column: str, source: str | Path) -> pd.Series:
+    values = pd.to_numeric(table[column], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.astype(float))
+    if bad.any():
+        _refuse(table, source, bad, column, "is not a finite number")
+    return values.astype(float)
+
+
+def check_rows(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """Check a per-lesion or a reliability table as it is read; returns it unchanged.
+
+    Lesion rows: ``side`` ref or pred, ``volume_mm3`` above 0, ``detected`` true or false,
+    ``lesion`` a number from 1. Reliability rows: ``bin`` from 0, ``count`` and ``lesion_sum``
+    counts with ``lesion_sum <= count``, ``prob_sum`` in [0, count].
+
+    Raises:
+        ValueError: naming ``source``, the row, the column and the value at fault.
+
+    Example:
+        >>> rows = pd.DataFrame({"loss": ["a"], "case_id": ["p1"], "side": ["both"]})
+        >>> check_rows(rows, "lesions.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: lesions.csv: row 1 (loss a, case p1), column side: 'both' is not ref or pred
+    """
+    if "side" in table:
+        wrong = ~table["side"].isin(["ref", "pred"])
+        if wrong.any():
+            _refuse(table, source, wrong, "side", "is not ref or pred")
+    if "detected" in table:
+        _flag(table, source, "detected")
+    if "volume_mm3" in table:
+        small = _numbers(table, "volume_mm3", source) <= 0
+        if small.any():
+            _refuse(table, source, small, "volume_mm3", "is not above 0")
+    for column, low in {"lesion": 1, "bin": 0, "count": 0, "lesion_sum": 0}.items():
+        if column in table:
+            values = _numbers(table, column, source)
+            wrong = (values < low) | (values != values.round())
+            if wrong.any():
+                _refuse(table, source, wrong, column, f"is not an integer from {low}")
+    if {"count", "prob_sum", "lesion_sum"} <= set(table.columns):
+        count = table["count"].astype(float)
+        probs = _numbers(table, "prob_sum", source)
+        outside = (probs < 0) | (probs > count * (1 + 1e-9))
+        if outside.any():
+            _refuse(table, source, outside, "prob_sum", "is not in [0, count]")
+        over = table["lesion_sum"].astype(float) > count
+        if over.any():
+            _refuse(table, source, over, "lesion_sum", "is more than count")
+    return table
 
 
 def load_rows(run_dir: str | Path, table: str) -> pd.DataFrame | None:
@@ -188,7 +242,7 @@ def load_rows(run_dir: str | Path, table: str) -> pd.DataFrame | None:
     if table == "lesions":
         if layout.lesions_parquet.exists():
             try:
-                return pd.read_parquet(layout.lesions_parquet)
+                return check_rows(pd.read_parquet(layout.lesions_parquet), layout.lesions_parquet)
             except ImportError:
                 pass
         path = layout.lesions_csv

@@ -14,6 +14,7 @@ import pytest
 
 from lossbench.data.msseg2 import read_volume
 from lossbench.metrics import LESION_KEYS, calibration
+from lossbench.report import build_report
 from lossbench.results import load, load_rows
 from lossbench.run import run
 from tests._helpers.runs import tiny
@@ -85,3 +86,26 @@ def test_the_report_shows_sizes_and_calibration(tiny_run: Path) -> None:
     for loss in ("ce", "dice"):
         mean = results[results["loss"] == loss].groupby("case_id")["ece"].mean().mean()
         assert summary["calibration"][loss]["ece"] == pytest.approx(mean, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("lesions", "volume_mm3", -2.0, "column volume_mm3: -2.0 is not above 0"),
+        ("lesions", "side", "left", "column side: 'left' is not ref or pred"),
+        ("reliability", "lesion_sum", 10**9, "column lesion_sum: 1000000000 is more than count"),
+        ("reliability", "prob_sum", -1.0, r"column prob_sum: -1.0 is not in \[0, count\]"),
+    ],
+)
+def test_a_damaged_table_is_refused_by_the_report_naming_the_row(
+    tiny_run_copy: Path, table: str, column: str, value: object, message: str
+) -> None:
+    rows = load_rows(tiny_run_copy, table)
+    assert rows is not None
+    rows.loc[3, column] = value
+    path = tiny_run_copy / ("lesions.parquet" if table == "lesions" else "reliability.csv")
+    rows.to_parquet(path) if table == "lesions" else rows.to_csv(path, index=False)
+    row = rows.iloc[3]
+    where = f"row 4 \\(loss {row['loss']}, seed {row['seed']}, case {row['case_id']}\\)"
+    with pytest.raises(ValueError, match=f"{path.name}: {where}, {message}"):
+        build_report(tiny_run_copy)
