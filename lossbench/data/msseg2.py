@@ -147,6 +147,8 @@ def load_case(case_dir: str | Path) -> Case:
                     f"{paths[key]} must be binary (0/1), found values "
                     f"{values[~np.isin(values, (0, 1))][:5].tolist()}"
                 )
+    if "tissue" in volumes:
+        _check_tissue(volumes["tissue"][0], paths["tissue"])
     mask, tissue = volumes.get("brain_mask"), volumes.get("tissue")
     return Case(
         case_id=folder.name,
@@ -158,6 +160,19 @@ def load_case(case_dir: str | Path) -> Case:
         affine=ref_affine,
         tissue=None if tissue is None else tissue[0].astype(np.int16),
     )
+
+
+def _check_tissue(data: np.ndarray, path: Path) -> None:
+    """Refuse a tissue map that holds codes other than the phantom's (0 outside)."""
+    from lossbench.data.anatomy import TISSUE_CLASSES
+
+    codes = np.unique(data)
+    odd = codes[~np.isin(codes, (0, *TISSUE_CLASSES.values()))]
+    if odd.size:
+        raise ValueError(
+            f"{path} must hold the tissue codes {TISSUE_CLASSES} (0 outside the brain), found "
+            f"{odd[:5].tolist()}; remove it, or write the codes the phantom writes"
+        )
 
 
 class Dataset(Sequence[Case]):

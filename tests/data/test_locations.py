@@ -3,6 +3,8 @@ its new lesions with."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,21 @@ def test_a_map_of_unknown_codes_is_refused() -> None:
         location_map(np.full((2, 2, 2), 9), (1, 1, 1))
     with pytest.raises(ValueError, match="3D integer"):
         location_map(np.zeros((2, 2, 2)), (1, 1, 1))
+
+
+def test_a_case_folder_reads_its_tissue_map_and_refuses_unknown_codes(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from lossbench.data.msseg2 import TISSUE_FILE, load_case
+    from lossbench.data.synthetic import write_case
+
+    case = generate_case(3, shape=(48, 56, 48))
+    folder = write_case(case, tmp_path)
+    loaded = load_case(folder)
+    assert loaded.tissue is not None and case.tissue is not None
+    assert np.array_equal(loaded.tissue, case.tissue)
+    odd = case.tissue.copy()
+    odd[0, 0, 0] = 7
+    nib.save(nib.Nifti1Image(odd.astype(np.int16), case.affine), folder / TISSUE_FILE)
+    with pytest.raises(ValueError, match=rf"{TISSUE_FILE} must hold the tissue codes .* \[7\]"):
+        load_case(folder)
