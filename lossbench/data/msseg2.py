@@ -147,8 +147,7 @@ def load_case(case_dir: str | Path) -> Case:
                     f"{paths[key]} must be binary (0/1), found values "
                     f"{values[~np.isin(values, (0, 1))][:5].tolist()}"
                 )
-    if "tissue" in volumes:
-        _check_tissue(volumes["tissue"][0], paths["tissue"])
+    _check_tissue(volumes.get("tissue"), paths["tissue"])
     mask, tissue = volumes.get("brain_mask"), volumes.get("tissue")
     return Case(
         case_id=folder.name,
@@ -162,11 +161,14 @@ def load_case(case_dir: str | Path) -> Case:
     )
 
 
-def _check_tissue(data: np.ndarray, path: Path) -> None:
-    """Refuse a tissue map that holds codes other than the phantom's (0 outside)."""
+def _check_tissue(volume: tuple | None, path: Path) -> None:
+    """Refuse a tissue map (a :func:`read_volume` result, or None: no map) that holds codes
+    other than the phantom's (0 outside)."""
     from lossbench.data.anatomy import TISSUE_CLASSES
 
-    codes = np.unique(data)
+    if volume is None:
+        return
+    codes = np.unique(volume[0])
     odd = codes[~np.isin(codes, (0, *TISSUE_CLASSES.values()))]
     if odd.size:
         raise ValueError(
