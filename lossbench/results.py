@@ -3,7 +3,7 @@ the empty-mask rule puts it."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
@@ -152,14 +152,28 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     """
     layout = RunLayout(Path(run_dir))
     parquet, csv = layout.results_parquet, layout.results_csv
+    table = _parquet_or_csv(
+        parquet, csv, check_table, lambda p: pd.read_csv(p, dtype={"case_id": str})
+    )
+    if table is None:
+        raise FileNotFoundError(f"no {parquet.name} or {csv.name} in {layout.root}")
+    return table
+
+
+def _parquet_or_csv(
+    parquet: Path,
+    csv: Path,
+    check: Callable[[pd.DataFrame, Path], pd.DataFrame],
+    read_csv: Callable[[Path], pd.DataFrame],
+) -> pd.DataFrame | None:
+    """The table of ``parquet`` (or of ``csv`` when pyarrow is missing or the Parquet file is
+    absent), checked by ``check``; None when neither file exists."""
     if parquet.exists():
         try:
-            return check_table(pd.read_parquet(parquet), parquet)
+            return check(pd.read_parquet(parquet), parquet)
         except ImportError:
             pass
-    if csv.exists():
-        return check_table(pd.read_csv(csv, dtype={"case_id": str}), csv)
-    raise FileNotFoundError(f"no {parquet.name} or {csv.name} in {layout.root}")
+    return check(read_csv(csv), csv) if csv.exists() else None
 
 
 def read_rows(path: str | Path) -> pd.DataFrame:
@@ -173,8 +187,11 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         >>> read_rows(path).to_dict("records")
         [{'case_id': '007', 'location': '', 'volume_mm3': 4.0}]
     """
-    table = pd.read_csv(path, dtype={"case_id": str, "location": str}, keep_default_na=False)
-    return check_rows(table, path)
+    return check_rows(_read_csv(Path(path)), path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"case_id": str, "location": str}, keep_default_na=False)
 
 
 def _numbers(table: pd.DataFrame, column: str, source: str | Path) -> pd.Series:
@@ -240,14 +257,7 @@ def load_rows(run_dir: str | Path, table: str) -> pd.DataFrame | None:
     """
     layout = RunLayout(Path(run_dir))
     if table == "lesions":
-        if layout.lesions_parquet.exists():
-            try:
-                return check_rows(pd.read_parquet(layout.lesions_parquet), layout.lesions_parquet)
-            except ImportError:
-                pass
-        path = layout.lesions_csv
-    elif table == "reliability":
-        path = layout.reliability
-    else:
-        raise ValueError(f"`table` must be 'lesions' or 'reliability', got {table!r}")
-    return read_rows(path) if path.exists() else None
+        return _parquet_or_csv(layout.lesions_parquet, layout.lesions_csv, check_rows, _read_csv)
+    if table == "reliability":
+        return read_rows(layout.reliability) if layout.reliability.exists() else None
+    raise ValueError(f"`table` must be 'lesions' or 'reliability', got {table!r}")

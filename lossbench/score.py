@@ -16,9 +16,11 @@ Folders it reads, as reference or as predictions:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from tqdm import tqdm
 
 from lossbench._files import write_atomic
 from lossbench._folders import check_output
-from lossbench.data.locations import LOCATION_CLASSES, location_map
+from lossbench.data.locations import LOCATION_CLASSES, check_tissue, location_map
 from lossbench.data.msseg2 import FILES, TISSUE_FILE, read_volume
 from lossbench.layout import RunLayout
 from lossbench.masks import find_masks, flat_masks, match_cases, read_mask, shown
@@ -119,29 +121,30 @@ def score_case_lesions(
                 f"(shape {ref_data.shape}, affine {np.round(ref_affine, 4).tolist()})"
             )
         pred = read_mask(data, prediction, label)
-    regions = _regions(reference, ref.shape, spacing)
     metrics, lesions = evaluate_case_lesions(
         *(pred, ref, spacing),
         **asdict(rule),
-        regions=regions,
-        region_names=LOCATION_CLASSES if regions is not None else (),
+        regions=_regions(reference, ref.shape, spacing),
+        region_names=LOCATION_CLASSES,  # "" for every lesion of a reference without a map
     )
     row = {"case_id": case_id, **metrics, "pred_missing": prediction is None}
-    return row, [{"case_id": case_id, "location": "", **lesion} for lesion in lesions]
+    return row, [{"case_id": case_id, **lesion} for lesion in lesions]
 
 
+@functools.lru_cache(maxsize=1)  # the methods of a case are scored one after the other
 def _regions(
     reference: Path, shape: tuple[int, ...], spacing: tuple[float, float, float]
 ) -> np.ndarray | None:
     """The location map of a reference in an MSSEG-2 case folder with a tissue map (None
-    elsewhere); a tissue map off the reference's grid is refused."""
+    elsewhere); a tissue map off the reference's grid, or of unknown codes, is refused."""
     tissue = reference.parent / TISSUE_FILE
     if reference.name != FILES["label"] or not tissue.is_file():
         return None
     data = read_volume(tissue)[0]
     if data.shape != shape:
         raise ValueError(f"{tissue} has shape {data.shape} but {reference} has {shape}")
-    return location_map(np.asarray(data).astype(np.int16), spacing)
+    check_tissue(data, str(tissue))
+    return location_map(data.astype(np.int16), spacing)
 
 
 _Job = tuple[str, Path, Path | None, int | None, DetectionRule, float]
@@ -192,6 +195,7 @@ def score_tables(
         raise ValueError("give at least one method's predictions (--pred NAME=DIR)")
     ref_files = find_masks(reference)
     jobs, methods = _jobs(ref_files, predictions, allow_missing, label, rule, affine_tolerance)
+    _regions.cache_clear()  # a tissue map may have changed since an earlier call
     scored = _score_all(jobs, workers or os.cpu_count() or 1, progress)
     table = pd.DataFrame([row for row, _ in scored])
     if label is not None and table["ref_empty"].all():
@@ -265,20 +269,25 @@ def _jobs(
 def _score_all(
     jobs: list[_Job], workers: int, progress: bool
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """The rows of ``jobs``, in order, scored in this process (``workers`` 1) or in a pool."""
-    rows = []
+    """The rows of ``jobs``, in order, scored in this process (``workers`` 1) or in a pool.
+
+    The jobs run case by case (each case's methods one after the other), so that a
+    reference's location map, cached by :func:`_regions`, serves all its methods."""
+    order = sorted(range(len(jobs)), key=lambda i: jobs[i][1])  # stable: methods keep order
+    rows: list[Any] = [None] * len(jobs)
     # closed on an error too, so that the error's message starts on a line of its own
-    with tqdm(total=len(jobs), desc="score", unit="case", disable=not progress) as bar:
+    bar = tqdm(total=len(jobs), desc="score", unit="case", disable=not progress)
+    with bar, contextlib.ExitStack() as stack:
+        results: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]
         if workers == 1:
-            for job in jobs:
-                rows.append(_score_one(job))
-                bar.update(1)
+            results = map(_score_one, (jobs[i] for i in order))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                chunks = max(1, len(jobs) // (8 * workers))
-                for row in pool.map(_score_one, jobs, chunksize=chunks):
-                    rows.append(row)
-                    bar.update(1)
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            chunks = max(1, len(jobs) // (8 * workers))
+            results = pool.map(_score_one, [jobs[i] for i in order], chunksize=chunks)
+        for i, row in zip(order, results, strict=True):
+            rows[i] = row
+            bar.update(1)
     return rows
 
 

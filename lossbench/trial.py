@@ -330,17 +330,16 @@ def _evaluate(
         # scored on the case's own grid against its own label, as the MSSEG-2 challenge did
         native = np.clip(to_native(prob * case.brain_mask, case), 0, 1)
         pred = native > config.eval.threshold
-        names = LOCATION_CLASSES if case.native_regions is not None else ()
         metrics, lesions = evaluate_case_lesions(
             *(pred, case.native_label, case.native_spacing),
             regions=case.native_regions,
-            region_names=names,
+            region_names=LOCATION_CLASSES,  # "" for every lesion of a case without a map
         )
         fit = calibration(native, case.native_label, case.native_brain)
         tables.cases.append(
             {"case_id": case.case_id, **metrics, "ece": fit.ece, "brier": fit.brier}
         )
-        tables.lesions += [{"case_id": case.case_id, "location": "", **row} for row in lesions]
+        tables.lesions += [{"case_id": case.case_id, **row} for row in lesions]
         tables.reliability += [
             {"case_id": case.case_id, "bin": b, "count": n, "prob_sum": p, "lesion_sum": y}
             for b, (n, p, y) in enumerate(
@@ -360,15 +359,18 @@ def _save(
     NIfTI reader applies: the probabilities come back within 8e-6."""
     import nibabel as nib
 
-    saved = (
-        (config.eval.save_predictions, trial.prediction(case.case_id), pred, np.uint8),
+    saved = (  # (wanted, file, volume, the dtype on disk)
+        (
+            config.eval.save_predictions,
+            trial.prediction(case.case_id),
+            pred.view(np.uint8),
+            np.uint8,
+        ),
         (config.eval.save_probabilities, trial.probability(case.case_id), prob, np.uint16),
     )
     for wanted, path, volume, dtype in saved:
         if wanted:
             path.parent.mkdir(exist_ok=True)
-            image = nib.Nifti1Image(
-                volume.astype(np.float32 if dtype == np.uint16 else dtype), case.affine
-            )
+            image = nib.Nifti1Image(volume, case.affine)
             image.set_data_dtype(dtype)
             write_atomic(path, functools.partial(nib.save, image), keep_ending=True)

@@ -20,10 +20,31 @@ from scipy import ndimage
 
 from lossbench.data.anatomy import TISSUE_CLASSES
 
-__all__ = ["LOCATION_CLASSES", "location_map"]
+__all__ = ["LOCATION_CLASSES", "check_tissue", "location_map"]
 
 LOCATION_CLASSES = ("infratentorial", "periventricular", "juxtacortical", "deep")
 """The location classes, in order of precedence: region code k is class k - 1 of this tuple."""
+
+
+def check_tissue(tissue: np.ndarray, where: str, integer: bool = False) -> None:
+    """Raise ``ValueError``, naming ``where`` (a file, an argument), unless ``tissue`` is a 3D
+    map of :data:`lossbench.data.anatomy.TISSUE_CLASSES`' codes (0 outside the brain), of an
+    integer dtype when ``integer``.
+
+    Example:
+        >>> check_tissue(np.full((2, 2, 2), 9), "t.nii.gz")
+        Traceback (most recent call last):
+        ...
+        ValueError: t.nii.gz must hold the tissue codes ... holding [9]
+    """
+    codes = np.asarray(tissue)
+    odd = np.unique(codes[~np.isin(codes, (0, *TISSUE_CLASSES.values()))])[:5].tolist()
+    if codes.ndim != 3 or odd or (integer and codes.dtype.kind not in "iu"):
+        raise ValueError(
+            f"{where} must hold the tissue codes {TISSUE_CLASSES} (0 outside the brain) as a 3D "
+            f"integer map, got {codes.dtype} of shape {codes.shape}"
+            + (f" holding {odd}" if odd else "")
+        )
 
 
 def location_map(
@@ -55,14 +76,7 @@ def location_map(
         [2, 2, 2, 2, 4, 4, 3, 3, 3]
     """
     codes = np.asarray(tissue)
-    known = np.isin(codes, (0, *TISSUE_CLASSES.values()))
-    if codes.ndim != 3 or codes.dtype.kind not in "iu" or not known.all():
-        odd = np.unique(codes[~known])[:5].tolist() if codes.ndim == 3 else []
-        raise ValueError(
-            f"`tissue` must be a 3D integer map of the codes {sorted(TISSUE_CLASSES.values())} "
-            f"(0 outside), got {codes.dtype} of shape {codes.shape}"
-            + (f" holding {odd}" if odd else "")
-        )
+    check_tissue(codes, "`tissue`", integer=True)
     brain = codes > 0
     order = {name: code for code, name in enumerate(LOCATION_CLASSES, start=1)}
     out = np.where(brain, order["deep"], 0).astype(np.int8)

@@ -164,17 +164,10 @@ def load_case(case_dir: str | Path) -> Case:
 def _check_tissue(volume: tuple | None, path: Path) -> None:
     """Refuse a tissue map (a :func:`read_volume` result, or None: no map) that holds codes
     other than the phantom's (0 outside)."""
-    from lossbench.data.anatomy import TISSUE_CLASSES
+    from lossbench.data.locations import check_tissue
 
-    if volume is None:
-        return
-    codes = np.unique(volume[0])
-    odd = codes[~np.isin(codes, (0, *TISSUE_CLASSES.values()))]
-    if odd.size:
-        raise ValueError(
-            f"{path} must hold the tissue codes {TISSUE_CLASSES} (0 outside the brain), found "
-            f"{odd[:5].tolist()}; remove it, or write the codes the phantom writes"
-        )
+    if volume is not None:
+        check_tissue(volume[0], str(path))
 
 
 class Dataset(Sequence[Case]):

@@ -8,6 +8,7 @@ resampling and labels stay aligned with the images.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,8 +157,7 @@ class PreparedCase:
         affine: the case's own voxel-to-world matrix (predictions are saved with it).
         native_brain: bool (x, y, z) the brain mask on the case's own grid (calibration is
             scored inside it).
-        native_regions: the location class of each voxel on the case's own grid
-            (:func:`lossbench.data.locations.location_map`), or ``None`` without a tissue map.
+        tissue: the case's tissue map on its own grid, or ``None`` without one.
     """
 
     case_id: str
@@ -171,7 +171,14 @@ class PreparedCase:
     native_spacing: tuple[float, float, float]
     affine: np.ndarray
     native_brain: np.ndarray
-    native_regions: np.ndarray | None = None
+    tissue: np.ndarray | None = None
+
+    @functools.cached_property
+    def native_regions(self) -> np.ndarray | None:
+        """The location class of each voxel on the case's own grid
+        (:func:`lossbench.data.locations.location_map`), or ``None`` without a tissue map;
+        made on first use, so only the cases that are scored pay for it."""
+        return None if self.tissue is None else location_map(self.tissue, self.native_spacing)
 
 
 def prepare_case(
@@ -230,7 +237,7 @@ def prepare_case(
         native_spacing=spacing,  # type: ignore[arg-type]
         affine=case.affine,
         native_brain=_native_brain(case, brain, target),
-        native_regions=None if case.tissue is None else location_map(case.tissue, spacing),
+        tissue=case.tissue,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from lossbench._folders import check_output
-from lossbench.config import Config
+from lossbench.config import Config, ReportConfig
 from lossbench.layout import ReportLayout, RunLayout
 from lossbench.metrics.facts import facts
 from lossbench.report import figures
@@ -369,7 +369,8 @@ def build_report(
     """
     run, out = _layouts(run_dir, out_dir)
     config = read_config(run.root)
-    policy = check_nan_policy(nan_policy or (config or Config()).report.nan_policy)
+    settings = config.report if config else ReportConfig()
+    policy = check_nan_policy(nan_policy or settings.nan_policy)
     results, unit = load_checked(run.root)
     check_names(run.root, results, unit, baseline, show)
     baseline = "dice" if baseline is None and "dice" in set(results["method"]) else baseline
@@ -378,7 +379,7 @@ def build_report(
     out.root.mkdir(parents=True, exist_ok=True)
     view = _View.of(table, results, summary.protocol.pretrain_loss)
     histories = _histories(run, view)
-    edges = size_bins or (config or Config()).report.size_bins
+    edges = size_bins or settings.size_bins
     diagnosed = diagnostics(run.root, results, view.rename, summary.words, edges, n_resamples)
     _write_summary(out, summary, run.root, histories, diagnosed)
     sections, panels = _sections(view, summary, baseline, n_resamples, bench, histories, diagnosed)

@@ -27,9 +27,10 @@ _COLUMNS = ("ece", "brier")
 
 
 def calibration_of(results: pd.DataFrame, n_resamples: int) -> pd.DataFrame | None:
-    """Per method (sorted by ECE): the mean ``ece`` and ``brier`` over all test cases (each
-    case's value first averaged over seeds) with 95% bootstrap intervals over cases and seeds;
-    None for a table without them (scored masks have no probabilities).
+    """Per method (sorted by ECE) of a results table (``method``, ``seed``, ``case_id``): the
+    mean ``ece`` and ``brier`` over all test cases (each case's value first averaged over
+    seeds) with 95% bootstrap intervals over cases and seeds; None for a table without them
+    (scored masks have no probabilities).
 
     Example:
         >>> r = pd.DataFrame({"method": ["a", "a", "b", "b"], "seed": 0, "case_id": ["1", "2"] * 2,
@@ -39,9 +40,8 @@ def calibration_of(results: pd.DataFrame, n_resamples: int) -> pd.DataFrame | No
     """
     if not set(_COLUMNS) <= set(results.columns) or results["ece"].isna().all():
         return None
-    grid = results.assign(seed=results["seed"] if "seed" in results else 0)
     rows = {}
-    for method, frame in grid.groupby("method", sort=False):
+    for method, frame in results.groupby("method", sort=False):
         row = {}
         for column in _COLUMNS:
             matrix = frame.pivot_table(index="case_id", columns="seed", values=column)

@@ -55,7 +55,12 @@ def diagnostics(
         []
     """
     out = Diagnostics()
-    sizes = sizes_of(load_rows(root, "lesions"), results, edges, n_resamples, rename)
+    lesions = load_rows(root, "lesions")
+    if "seed" not in results:  # scored predictions have one "seed"
+        results = results.assign(seed=0)
+    if lesions is not None and "seed" not in lesions:
+        lesions = lesions.assign(seed=0)
+    sizes = sizes_of(lesions, results, edges, n_resamples, rename)
     if sizes is not None:
         out.sections += size_sections(sizes, words)
         out.summary["size_recall"] = size_summary(sizes)

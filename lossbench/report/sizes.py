@@ -26,16 +26,13 @@ def sizes_of(
     n_resamples: int,
     rename: Mapping[str, str],
 ) -> pd.DataFrame | None:
-    """:func:`detection_by_size` of a run's or a score's tables (``loss`` or ``method``, a
-    score's missing ``seed`` taken as 0), methods under their display names; None without a
-    per-lesion table or without any reference lesion above the first edge."""
+    """:func:`detection_by_size` of a folder's tables (``method`` and ``seed`` columns, the
+    lesions' method as ``loss`` or ``method``), methods under their display names; None
+    without a per-lesion table or without any reference lesion above the first edge."""
     if lesions is None or results.empty:
         return None
     lesions = lesions.rename(columns={"loss": "method"})
-    if "seed" not in lesions:
-        lesions = lesions.assign(seed=0)
-    grid = results.assign(seed=results["seed"] if "seed" in results else 0)
-    sizes = detection_by_size(lesions, grid, edges, n_resamples=n_resamples)
+    sizes = detection_by_size(lesions, results, edges, n_resamples=n_resamples)
     if not sizes["ref_lesions"].gt(0).any():
         return None
     return sizes.rename(index=dict(rename), level="method")

@@ -167,9 +167,8 @@ def _bin(
     tail = (1 - level) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # bins without lesions give NaN
-        per_case = np.nanmean(np.concatenate([found, total, false], axis=1), axis=2)
-        point = np.nanmean(per_case, axis=0)
-        cube = np.concatenate([found, total, false], axis=1)
+        cube = np.concatenate([found, total, false], axis=1)  # (cases, 3 x methods, seeds)
+        point = np.nanmean(np.nanmean(cube, axis=2), axis=0)  # seeds first, then cases
         means = bootstrap_means(cube, n_resamples, np.random.default_rng(seed))
         recall = point[:k] / point[k : 2 * k]
         draws = means[:, :k] / means[:, k : 2 * k]
