@@ -61,3 +61,22 @@ def test_a_reference_with_tissue_maps_gives_locations_and_the_size_report(
     recall = json.loads((out / "summary.json").read_text())["size_recall"]
     assert {b["recall"] for b in recall["same"].values() if b["recall"] is not None} == {1.0}
     assert (out / "figures" / "sizes.png").is_file()
+
+
+def test_bad_size_bins_are_one_line_and_exit_2(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "report"
+    assert main(["report", str(tiny_run), "--out", str(out), "--size-bins", "10,3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "lossbench report: --size-bins: size bins must be increasing volume edges (mm^3) from 0, "
+        "got [10.0, 3.0] (e.g. 3,10,30,100,300)"
+    ]
+    argv = ["score", "--ref", str(tiny_run / "data" / "test"), "--out", str(tmp_path / "s")]
+    argv += ["--pred", f"d={tiny_run / 'trials' / 'dice-seed0' / 'predictions'}"]
+    assert main([*argv, "--size-bins", "x"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("size bins must be numbers, got 'x' (e.g. 3,10,30,100,300)")
+    )
+    assert not out.exists() and not (tmp_path / "s").exists()

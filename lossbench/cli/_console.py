@@ -3,7 +3,6 @@ report and the time each phase took."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from collections.abc import Iterator
@@ -76,16 +75,28 @@ def print_run(table_path: Path, suffix: str = "", lead: str = "") -> None:
         print("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
 
 
-def size_bins(text: str) -> list[float]:
-    """The ``--size-bins`` argument: comma-separated volume edges (mm^3), checked.
+def size_bins(text: str | None) -> list[float] | None:
+    """The ``--size-bins`` argument: comma-separated volume edges (mm^3), checked (None when
+    the flag is not given).
+
+    Raises:
+        ValueError: the edges are not increasing numbers from 0, named.
 
     Example:
         >>> size_bins("3,10,30")
         [3.0, 10.0, 30.0]
+        >>> size_bins("10,3")
+        Traceback (most recent call last):
+        ...
+        ValueError: --size-bins: size bins must be increasing ... got [10.0, 3.0] (e.g. ...)
     """
     from lossbench.stats.sizes import check_edges
 
+    if text is None:
+        return None
     try:
         return check_edges([float(v) for v in text.split(",")])
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc} (e.g. 3,10,30,100,300)") from exc
+        if "size bins" not in str(exc):  # a value that is no number
+            exc = ValueError(f"size bins must be numbers, got {text!r}")
+        raise ValueError(f"--size-bins: {exc} (e.g. 3,10,30,100,300)") from None

@@ -10,7 +10,6 @@ __all__ = ["main", "register"]
 
 def register(commands: Any) -> None:
     """Add ``report`` to the sub-commands."""
-    from lossbench.cli._console import size_bins
     from lossbench.config import NAN_POLICIES
 
     parser = commands.add_parser("report", help="tables, figures and HTML from a run's results")
@@ -49,7 +48,6 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--size-bins",
-        type=size_bins,
         default=None,
         metavar="EDGES",
         help="volume edges (mm^3) of the detection-by-size bins, e.g. 3,10,30,100,300 (the "
@@ -59,6 +57,7 @@ def register(commands: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Build the report; print its files."""
+    from lossbench.cli._console import size_bins
     from lossbench.report import build_report
 
     paths = build_report(
@@ -69,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
         nan_policy=args.nan_policy,
         compare=args.compare,
         show=args.show,
-        size_bins=args.size_bins,
+        size_bins=size_bins(args.size_bins),
     )
     print("\n".join(str(p) for p in paths))
     return 0

@@ -12,8 +12,6 @@ __all__ = ["main", "register"]
 
 def register(commands: Any) -> None:
     """Add ``score`` to the sub-commands."""
-    from lossbench.cli._console import size_bins
-
     parser = commands.add_parser(
         "score", help="MSSEG-2's per-case metrics for any model's predictions (one or more methods)"
     )
@@ -55,7 +53,6 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--size-bins",
-        type=size_bins,
         default=None,
         metavar="EDGES",
         help="volume edges (mm^3) of the report's detection-by-size bins (3,10,30,100,300)",
@@ -128,9 +125,10 @@ def _write(args: argparse.Namespace, tables: Any, rule: Any, methods: dict[str, 
 
 def main(args: argparse.Namespace) -> int:
     """Score every method; print the means, and the table (CSV) without ``--out``."""
-    from lossbench.cli._console import print_means
+    from lossbench.cli._console import print_means, size_bins
     from lossbench.score import DetectionRule, check_score_folder, score_tables
 
+    args.size_bins = size_bins(args.size_bins)  # refused before anything is scored
     methods = _methods(args)
     rule = DetectionRule(
         args.min_lesion_mm3,
